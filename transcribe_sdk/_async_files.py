@@ -1,0 +1,198 @@
+"""The async side of :mod:`transcribe_sdk.files`: async sources, and reads that never block.
+
+``AsyncClient`` accepts everything the sync client does, plus async byte iterators and objects
+whose ``read`` is a coroutine function (aiofiles and anyio file handles). Paths and sync file
+objects are opened and read in a worker thread, one chunk at a time, so a slow disk never stalls
+the event loop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager
+from typing import IO, Any, Protocol, TypeAlias
+
+import anyio
+import anyio.to_thread
+
+from ._formats import SNIFF_BYTES
+from .errors import InvalidFileError
+from .files import (
+    CHUNK_SIZE,
+    SPOOL_MEMORY_LIMIT,
+    AudioFile,
+    FileInput,
+    Reader,
+    _MemoryReader,
+    finish_name,
+    is_async_source,
+    prepare_file,
+    split_tuple,
+    spooled_file,
+)
+
+__all__ = ["AsyncFileInput", "AsyncReader", "aopen", "aprepare_file", "aspool"]
+
+
+class AsyncReadable(Protocol):
+    """An object with ``async def read(size)`` returning bytes (aiofiles, anyio)."""
+
+    async def read(self, size: int = -1, /) -> bytes: ...
+
+
+AsyncContent: TypeAlias = AsyncIterable[bytes] | AsyncReadable
+AsyncFileInput: TypeAlias = (
+    FileInput
+    | AsyncContent
+    | tuple[str | None, AsyncContent]
+    | tuple[str | None, AsyncContent, str | None]
+)
+"""What ``AsyncClient.transcribe`` accepts: any :data:`FileInput`, async iterators and readers."""
+
+
+class AsyncReader(Protocol):
+    """What the async multipart encoder reads from for one attempt."""
+
+    async def read(self, size: int, /) -> bytes: ...
+
+
+class _ThreadedReader:
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    async def read(self, size: int, /) -> bytes:
+        return await anyio.to_thread.run_sync(self._reader.read, size)
+
+
+class _InlineReader:
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    async def read(self, size: int, /) -> bytes:
+        return self._reader.read(size)
+
+
+def _check_chunk(chunk: object) -> bytes:
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    if isinstance(chunk, str):
+        raise InvalidFileError("the async source yields str; it must yield bytes (open in 'rb')")
+    raise InvalidFileError(f"the async source yields {type(chunk).__name__}, not bytes")
+
+
+class _AsyncPrefixedReader:
+    """An async source whose first bytes were already taken to identify it."""
+
+    def __init__(self, prefix: bytes, pull: Callable[[int], Awaitable[bytes]]) -> None:
+        self._buffer = prefix
+        self._pull = pull
+
+    async def read(self, size: int, /) -> bytes:
+        if not self._buffer:
+            return await self._pull(size)
+        if size < 0 or size >= len(self._buffer):
+            chunk, self._buffer = self._buffer, b""
+        else:
+            chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+        return chunk
+
+
+def _puller(source: Any) -> Callable[[int], Awaitable[bytes]]:
+    if hasattr(source, "__aiter__"):
+        iterator: AsyncIterator[Any] = source.__aiter__()
+
+        async def pull_item(_size: int) -> bytes:
+            # An iterator hands out its own chunk sizes; an empty chunk is skipped, not EOF.
+            async for item in iterator:
+                chunk = _check_chunk(item)
+                if chunk:
+                    return chunk
+            return b""
+
+        return pull_item
+
+    async def pull_read(size: int) -> bytes:
+        return _check_chunk(await source.read(size))
+
+    return pull_read
+
+
+async def _async_source_file(
+    source: Any, filename: str | None, content_type: str | None
+) -> AudioFile:
+    if getattr(source, "closed", False):
+        raise InvalidFileError("the file object is closed")
+    pull = _puller(source)
+    head = b""
+    for _ in range(SNIFF_BYTES):
+        chunk = await pull(SNIFF_BYTES - len(head))
+        if not chunk:
+            break
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    if not head:
+        raise InvalidFileError("the async source is empty")
+    name = getattr(source, "name", None)
+    if filename is None and isinstance(name, str) and name:
+        filename = name.replace("\\", "/").rsplit("/", 1)[-1]
+    final_name, final_type = finish_name(filename, content_type, head)
+
+    @asynccontextmanager
+    async def aopener() -> AsyncIterator[AsyncReader]:
+        yield _AsyncPrefixedReader(head, pull)
+
+    return AudioFile(final_name, final_type, None, False, None, aopener)
+
+
+async def aprepare_file(file: AsyncFileInput) -> AudioFile:
+    """Like :func:`~transcribe_sdk.files.prepare_file`, for ``AsyncClient``: checks off the loop."""
+    content: Any = file
+    filename = content_type = None
+    if isinstance(file, tuple):
+        content, filename, content_type = split_tuple(file)
+    if is_async_source(content):
+        return await _async_source_file(content, filename, content_type)
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return prepare_file(file)  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(prepare_file, file)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def aopen(audio: AudioFile) -> AsyncIterator[AsyncReader]:
+    """Open ``audio`` for one attempt, doing any disk work in a worker thread."""
+    if audio._aopener is not None:
+        audio.mark_opened()
+        async with audio._aopener() as areader:
+            yield areader
+        return
+    context = audio.open()
+    # Shielded so a cancellation cannot strike between the open in the thread and our hold on it.
+    with anyio.CancelScope(shield=True):
+        reader = await anyio.to_thread.run_sync(context.__enter__)
+    # Closing a local file does not block; it is done inline so a cancellation cannot skip it.
+    with ExitStack() as stack:
+        stack.push(context)
+        yield (
+            _InlineReader(reader) if isinstance(reader, _MemoryReader) else _ThreadedReader(reader)
+        )
+
+
+async def aspool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
+    """The async :func:`~transcribe_sdk.files.spool`; writes go to a thread in 1 MB batches."""
+    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_LIMIT)  # noqa: SIM115
+    batch = bytearray()
+    try:
+        async with aopen(audio) as reader:
+            while chunk := await reader.read(CHUNK_SIZE):
+                batch += chunk
+                if len(batch) >= 1024 * 1024:
+                    await anyio.to_thread.run_sync(copy.write, bytes(batch))
+                    batch.clear()
+        if batch:
+            await anyio.to_thread.run_sync(copy.write, bytes(batch))
+        return spooled_file(audio, copy), copy
+    except BaseException:
+        copy.close()
+        raise

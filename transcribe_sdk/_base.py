@@ -1,0 +1,338 @@
+"""Everything the two clients share that is not I/O.
+
+Configuration (key, base URL, timeouts, retries, headers), the per-call options, turning a call
+into a :class:`Call` (checked parameters, headers, timeout, retry policy), mapping httpx's
+exceptions to ours, and deciding after each attempt whether to return, raise or wait and retry.
+``Client`` and ``AsyncClient`` in :mod:`transcribe_sdk._client` add only the sending, reading
+and sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import httpx
+from typing_extensions import TypedDict
+
+from ._auth import BearerAuth
+from ._params import Preference, RequestParams, TimestampGranularity, build_params
+from ._response import RawResponse, parse_success
+from ._retry import RetryPolicy, parse_retry_after
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    InvalidInputError,
+    MissingAPIKeyError,
+    TranscribeError,
+    error_from_response,
+)
+
+logger = logging.getLogger("transcribe_sdk")
+
+ENV_API_KEY = "TRANSCRIBE_API_KEY"
+ENV_BASE_URL = "TRANSCRIBE_BASE_URL"
+DEFAULT_BASE_URL = "https://api.cortecs.ai/v1"
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0)
+"""Long audio takes minutes to upload and transcribe: generous read and write limits, a short
+connect limit so a dead host is found quickly."""
+
+ERROR_BODY_LIMIT = 64 * 1024
+"""At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
+
+TimeoutTypes: TypeAlias = float | httpx.Timeout
+
+
+class TranscribeOptions(TypedDict, total=False):
+    """The optional keyword arguments of ``transcribe`` (besides ``model`` and
+    ``response_format``). ``None`` means "not sent" (or, for ``timeout`` and ``max_retries``,
+    "use the client's setting")."""
+
+    language: str | None
+    prompt: str | None
+    temperature: float | None
+    preference: Preference | None
+    allowed_providers: Sequence[str] | None
+    eu_native: bool | None
+    allow_quantization: bool | None
+    allow_zero_data_retention: bool | None
+    enable_model_fallback: bool | None
+    timestamp_granularities: Sequence[TimestampGranularity] | TimestampGranularity | None
+    extra_body: Mapping[str, object] | None
+    extra_headers: Mapping[str, str] | None
+    timeout: TimeoutTypes | None
+    max_retries: int | None
+    deadline: float | None
+
+
+_OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
+_PARAM_OPTIONS = _OPTION_NAMES - {"extra_headers", "timeout", "max_retries", "deadline"}
+_RESERVED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "host"})
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _user_agent() -> str:
+    return (
+        f"transcribe-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+    )
+
+
+def to_timeout(value: object, param: str = "timeout") -> httpx.Timeout:
+    """A float (seconds for every phase) or an ``httpx.Timeout`` as an ``httpx.Timeout``."""
+    if isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(
+            param, f"must be seconds (a number) or an httpx.Timeout, not {type(value).__name__}"
+        )
+    if not value > 0:
+        raise InvalidInputError(param, f"must be more than 0 seconds, not {value!r}")
+    return httpx.Timeout(float(value))
+
+
+def _check_retries(value: object, param: str = "max_retries") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(param, f"must be an int of 0 or more, not {value!r}")
+    return value
+
+
+def _check_headers(value: object, param: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            param, f"must be a mapping of str to str, not {type(value).__name__}"
+        )
+    headers: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidInputError(
+                param, f"must map str to str; got {key!r}: {type(item).__name__}"
+            )
+        if key.lower() in _RESERVED_HEADERS:
+            raise InvalidInputError(param, f"cannot set {key!r}; the client sets it from the body")
+        headers[key] = item
+    return headers
+
+
+def _check_base_url(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("base_url", f"must be a non-empty str, not {value!r}")
+    url = value.strip().rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise InvalidInputError("base_url", f"{value!r} is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidInputError(
+            "base_url", f"{value!r} must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}"
+        )
+    return url
+
+
+@dataclass
+class Call:
+    """One ``transcribe`` call, checked and ready to send as many times as the policy allows."""
+
+    url: str
+    params: RequestParams
+    headers: dict[str, str]
+    timeout: httpx.Timeout
+    policy: RetryPolicy
+    started: float
+    upload_size: int | None = None
+
+
+@dataclass
+class Exchange:
+    """What one attempt read: the response (closed) and its body, maybe only the start of it."""
+
+    response: httpx.Response
+    content: bytes
+    truncated: bool = False
+
+
+class BaseClient:
+    """Configuration and request building shared by :class:`Client` and :class:`AsyncClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: TimeoutTypes | None,
+        max_retries: int,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+        if not key:
+            raise MissingAPIKeyError(
+                f"No API key: pass api_key=... to the client or set the {ENV_API_KEY} environment "
+                "variable."
+            )
+        self._auth = BearerAuth(key)
+        self.base_url = _check_base_url(
+            base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        )
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
+        self.max_retries = _check_retries(max_retries)
+        self.default_headers = {
+            "User-Agent": _user_agent(),
+            "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
+            **_check_headers(default_headers, "default_headers"),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+    def _prepare_call(
+        self, model: object, response_format: object, options: Mapping[str, Any]
+    ) -> Call:
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        if unknown:
+            raise InvalidInputError(
+                unknown[0],
+                "is not an argument of transcribe(); known ones are model, response_format, "
+                + ", ".join(sorted(_OPTION_NAMES)),
+            )
+        params = build_params(
+            model=model,
+            response_format=response_format,
+            **{name: options.get(name) for name in _PARAM_OPTIONS},
+        )
+        headers = {
+            **self.default_headers,
+            **_check_headers(options.get("extra_headers"), "extra_headers"),
+        }
+        timeout = options.get("timeout")
+        retries = options.get("max_retries")
+        deadline = options.get("deadline")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline <= 0
+        ):
+            raise InvalidInputError("deadline", f"must be seconds more than 0, not {deadline!r}")
+        policy = RetryPolicy(
+            max_retries=self.max_retries if retries is None else _check_retries(retries),
+            deadline=deadline,
+        )
+        return Call(
+            url=f"{self.base_url}/audio/transcriptions",
+            params=params,
+            headers=headers,
+            timeout=self.timeout if timeout is None else to_timeout(timeout),
+            policy=policy,
+            started=time.monotonic(),
+        )
+
+
+_TIMEOUT_PHASES = {
+    httpx.ConnectTimeout: ("connecting", "connect"),
+    httpx.WriteTimeout: ("uploading the file", "write"),
+    httpx.ReadTimeout: ("waiting for the answer", "read"),
+    httpx.PoolTimeout: ("waiting for a free connection", "pool"),
+}
+
+
+def map_transport_error(exc: httpx.TransportError, call: Call) -> APIConnectionError:
+    """Our exception for an httpx transport failure, with what to do about it."""
+    where = f"POST {call.url}"
+    if isinstance(exc, httpx.TimeoutException):
+        doing, phase = next(
+            (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
+        )
+        limit = getattr(call.timeout, phase, None)
+        return APITimeoutError(
+            f"Timed out {doing} for {where} (the {phase} timeout is {limit} s). Long audio "
+            f"can take minutes: raise it, e.g. "
+            f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
+        )
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        advice = "Check base_url, the network and any proxy settings."
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        advice = (
+            "The server closed the connection early; it may have restarted or refused the upload."
+        )
+    else:
+        advice = "The connection failed mid-request; retrying usually helps."
+    return APIConnectionError(f"Could not complete {where}: {detail}. {advice}")
+
+
+def settle(
+    call: Call, attempt: int, outcome: Exchange | APIConnectionError
+) -> RawResponse[Any] | float:
+    """After attempt number ``attempt``: the result, a delay before retrying, or raise the error."""
+    now = time.time()
+    elapsed = time.monotonic() - call.started
+    if isinstance(outcome, APIConnectionError):
+        delay = call.policy.next_delay(
+            attempt=attempt, status_code=None, headers=None, elapsed=elapsed, now=now
+        )
+        if delay is not None:
+            logger.info(
+                "attempt %d of POST %s failed (%s); retrying in %.2f s",
+                attempt,
+                call.url,
+                type(outcome).__name__,
+                delay,
+            )
+            return delay
+        outcome.attempts = attempt
+        if attempt > 1:
+            outcome.message += f" Gave up after {attempt} attempts."
+            outcome.args = (outcome.message,)
+        raise outcome
+    response = outcome.response
+    status = response.status_code
+    if 200 <= status < 300:
+        parsed = parse_success(
+            status=status,
+            headers=response.headers,
+            content=outcome.content,
+            response_format=call.params.response_format,
+        )
+        return RawResponse(parsed, response, attempt)
+    delay = call.policy.next_delay(
+        attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now
+    )
+    if delay is not None:
+        logger.info(
+            "attempt %d of POST %s got %d; retrying in %.2f s", attempt, call.url, status, delay
+        )
+        return delay
+    raise error_from_response(
+        status_code=status,
+        headers=response.headers,
+        content=outcome.content,
+        method="POST",
+        url=call.url,
+        truncated=outcome.truncated,
+        attempts=attempt,
+        retry_after=parse_retry_after(response.headers, now),
+        upload_size=call.upload_size,
+    )
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "BaseClient",
+    "Call",
+    "Exchange",
+    "TranscribeError",
+    "TranscribeOptions",
+    "map_transport_error",
+    "settle",
+]

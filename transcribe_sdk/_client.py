@@ -1,0 +1,468 @@
+"""The two shells: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio or trio).
+
+All decisions live in :mod:`transcribe_sdk._base`; each shell only opens the file for an attempt,
+sends the request, reads the answer (an error body with a size cap), and sleeps between retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack, ExitStack
+from typing import Any, Literal, overload
+
+import anyio
+import httpx
+from typing_extensions import Self, Unpack
+
+from ._async_files import AsyncFileInput, aopen, aprepare_file, aspool
+from ._base import (
+    ERROR_BODY_LIMIT,
+    BaseClient,
+    Call,
+    Exchange,
+    TimeoutTypes,
+    TranscribeOptions,
+    logger,
+    map_transport_error,
+    settle,
+)
+from ._multipart import MultipartBody
+from ._response import RawResponse
+from .errors import InvalidInputError
+from .files import AudioFile, FileInput, prepare_file, spool
+from .models import Transcription, VerboseTranscription
+
+__all__ = ["AsyncClient", "Client"]
+
+TextFormat = Literal["text", "srt", "vtt"]
+AnyResult = Transcription | VerboseTranscription | str
+
+
+def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
+    if logger.isEnabledFor(10):  # logging.DEBUG; never logs headers, so never the key
+        logger.debug(
+            "POST %s attempt %d: file=%r (%s, %s bytes), fields=%s",
+            call.url,
+            attempt,
+            audio.filename,
+            audio.content_type,
+            "unknown" if audio.size is None else audio.size,
+            [n for n, _ in call.params.fields],
+        )
+
+
+def _needs_spool(call: Call, audio: AudioFile) -> bool:
+    return call.policy.max_retries > 0 and not audio.replayable
+
+
+class Client(BaseClient):
+    """A blocking client for ``POST {base_url}/audio/transcriptions``.
+
+    Safe to share between threads. Use it as a context manager, or call :meth:`close`, to
+    release its connections; an ``http_client`` you pass in stays open (it is yours).
+
+    Example::
+
+        from transcribe_sdk import Client
+
+        with Client() as client:  # TRANSCRIBE_API_KEY and TRANSCRIBE_BASE_URL from the env
+            result = client.transcribe("talk.mp3", model="whisper-large-v3", language="en")
+            print(result.text, result.provider)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+        )
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise InvalidInputError(
+                "http_client", f"must be an httpx.Client, not {type(http_client).__name__}"
+            )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+        self.with_raw_response = _RawClient(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connections this client opened (not those of an ``http_client`` passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the call ------------------------------------------------------------------------
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> VerboseTranscription: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        **options: Unpack[TranscribeOptions],
+    ) -> str: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult:
+        """Transcribe ``file`` and return the result in the type ``response_format`` implies.
+
+        ``json`` (the default) gives a :class:`Transcription`, ``verbose_json`` a
+        :class:`VerboseTranscription`, and ``text``/``srt``/``vtt`` the body as a ``str``.
+        Parameters left as ``None`` are not sent. See :class:`TranscribeOptions` for the
+        keyword arguments; ``extra_body`` sends provider-specific fields.
+        """
+        result: AnyResult = self._transcribe(file, model, response_format, options).parsed
+        return result
+
+    def _transcribe(
+        self, file: FileInput, model: object, response_format: object, options: Mapping[str, Any]
+    ) -> RawResponse[Any]:
+        call = self._prepare_call(model, response_format, options)
+        audio = prepare_file(file)
+        with ExitStack() as stack:
+            if _needs_spool(call, audio):
+                audio, copy = spool(audio)
+                stack.callback(copy.close)
+            call.upload_size = audio.size
+            attempt = 0
+            while True:
+                attempt += 1
+                _log_attempt(call, audio, attempt)
+                try:
+                    outcome: Exchange | Any = self._send_once(call, audio)
+                except httpx.TransportError as exc:
+                    outcome = map_transport_error(exc, call)
+                step = settle(call, attempt, outcome)
+                if isinstance(step, RawResponse):
+                    return step
+                time.sleep(step)
+
+    def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
+        with audio.open() as reader:
+            body = MultipartBody(call.params.fields, audio)
+            request = self._http.build_request(
+                "POST",
+                call.url,
+                headers={**call.headers, **body.headers()},
+                content=body.iter_sync(reader),
+                timeout=call.timeout,
+            )
+            response = self._http.send(request, auth=self._auth, stream=True)
+            try:
+                if response.is_success:
+                    return Exchange(response, response.read())
+                content = b""
+                for chunk in response.iter_bytes():
+                    content += chunk
+                    if len(content) > ERROR_BODY_LIMIT:
+                        return Exchange(response, content[:ERROR_BODY_LIMIT], truncated=True)
+                return Exchange(response, content)
+            finally:
+                response.close()
+
+
+class AsyncClient(BaseClient):
+    """The :class:`Client` for ``async`` code: same arguments, same results, awaited.
+
+    Files are read in worker threads and async sources are awaited, so the event loop never
+    waits on a disk. Safe to share between tasks.
+
+    Example::
+
+        async with AsyncClient() as client:
+            result = await client.transcribe("talk.wav", model="whisper-large-v3")
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes | None = None,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+        )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise InvalidInputError(
+                "http_client", f"must be an httpx.AsyncClient, not {type(http_client).__name__}"
+            )
+        self._owns_http = http_client is None
+        self._http = (
+            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
+        )
+        self.with_raw_response = _AsyncRawClient(self)
+
+    async def close(self) -> None:
+        """Close the connections this client opened (not those of an ``http_client`` passed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> VerboseTranscription: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        **options: Unpack[TranscribeOptions],
+    ) -> str: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult:
+        """Transcribe ``file``; see :meth:`Client.transcribe`. Also takes async byte iterators
+        and objects with ``async def read`` (aiofiles, anyio)."""
+        result: AnyResult = (await self._transcribe(file, model, response_format, options)).parsed
+        return result
+
+    async def _transcribe(
+        self,
+        file: AsyncFileInput,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+    ) -> RawResponse[Any]:
+        call = self._prepare_call(model, response_format, options)
+        audio = await aprepare_file(file)
+        async with AsyncExitStack() as stack:
+            if _needs_spool(call, audio):
+                audio, copy = await aspool(audio)
+                stack.callback(copy.close)
+            call.upload_size = audio.size
+            attempt = 0
+            while True:
+                attempt += 1
+                _log_attempt(call, audio, attempt)
+                try:
+                    outcome: Exchange | Any = await self._send_once(call, audio)
+                except httpx.TransportError as exc:
+                    outcome = map_transport_error(exc, call)
+                step = settle(call, attempt, outcome)
+                if isinstance(step, RawResponse):
+                    return step
+                await anyio.sleep(step)
+
+    async def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
+        async with aopen(audio) as reader:
+            body = MultipartBody(call.params.fields, audio)
+            request = self._http.build_request(
+                "POST",
+                call.url,
+                headers={**call.headers, **body.headers()},
+                content=body.iter_async(reader),
+                timeout=call.timeout,
+            )
+            response = await self._http.send(request, auth=self._auth, stream=True)
+            try:
+                if response.is_success:
+                    return Exchange(response, await response.aread())
+                content = b""
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > ERROR_BODY_LIMIT:
+                        return Exchange(response, content[:ERROR_BODY_LIMIT], truncated=True)
+                return Exchange(response, content)
+            finally:
+                await response.aclose()
+
+
+class _RawClient:
+    """``client.with_raw_response.transcribe(...)``: the result and its ``httpx.Response``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[Transcription]: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[VerboseTranscription]: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[str]: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[AnyResult]: ...
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[Any]:
+        """Like :meth:`Client.transcribe`, returning a :class:`RawResponse`."""
+        return self._client._transcribe(file, model, response_format, options)
+
+
+class _AsyncRawClient:
+    """``client.with_raw_response.transcribe(...)`` for :class:`AsyncClient`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[Transcription]: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[VerboseTranscription]: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[str]: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[AnyResult]: ...
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[Any]:
+        """Like :meth:`AsyncClient.transcribe`, returning a :class:`RawResponse`."""
+        return await self._client._transcribe(file, model, response_format, options)

@@ -1,0 +1,99 @@
+"""The multipart/form-data body: form fields, then the file streamed in chunks.
+
+The body is described once (:class:`MultipartBody`: the bytes before the file, the bytes after it,
+and the length when the file's size is known); the sync and async clients differ only in how they
+read the file's chunks between the two.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+from ._async_files import AsyncReader
+from .errors import InvalidFileError
+from .files import CHUNK_SIZE, AudioFile, Reader
+
+
+def _quote(value: str) -> str:
+    # A quoted header parameter cannot hold CR, LF or '"'; browsers percent-encode them.
+    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+class MultipartBody:
+    """A multipart body of text fields and one file part named ``file``."""
+
+    def __init__(
+        self, fields: list[tuple[str, str]], audio: AudioFile, boundary: str | None = None
+    ) -> None:
+        self.boundary = boundary or os.urandom(16).hex()
+        self.audio = audio
+        dash = f"--{self.boundary}\r\n".encode("ascii")
+        parts = []
+        for name, value in fields:
+            parts.append(dash)
+            parts.append(f'Content-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'.encode())
+            parts.append(value.encode("utf-8"))
+            parts.append(b"\r\n")
+        parts.append(dash)
+        parts.append(
+            f'Content-Disposition: form-data; name="file"; filename="{_quote(audio.filename)}"\r\n'
+            f"Content-Type: {_quote(audio.content_type)}\r\n\r\n".encode()
+        )
+        self.head = b"".join(parts)
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def content_length(self) -> int | None:
+        """The body's length, or ``None`` (chunked transfer) when the file's size is unknown."""
+        if self.audio.size is None:
+            return None
+        return len(self.head) + self.audio.size + len(self.tail)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": self.content_type}
+        length = self.content_length
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        return headers
+
+    def _next_size(self, sent: int) -> int:
+        size = self.audio.size
+        return CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - sent)
+
+    def _check_end(self, sent: int) -> None:
+        if self.audio.size is not None and sent < self.audio.size:
+            raise InvalidFileError(
+                f"{self.audio.filename!r} ended after {sent} of its {self.audio.size} bytes; "
+                "was it truncated while being uploaded?"
+            )
+
+    def iter_sync(self, reader: Reader) -> Iterator[bytes]:
+        """The body's bytes, reading the file from ``reader`` one chunk at a time."""
+        yield self.head
+        sent = 0
+        while (want := self._next_size(sent)) > 0:
+            chunk = reader.read(want)
+            if not chunk:
+                break
+            sent += len(chunk)
+            yield chunk
+        self._check_end(sent)
+        yield self.tail
+
+    async def iter_async(self, reader: AsyncReader) -> AsyncIterator[bytes]:
+        """Like :meth:`iter_sync`, awaiting each read so the event loop keeps running."""
+        yield self.head
+        sent = 0
+        while (want := self._next_size(sent)) > 0:
+            chunk = await reader.read(want)
+            if not chunk:
+                break
+            sent += len(chunk)
+            yield chunk
+        self._check_end(sent)
+        yield self.tail

@@ -1,0 +1,416 @@
+"""The exceptions transcribe-sdk raises, and the one function that builds an error from a response.
+
+Every exception is a :class:`TranscribeError`. They are split by cause, so a caller can react to
+what happened rather than parse a message:
+
+- :class:`InvalidInputError` (also a ``ValueError`` and a ``TypeError``): a bad argument, found
+  before any byte is sent. :class:`InvalidFileError` narrows it to the ``file`` argument.
+- :class:`MissingAPIKeyError`: no key was given and none is in the environment.
+- :class:`APIConnectionError` and its :class:`APITimeoutError`: the request never got an answer.
+- :class:`APIStatusError` and one subclass per meaningful HTTP status.
+- :class:`UnexpectedResponseError`: a success status with a body that is not a transcription.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "FileTooLargeError",
+    "InternalServerError",
+    "InvalidFileError",
+    "InvalidInputError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "TranscribeError",
+    "UnexpectedResponseError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaTypeError",
+]
+
+# Headers servers use for the id of a request, most specific first. LiteLLM (which the router is
+# built on) sends x-litellm-call-id; OpenAI and most proxies send x-request-id.
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-litellm-call-id",
+    "x-amzn-requestid",
+    "x-correlation-id",
+    "cf-ray",
+)
+
+_MAX_MESSAGE_CHARS = 500
+
+
+class TranscribeError(Exception):
+    """Base class of every error raised by transcribe-sdk.
+
+    Example::
+
+        try:
+            client.transcribe("talk.mp3", model="whisper-large-v3")
+        except transcribe_sdk.TranscribeError as exc:
+            print("transcription failed:", exc)
+    """
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(TranscribeError, ValueError, TypeError):
+    """An argument is wrong; nothing was sent.
+
+    ``param`` names the argument (``"language"``, ``"file"``, ...). The class is also a
+    ``ValueError`` and a ``TypeError`` so code that catches those keeps working.
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+class InvalidFileError(InvalidInputError):
+    """The ``file`` argument cannot be uploaded (missing, a directory, empty, text mode, ...)."""
+
+    def __init__(self, message: str, *, param: str = "file") -> None:
+        super().__init__(param, message)
+
+
+class MissingAPIKeyError(TranscribeError):
+    """No API key was passed and the environment variable is not set."""
+
+
+class APIConnectionError(TranscribeError):
+    """The request could not be sent or its answer could not be read (DNS, refused, reset)."""
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, write, read or pool timeout expired before the server answered."""
+
+
+class _ResponseError(TranscribeError):
+    """Shared state of the errors built from an HTTP response."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
+        self.attempts = attempts
+
+
+class APIStatusError(_ResponseError):
+    """The server answered with an error status (4xx or 5xx).
+
+    Attributes: ``status_code``, ``request_id`` (from ``x-request-id`` or a similar header),
+    ``body`` (the parsed JSON, or the text), ``error_type``/``error_code``/``error_param`` when the
+    server sent them in OpenAI's ``{"error": {...}}`` shape, ``headers`` and ``attempts``.
+    """
+
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        error_param: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            request_id=request_id,
+            body=body,
+            headers=headers,
+            attempts=attempts,
+        )
+        self.error_type = error_type
+        self.error_code = error_code
+        self.error_param = error_param
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected a parameter or the file."""
+
+    hint = (
+        "Check the parameters and the file format; a provider that does not support a parameter "
+        "can be avoided with allowed_providers."
+    )
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+    hint = "Check the API key (argument api_key or environment variable TRANSCRIBE_API_KEY)."
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not do this (model, region or budget not allowed)."""
+
+    hint = "The key is not allowed to use this model or provider; check its permissions."
+
+
+class NotFoundError(APIStatusError):
+    """404: the URL or the model does not exist on this server."""
+
+    hint = "Check base_url (it usually ends in /v1) and the model name."
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server gave up waiting for the request."""
+
+    hint = "The upload was too slow for the server; retry, or split the audio."
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with another one; usually safe to retry."""
+
+    hint = "Retry the request."
+
+
+class FileTooLargeError(APIStatusError):
+    """413: the upload is larger than the server or provider accepts."""
+
+    hint = "Compress the audio (e.g. mono 16 kHz mp3/ogg) or split it into shorter pieces."
+
+
+class UnsupportedMediaTypeError(APIStatusError):
+    """415: the server does not accept this audio format."""
+
+    hint = "Convert the audio to a supported format (flac, mp3, mp4, m4a, ogg, wav, webm)."
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well formed but a value is invalid."""
+
+    hint = "Check the parameter the server names."
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests or budget exceeded; ``retry_after`` is in seconds when sent."""
+
+    hint = "Slow down or retry later."
+    retry_after: float | None = None
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server or the provider behind it failed; usually safe to retry."""
+
+    hint = "The server failed; retry later, or route to another provider with allowed_providers."
+
+
+class UnexpectedResponseError(_ResponseError):
+    """The server said success but its body is not a transcription (empty, invalid JSON, ...)."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: FileTooLargeError,
+    415: UnsupportedMediaTypeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def request_id_from(headers: Mapping[str, str]) -> str | None:
+    """Return the request id a server put in its response headers, if any."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in REQUEST_ID_HEADERS:
+        value = lowered.get(name)
+        if value:
+            return value
+    return None
+
+
+def parse_body(content: bytes, content_type: str) -> Any:
+    """Decode a body as JSON when it is JSON, else as text; never raises."""
+    text = content.decode("utf-8", errors="replace")
+    stripped = text.strip()
+    if "json" in content_type.lower() or stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return text
+
+
+def _shorten(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_TAG = re.compile(r"<[^>]+>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def _text_of_html(html: str) -> str:
+    for pattern in (_HEADING, _TITLE):
+        match = pattern.search(html)
+        if match:
+            found = _TAG.sub(" ", match.group(1)).strip()
+            if found:
+                return _shorten(found)
+    return _shorten(_TAG.sub(" ", _SCRIPT.sub(" ", html)))
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _fastapi_detail(detail: Any) -> str:
+    # FastAPI: {"detail": "text"} or {"detail": [{"loc": [...], "msg": "...", "type": "..."}]}
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, Mapping):
+                loc = item.get("loc")
+                where = ".".join(str(p) for p in loc) if isinstance(loc, list) else None
+                msg = _as_text(item.get("msg")) or _as_text(item) or ""
+                parts.append(f"{where}: {msg}" if where else msg)
+            else:
+                parts.append(_as_text(item) or "")
+        return "; ".join(p for p in parts if p)
+    if isinstance(detail, Mapping):
+        inner = detail.get("message") or detail.get("msg") or detail.get("error")
+        if inner is not None:
+            return _as_text(inner) or ""
+    return _as_text(detail) or ""
+
+
+def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
+    """Read a server's message, and OpenAI's type/code/param, from any error body shape."""
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            message = _as_text(error.get("message")) or _as_text(error) or ""
+            return (
+                message,
+                _as_text(error.get("type")),
+                _as_text(error.get("code")),
+                _as_text(error.get("param")),
+            )
+        if error is not None:
+            return _as_text(error) or "", None, None, None
+        if "detail" in body:
+            return _fastapi_detail(body["detail"]), None, None, None
+        for key in ("message", "msg", "title"):
+            if key in body:
+                return _as_text(body[key]) or "", None, None, None
+        return _as_text(body) or "", None, None, None
+    if isinstance(body, list):
+        return _as_text(body) or "", None, None, None
+    text = str(body)
+    if "<html" in text.lower() or "<!doctype" in text.lower():
+        return _text_of_html(text), None, None, None
+    return text, None, None, None
+
+
+def _status_label(status_code: int) -> str:
+    try:
+        from http import HTTPStatus
+
+        return f"{status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return str(status_code)
+
+
+def error_from_response(
+    *,
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    method: str,
+    url: str,
+    truncated: bool = False,
+    attempts: int = 1,
+    retry_after: float | None = None,
+    upload_size: int | None = None,
+) -> APIStatusError:
+    """Build the error for a 4xx/5xx response from whatever the server sent.
+
+    ``content`` may be only the start of the body (``truncated``), since error bodies are read
+    with a size cap.
+    """
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    body = parse_body(content, content_type)
+    server_message, error_type, error_code, error_param = describe_body(body)
+    server_message = _shorten(server_message) if server_message.strip() else "(empty body)"
+    if truncated:
+        server_message += " [body truncated]"
+    cls = _STATUS_ERRORS.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    request_id = request_id_from(headers)
+    parts = [f"{_status_label(status_code)} from {method} {url}: {server_message}"]
+    if error_param:
+        parts.append(f"(param: {error_param})")
+    if request_id:
+        parts.append(f"(request id: {request_id})")
+    if cls is FileTooLargeError and upload_size is not None:
+        parts.append(f"The upload was {upload_size / 1_000_000:.1f} MB.")
+    if cls is RateLimitError and retry_after is not None:
+        parts.append(f"The server asks to wait {retry_after:g} s.")
+    if attempts > 1:
+        parts.append(f"Gave up after {attempts} attempts.")
+    if cls.hint:
+        parts.append(cls.hint)
+    error = cls(
+        " ".join(parts),
+        status_code=status_code,
+        request_id=request_id,
+        body=body,
+        headers=headers,
+        error_type=error_type,
+        error_code=error_code,
+        error_param=error_param,
+        attempts=attempts,
+    )
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after
+    return error

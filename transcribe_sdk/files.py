@@ -1,0 +1,360 @@
+"""Every file input a user has, turned into one :class:`AudioFile`.
+
+Accepted inputs (:data:`FileInput`): a path (``str`` or ``os.PathLike``), ``bytes``/``bytearray``/
+``memoryview``, a binary file object (seekable or not, named or not), and the tuples
+``(filename, content)`` and ``(filename, content, content_type)``. The async client also takes
+async byte iterators and objects with an ``async def read`` (aiofiles, anyio), see
+:mod:`transcribe_sdk._async_files`.
+
+Everything wrong with an input is found here, before a request exists: a missing path, a
+directory, an empty file, a text-mode handle, a closed one, or data whose format cannot be told.
+
+A path is never read whole: each attempt opens it, streams it in chunks and closes it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, TypeAlias
+
+from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, extension_of, sniff_extension
+from .errors import InvalidFileError
+
+__all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
+
+FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+"""A path, raw bytes, or a binary file object."""
+
+FileInput: TypeAlias = (
+    FileContent | tuple[str | None, FileContent] | tuple[str | None, FileContent, str | None]
+)
+"""What ``transcribe`` accepts as ``file``: content or ``(filename, content[, content_type])``."""
+
+CHUNK_SIZE = 256 * 1024
+SPOOL_MEMORY_LIMIT = 4 * 1024 * 1024
+"""A one-shot stream is copied to memory up to this size, then to an unlinked temporary file."""
+_DEFAULT_STEM = "audio"
+
+
+class Reader(Protocol):
+    """What a source hands the multipart encoder for one attempt."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _MemoryReader:
+    """Reads a memoryview in slices without copying the whole buffer."""
+
+    def __init__(self, data: memoryview) -> None:
+        self._data = data
+        self._pos = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        end = len(self._data) if size < 0 else min(len(self._data), self._pos + size)
+        chunk = bytes(self._data[self._pos : end])
+        self._pos = end
+        return chunk
+
+
+class _PrefixedReader:
+    """A one-shot stream whose first bytes were already read to identify it."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._prefix:
+            if size < 0 or size >= len(self._prefix):
+                chunk, self._prefix = self._prefix, b""
+                return chunk
+            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
+            return chunk
+        data = self._stream.read(size)
+        return data if data else b""
+
+
+@dataclass
+class AudioFile:
+    """One upload: its filename, content type, size (``None`` when unknown) and a way to read it.
+
+    ``replayable`` says whether :meth:`open` can be called again for a retry: paths, bytes and
+    seekable file objects can; a pipe or a socket can be read once only.
+    """
+
+    filename: str
+    content_type: str
+    size: int | None
+    replayable: bool
+    _opener: Any = field(repr=False)
+    _aopener: Any = field(default=None, repr=False)
+    _opened: int = field(default=0, repr=False)
+
+    def mark_opened(self) -> None:
+        """Count an attempt; refuse a second one on a stream that cannot be rewound."""
+        if self._opened and not self.replayable:
+            raise InvalidFileError(
+                "this stream was already sent once and cannot be rewound; pass a path, bytes or a "
+                "seekable file to allow retries"
+            )
+        self._opened += 1
+
+    @contextmanager
+    def open(self) -> Iterator[Reader]:
+        """Give a reader positioned at the first byte; close what was opened on exit."""
+        if self._opener is None:
+            raise InvalidFileError("an async source can only be sent with AsyncClient")
+        self.mark_opened()
+        with self._opener() as reader:
+            yield reader
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _name_of(obj: object) -> str | None:
+    name = getattr(obj, "name", None)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    if isinstance(name, str) and name and not (name.startswith("<") and name.endswith(">")):
+        return os.path.basename(name)
+    return None
+
+
+def finish_name(filename: str | None, content_type: str | None, head: bytes) -> tuple[str, str]:
+    """Pick the filename and content type to send, from what was given and the first bytes."""
+    given_type = content_type.strip() if content_type else None
+    if filename and content_type_for(filename):
+        return filename, given_type or content_type_for(filename) or "application/octet-stream"
+    sniffed = sniff_extension(head)
+    if sniffed is None:
+        if filename and given_type:
+            return filename, given_type
+        shown = f"{filename!r}" if filename else "the data"
+        raise InvalidFileError(
+            f"cannot tell the audio format of {shown}: it has no known extension and its first "
+            "bytes are not WAV, MP3, FLAC, OGG, MP4/M4A or WebM. Pass a (filename, content, "
+            "content_type) tuple such as ('talk.mp3', data, 'audio/mpeg')."
+        )
+    stem = filename if filename else _DEFAULT_STEM
+    if extension_of(stem):
+        stem = stem.rsplit(".", 1)[0] or _DEFAULT_STEM
+    return f"{stem}.{sniffed}", given_type or CONTENT_TYPES[sniffed]
+
+
+def _path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
+    if path.startswith(("http://", "https://")):
+        raise InvalidFileError(
+            f"{path!r} is a URL; download it first, or pass an open stream of it"
+        )
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidFileError(f"no such file: {path!r}") from None
+    except OSError as exc:
+        raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidFileError(f"{path!r} is a directory, not an audio file")
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if not head:
+        raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    name, ctype = finish_name(filename or os.path.basename(path), content_type, head)
+    regular = stat.S_ISREG(info.st_mode)
+
+    @contextmanager
+    def opener() -> Iterator[Reader]:
+        with open(path, "rb") as handle:
+            yield handle
+
+    # A FIFO or character device reads once; a regular file can be reopened for each attempt.
+    return AudioFile(name, ctype, info.st_size if regular else None, regular, opener)
+
+
+def _bytes_file(
+    data: bytes | bytearray | memoryview, filename: str | None, content_type: str | None
+) -> AudioFile:
+    view = memoryview(data).cast("B")
+    if len(view) == 0:
+        raise InvalidFileError("the audio bytes are empty")
+    name, ctype = finish_name(filename, content_type, bytes(view[:SNIFF_BYTES]))
+
+    @contextmanager
+    def opener() -> Iterator[Reader]:
+        yield _MemoryReader(view)
+
+    return AudioFile(name, ctype, len(view), True, opener)
+
+
+def check_binary_handle(obj: Any) -> None:
+    """Refuse closed and text-mode file objects with a message that says how to fix it."""
+    if getattr(obj, "closed", False):
+        raise InvalidFileError("the file object is closed")
+    mode = getattr(obj, "mode", None)
+    if isinstance(obj, io.TextIOBase) or (
+        isinstance(mode, str)
+        and "b" not in mode
+        and not isinstance(obj, (io.RawIOBase, io.BufferedIOBase))
+    ):
+        raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
+
+
+def _seekable(obj: Any) -> bool:
+    try:
+        return bool(obj.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _read_head(obj: IO[bytes]) -> bytes:
+    head = b""
+    for _ in range(SNIFF_BYTES):  # short reads happen on pipes; stop at EOF
+        chunk = obj.read(SNIFF_BYTES - len(head))
+        if isinstance(chunk, str):
+            raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
+        if not chunk:
+            break
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return head
+
+
+def _fileobj_file(obj: IO[bytes], filename: str | None, content_type: str | None) -> AudioFile:
+    check_binary_handle(obj)
+    filename = filename or _name_of(obj)
+    if _seekable(obj):
+        start = obj.tell()
+        end = obj.seek(0, os.SEEK_END)
+        obj.seek(start)
+        if end - start <= 0:
+            raise InvalidFileError(
+                "the file object has no bytes left to read (empty, or already read to its end; "
+                "call .seek(0) first)"
+            )
+        head = _read_head(obj)
+        obj.seek(start)
+        name, ctype = finish_name(filename, content_type, head)
+
+        @contextmanager
+        def opener() -> Iterator[Reader]:
+            obj.seek(start)
+            yield obj  # the caller's handle: rewound, never closed by us
+
+        return AudioFile(name, ctype, end - start, True, opener)
+
+    head = _read_head(obj)
+    if not head:
+        raise InvalidFileError("the stream is empty")
+    name, ctype = finish_name(filename, content_type, head)
+
+    @contextmanager
+    def one_shot() -> Iterator[Reader]:
+        yield _PrefixedReader(head, obj)
+
+    return AudioFile(name, ctype, None, False, one_shot)
+
+
+_ACCEPTED = (
+    "a path (str or os.PathLike), bytes, a binary file object, or a (filename, content"
+    "[, content_type]) tuple"
+)
+
+
+def is_async_source(obj: object) -> bool:
+    """True for async byte iterators and objects whose ``read`` is a coroutine function."""
+    if hasattr(obj, "__aiter__"):
+        return True
+    read = getattr(obj, "read", None)
+    return read is not None and inspect.iscoroutinefunction(read)
+
+
+def split_tuple(file: tuple[Any, ...]) -> tuple[Any, str | None, str | None]:
+    """Unpack ``(filename, content[, content_type])`` with checks on each part."""
+    if len(file) not in (2, 3):
+        raise InvalidFileError(
+            f"a file tuple has 2 or 3 items (filename, content[, content_type]), not {len(file)}"
+        )
+    filename, content = file[0], file[1]
+    content_type = file[2] if len(file) == 3 else None
+    if filename is not None and not isinstance(filename, str):
+        raise InvalidFileError(
+            f"the filename in a file tuple must be a str, not {_type_name(filename)}"
+        )
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidFileError(
+            f"the content type in a file tuple must be a str, not {_type_name(content_type)}"
+        )
+    if isinstance(content, tuple):
+        raise InvalidFileError("a file tuple cannot contain another tuple")
+    return content, filename or None, content_type or None
+
+
+def prepare_file(file: FileInput) -> AudioFile:
+    """Check a file input and describe it as an :class:`AudioFile`; nothing is sent yet.
+
+    Raises :class:`~transcribe_sdk.InvalidFileError` for anything that cannot be uploaded.
+    """
+    filename: str | None = None
+    content_type: str | None = None
+    content: Any = file
+    if isinstance(file, tuple):
+        content, filename, content_type = split_tuple(file)
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return _bytes_file(content, filename, content_type)
+    if isinstance(content, (str, os.PathLike)):
+        path = os.fspath(content)
+        if not isinstance(path, str):
+            path = os.fsdecode(path)
+        return _path_file(path, filename, content_type)
+    if is_async_source(content):
+        raise InvalidFileError(
+            f"{_type_name(content)} is an async source; use AsyncClient, or pass a path or bytes"
+        )
+    if callable(getattr(content, "read", None)):
+        return _fileobj_file(content, filename, content_type)
+    raise InvalidFileError(f"expected {_ACCEPTED}; got {_type_name(content)}")
+
+
+def spool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
+    """Copy a one-shot stream so every retry can send it again, byte for byte.
+
+    Up to :data:`SPOOL_MEMORY_LIMIT` stays in memory; past that it moves to a temporary file
+    that is already unlinked, so nothing is left on disk. The caller closes the returned handle.
+    """
+    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_LIMIT)  # noqa: SIM115
+    try:
+        with audio.open() as reader:
+            while chunk := reader.read(CHUNK_SIZE):
+                copy.write(chunk)
+    except BaseException:
+        copy.close()
+        raise
+    return spooled_file(audio, copy), copy
+
+
+def spooled_file(audio: AudioFile, copy: IO[bytes]) -> AudioFile:
+    """An :class:`AudioFile` that replays ``copy`` (written to its end) from its first byte."""
+    size = copy.tell()
+    if size == 0:
+        raise InvalidFileError("the stream is empty")
+
+    @contextmanager
+    def opener() -> Iterator[Reader]:
+        copy.seek(0)
+        yield copy
+
+    return AudioFile(audio.filename, audio.content_type, size, True, opener)
