@@ -8,6 +8,7 @@ the event loop.
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
@@ -25,6 +26,7 @@ from .files import (
     FileInput,
     Reader,
     _MemoryReader,
+    _name_of,
     finish_name,
     is_async_source,
     prepare_file,
@@ -99,7 +101,8 @@ class _AsyncPrefixedReader:
 
 
 def _puller(source: Any) -> Callable[[int], Awaitable[bytes]]:
-    if hasattr(source, "__aiter__"):
+    # An async read comes first: anyio and aiofiles files also iterate, but line by line.
+    if not inspect.iscoroutinefunction(getattr(source, "read", None)):
         iterator: AsyncIterator[Any] = source.__aiter__()
 
         async def pull_item(_size: int) -> bytes:
@@ -134,10 +137,7 @@ async def _async_source_file(
             break
     if not head:
         raise InvalidFileError("the async source is empty")
-    name = getattr(source, "name", None)
-    if filename is None and isinstance(name, str) and name:
-        filename = name.replace("\\", "/").rsplit("/", 1)[-1]
-    final_name, final_type = finish_name(filename, content_type, head)
+    final_name, final_type = finish_name(filename or _name_of(source), content_type, head)
 
     @asynccontextmanager
     async def aopener() -> AsyncIterator[AsyncReader]:

@@ -33,6 +33,7 @@ from .errors import (
     TranscribeError,
     error_from_response,
 )
+from .local._transport import LOCAL_BASE_URL, LocalTransport
 
 logger = logging.getLogger("transcribe_sdk")
 
@@ -125,6 +126,19 @@ def _check_headers(value: object, param: str) -> dict[str, str]:
     return headers
 
 
+def local_model_of(base_url: object) -> str | None:
+    """For ``local``, ``local://`` and ``local://<model>`` base URLs, the model to use
+    (``""`` for the default); ``None`` for any other URL."""
+    if not isinstance(base_url, str):
+        return None
+    url = base_url.strip()
+    if url == "local":
+        return ""
+    if url.startswith("local://"):
+        return url[len("local://") :].rstrip("/")
+    return None
+
+
 def _check_base_url(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError("base_url", f"must be a non-empty str, not {value!r}")
@@ -174,16 +188,19 @@ class BaseClient:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
     ) -> None:
+        raw_url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
+        self.local_model = local_model_of(raw_url)
         key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
-        if not key:
-            raise MissingAPIKeyError(
-                f"No API key: pass api_key=... to the client or set the {ENV_API_KEY} environment "
-                "variable."
-            )
-        self._auth = BearerAuth(key)
-        self.base_url = _check_base_url(
-            base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
-        )
+        self._auth: BearerAuth | None = BearerAuth(key) if key else None
+        if self.local_model is not None:
+            self.base_url = LOCAL_BASE_URL
+        else:
+            if not key:
+                raise MissingAPIKeyError(
+                    f"No API key: pass api_key=... to the client or set the {ENV_API_KEY} "
+                    "environment variable (or use base_url='local' for the offline engine)."
+                )
+            self.base_url = _check_base_url(raw_url or DEFAULT_BASE_URL)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         self.default_headers = {
@@ -193,7 +210,13 @@ class BaseClient:
         }
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+        where = "local" if self.local_model is not None else self.base_url
+        return f"{type(self).__name__}(base_url={where!r}, max_retries={self.max_retries})"
+
+    def _local_transport(self) -> LocalTransport:
+        from .local import LocalApp, shared_engine
+
+        return LocalTransport(LocalApp(shared_engine(self.local_model or None)))
 
     def _prepare_call(
         self, model: object, response_format: object, options: Mapping[str, Any]

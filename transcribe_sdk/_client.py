@@ -93,7 +93,10 @@ class Client(BaseClient):
                 "http_client", f"must be an httpx.Client, not {type(http_client).__name__}"
             )
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+        if http_client is None:
+            transport = self._local_transport() if self.local_model is not None else None
+            http_client = httpx.Client(timeout=self.timeout, transport=transport)
+        self._http = http_client
         self.with_raw_response = _RawClient(self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -244,9 +247,10 @@ class AsyncClient(BaseClient):
                 "http_client", f"must be an httpx.AsyncClient, not {type(http_client).__name__}"
             )
         self._owns_http = http_client is None
-        self._http = (
-            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
-        )
+        if http_client is None:
+            transport = self._local_transport() if self.local_model is not None else None
+            http_client = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+        self._http = http_client
         self.with_raw_response = _AsyncRawClient(self)
 
     async def close(self) -> None:

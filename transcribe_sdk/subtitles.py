@@ -1,0 +1,137 @@
+"""SubRip (SRT) and WebVTT subtitles from a verbose transcription, made locally.
+
+For servers and providers that cannot answer ``response_format="srt"``/``"vtt"`` themselves:
+ask for ``verbose_json`` and convert. Long segments are wrapped into lines of at most
+``max_line_chars`` characters, at most ``max_lines`` lines per cue; a segment with more text
+than one cue holds is split into several cues, its time shared in proportion to their text.
+
+Example::
+
+    result = client.transcribe("talk.mp3", model="whisper-large-v3",
+                               response_format="verbose_json")
+    Path("talk.srt").write_text(to_srt(result))
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .models import Segment, Transcription
+
+__all__ = ["Cue", "format_timestamp", "make_cues", "to_srt", "to_vtt"]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle: shown from ``start`` to ``end`` (seconds), one or more lines of text."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+
+def format_timestamp(
+    seconds: float, *, decimal_marker: str = ",", always_hours: bool = True
+) -> str:
+    """``HH:MM:SS,mmm`` (SRT) or, with ``decimal_marker="."``, ``HH:MM:SS.mmm`` (WebVTT).
+
+    Negative and non-finite times become 0; the time is rounded to the millisecond.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        seconds = 0.0
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    if hours or always_hours:
+        return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_marker}{millis:03d}"
+    return f"{minutes:02d}:{secs:02d}{decimal_marker}{millis:03d}"
+
+
+def _segments_of(source: Transcription | Sequence[Segment]) -> list[Segment]:
+    if isinstance(source, Transcription):
+        if source.segments:
+            return list(source.segments)
+        duration = getattr(source, "duration", None)
+        if source.text.strip():
+            end = float(duration) if duration else max(1.0, len(source.text) / 15)
+            return [Segment(start=0.0, end=end, text=source.text)]
+        return []
+    return list(source)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False)
+
+
+def make_cues(
+    source: Transcription | Sequence[Segment],
+    *,
+    max_line_chars: int = 42,
+    max_lines: int = 2,
+    min_duration: float = 0.0,
+) -> list[Cue]:
+    """Cues from a transcription's segments, wrapped and split for reading.
+
+    Segments without text are skipped; a segment without times follows the previous one.
+    Cue times never go backwards and every cue lasts at least ``min_duration`` when there is
+    room before the next one.
+    """
+    if max_line_chars < 1 or max_lines < 1:
+        raise ValueError("max_line_chars and max_lines must be at least 1")
+    cues: list[Cue] = []
+    previous_end = 0.0
+    for segment in _segments_of(source):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        start = segment.start if segment.start is not None else previous_end
+        start = max(start, previous_end) if math.isfinite(start) else previous_end
+        end = segment.end if segment.end is not None and math.isfinite(segment.end) else start
+        end = max(end, start + min_duration)
+        lines = _wrap(text, max_line_chars)
+        groups = [lines[i : i + max_lines] for i in range(0, len(lines), max_lines)]
+        total = sum(len(" ".join(g)) for g in groups)
+        cursor = start
+        for index, group in enumerate(groups):
+            share = len(" ".join(group)) / total if total else 1 / len(groups)
+            group_end = end if index == len(groups) - 1 else cursor + (end - start) * share
+            cues.append(Cue(cursor, group_end, tuple(group)))
+            cursor = group_end
+        previous_end = end
+    return cues
+
+
+def _vtt_escape(line: str) -> str:
+    # WebVTT cue text is markup: '&' and '<' must be escaped, and '-->' would end the cue.
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace("-->", "--&gt;")
+
+
+def _render(cues: Iterable[Cue], marker: str, vtt: bool = False) -> list[str]:
+    return [
+        f"{format_timestamp(c.start, decimal_marker=marker)} --> "
+        f"{format_timestamp(c.end, decimal_marker=marker)}\n"
+        + "\n".join(_vtt_escape(line) if vtt else line for line in c.lines)
+        for c in cues
+    ]
+
+
+def to_srt(
+    source: Transcription | Sequence[Segment], *, max_line_chars: int = 42, max_lines: int = 2
+) -> str:
+    """SubRip text: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, blank line between."""
+    cues = make_cues(source, max_line_chars=max_line_chars, max_lines=max_lines)
+    blocks = [f"{n}\n{body}" for n, body in enumerate(_render(cues, ","), start=1)]
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+def to_vtt(
+    source: Transcription | Sequence[Segment], *, max_line_chars: int = 42, max_lines: int = 2
+) -> str:
+    """WebVTT text: the ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` cues."""
+    cues = make_cues(source, max_line_chars=max_line_chars, max_lines=max_lines)
+    body = _render(cues, ".", vtt=True)
+    return "WEBVTT\n\n" + "\n\n".join(body) + ("\n" if body else "")
