@@ -148,6 +148,8 @@ async def _async_source_file(
 
 async def aprepare_file(file: AsyncFileInput) -> AudioFile:
     """Like :func:`~transcribe_sdk.files.prepare_file`, for ``AsyncClient``: checks off the loop."""
+    if isinstance(file, AudioFile):
+        return file
     content: Any = file
     filename = content_type = None
     if isinstance(file, tuple):

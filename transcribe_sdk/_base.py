@@ -21,6 +21,7 @@ import httpx
 from typing_extensions import TypedDict
 
 from ._auth import BearerAuth
+from ._batch import RateGate
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
 from ._response import RawResponse, parse_success
 from ._retry import RetryPolicy, parse_retry_after
@@ -165,6 +166,7 @@ class Call:
     policy: RetryPolicy
     started: float
     upload_size: int | None = None
+    gate: RateGate | None = None
 
 
 @dataclass
@@ -328,6 +330,10 @@ def settle(
     delay = call.policy.next_delay(
         attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now
     )
+    if status == 429 and call.gate is not None:
+        # Everyone sharing the gate (a batch) waits, not only this request.
+        asked = parse_retry_after(response.headers, now)
+        call.gate.hold(delay if delay is not None else asked or call.policy.backoff(attempt))
     if delay is not None:
         logger.info(
             "attempt %d of POST %s got %d; retrying in %.2f s", attempt, call.url, status, delay

@@ -7,7 +7,7 @@ sends the request, reads the answer (an error body with a size cap), and sleeps 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack, ExitStack
 from typing import Any, Literal, overload
 
@@ -26,6 +26,23 @@ from ._base import (
     logger,
     map_transport_error,
     settle,
+)
+from ._batch import (
+    BatchResult,
+    ProgressCallback,
+    RateGate,
+    arun_batch,
+    check_concurrency,
+    run_batch,
+)
+from ._long import (
+    DEFAULT_MAX_CHUNK_BYTES,
+    PieceProgress,
+    SplitPlan,
+    atranscribe_long,
+    needs_split,
+    plan_split,
+    transcribe_long,
 )
 from ._multipart import MultipartBody
 from ._response import RawResponse
@@ -50,6 +67,24 @@ def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
             "unknown" if audio.size is None else audio.size,
             [n for n, _ in call.params.fields],
         )
+
+
+def _as_list(files: Iterable[Any]) -> list[Any]:
+    if isinstance(files, (str, bytes, bytearray, memoryview)) or hasattr(files, "read"):
+        raise InvalidInputError(
+            "files", "must be a list (or other iterable) of inputs, not a single input"
+        )
+    try:
+        return list(files)
+    except TypeError:
+        raise InvalidInputError(
+            "files", f"must be an iterable, not {type(files).__name__}"
+        ) from None
+
+
+def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
+    with audio.open() as reader:
+        return needs_split(audio, reader, plan)
 
 
 def _needs_spool(call: Call, audio: AudioFile) -> bool:
@@ -166,10 +201,195 @@ class Client(BaseClient):
         result: AnyResult = self._transcribe(file, model, response_format, options).parsed
         return result
 
+    @overload
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[Transcription]]: ...
+    @overload
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[VerboseTranscription]]: ...
+    @overload
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
+        response_format: TextFormat,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[str]]: ...
+    @overload
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
+        response_format: str | None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[AnyResult]]: ...
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[Any]]:
+        """Transcribe many inputs on up to ``max_concurrency`` threads.
+
+        Returns one :class:`BatchResult` per input, in input order; a file that fails holds
+        its error and the others carry on. A 429 on any request pauses every worker.
+        ``on_progress(done, total, item)`` is called as each input finishes.
+
+        Example::
+
+            for item in client.transcribe_many(paths, model="whisper-large-v3"):
+                print(item.input, item.result.text if item.ok else item.error)
+        """
+        items = _as_list(files)
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)  # bad arguments fail before any work
+
+        def one(file: FileInput, gate: RateGate) -> Any:
+            return self._transcribe(file, model, response_format, options, gate).parsed
+
+        return run_batch(items, one, max_concurrency=limit, on_progress=on_progress)
+
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> VerboseTranscription: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> str: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult:
+        """Transcribe audio of any length: split it when it is over ``max_chunk_bytes`` (or,
+        when given, ``max_chunk_seconds``), send the pieces concurrently, and stitch them.
+
+        Pieces end at the quietest moment near the limit and are sent as 16 kHz mono WAV; the
+        result has the type a single :meth:`transcribe` call would return, with segment and
+        word times measured from the start of the whole file. Needs the ``split`` extra
+        (PyAV) when a split is needed. ``on_progress(pieces_done, seconds_done)`` reports.
+
+        Example::
+
+            result = client.transcribe_long("meeting.mp3", model="whisper-large-v3",
+                                            max_chunk_seconds=600)
+        """
+        plan = plan_split(
+            max_chunk_bytes=max_chunk_bytes,
+            max_chunk_seconds=max_chunk_seconds,
+            response_format=response_format,
+            options=options,
+        )
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)
+        self._prepare_call(model, "verbose_json", options)
+        audio = prepare_file(file)
+        with ExitStack() as stack:
+            if not audio.replayable:
+                audio, copy = spool(audio)
+                stack.callback(copy.close)
+            with audio.open() as reader:
+                split = needs_split(audio, reader, plan)
+            if not split:
+                result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
+                return result
+
+            def send(piece: FileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
+                return self._transcribe(piece, model, fmt, opts).parsed
+
+            stitched: AnyResult = transcribe_long(
+                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+            )
+            return stitched
+
     def _transcribe(
-        self, file: FileInput, model: object, response_format: object, options: Mapping[str, Any]
+        self,
+        file: FileInput,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        gate: RateGate | None = None,
     ) -> RawResponse[Any]:
         call = self._prepare_call(model, response_format, options)
+        call.gate = gate
         audio = prepare_file(file)
         with ExitStack() as stack:
             if _needs_spool(call, audio):
@@ -179,6 +399,8 @@ class Client(BaseClient):
             attempt = 0
             while True:
                 attempt += 1
+                if gate is not None and (pause := gate.wait_time()) > 0:
+                    time.sleep(pause)
                 _log_attempt(call, audio, attempt)
                 try:
                     outcome: Exchange | Any = self._send_once(call, audio)
@@ -313,14 +535,195 @@ class AsyncClient(BaseClient):
         result: AnyResult = (await self._transcribe(file, model, response_format, options)).parsed
         return result
 
+    @overload
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[Transcription]]: ...
+    @overload
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[VerboseTranscription]]: ...
+    @overload
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
+        response_format: TextFormat,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[str]]: ...
+    @overload
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
+        response_format: str | None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[AnyResult]]: ...
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[Any]]:
+        """Transcribe many inputs as tasks, at most ``max_concurrency`` at a time.
+
+        Returns one :class:`BatchResult` per input, in input order; a file that fails holds
+        its error and the others carry on. A 429 on any request pauses every worker.
+        ``on_progress(done, total, item)`` is called in the event loop as each input finishes.
+
+        Example::
+
+            for item in await client.transcribe_many(paths, model="whisper-large-v3"):
+                print(item.input, item.result.text if item.ok else item.error)
+        """
+        items = _as_list(files)
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)  # bad arguments fail before any work
+
+        async def one(file: AsyncFileInput, gate: RateGate) -> Any:
+            return (await self._transcribe(file, model, response_format, options, gate)).parsed
+
+        return await arun_batch(items, one, max_concurrency=limit, on_progress=on_progress)
+
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["json"] | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["verbose_json"],
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> VerboseTranscription: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: TextFormat,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> str: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult:
+        """Transcribe audio of any length: split it when it is over ``max_chunk_bytes`` (or,
+        when given, ``max_chunk_seconds``), send the pieces concurrently, and stitch them.
+
+        Pieces end at the quietest moment near the limit and are sent as 16 kHz mono WAV; the
+        result has the type a single :meth:`transcribe` call would return, with segment and
+        word times measured from the start of the whole file. Needs the ``split`` extra
+        (PyAV) when a split is needed. ``on_progress(pieces_done, seconds_done)`` reports.
+
+        Example::
+
+            result = await client.transcribe_long("meeting.mp3", model="whisper-large-v3",
+                                            max_chunk_seconds=600)
+        """
+        plan = plan_split(
+            max_chunk_bytes=max_chunk_bytes,
+            max_chunk_seconds=max_chunk_seconds,
+            response_format=response_format,
+            options=options,
+        )
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)
+        self._prepare_call(model, "verbose_json", options)
+        audio = await aprepare_file(file)
+        async with AsyncExitStack() as stack:
+            if not audio.replayable:
+                audio, copy = await aspool(audio)
+                stack.callback(copy.close)
+            split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
+            if not split:
+                raw = await self._transcribe(audio, model, response_format, options)
+                result: AnyResult = raw.parsed
+                return result
+
+            async def send(piece: AsyncFileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
+                return (await self._transcribe(piece, model, fmt, opts)).parsed
+
+            stitched: AnyResult = await atranscribe_long(
+                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+            )
+            return stitched
+
     async def _transcribe(
         self,
         file: AsyncFileInput,
         model: object,
         response_format: object,
         options: Mapping[str, Any],
+        gate: RateGate | None = None,
     ) -> RawResponse[Any]:
         call = self._prepare_call(model, response_format, options)
+        call.gate = gate
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
             if _needs_spool(call, audio):
@@ -330,6 +733,8 @@ class AsyncClient(BaseClient):
             attempt = 0
             while True:
                 attempt += 1
+                if gate is not None and (pause := gate.wait_time()) > 0:
+                    await anyio.sleep(pause)
                 _log_attempt(call, audio, attempt)
                 try:
                     outcome: Exchange | Any = await self._send_once(call, audio)

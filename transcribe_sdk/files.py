@@ -34,7 +34,10 @@ FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview
 """A path, raw bytes, or a binary file object."""
 
 FileInput: TypeAlias = (
-    FileContent | tuple[str | None, FileContent] | tuple[str | None, FileContent, str | None]
+    FileContent
+    | tuple[str | None, FileContent]
+    | tuple[str | None, FileContent, str | None]
+    | "AudioFile"
 )
 """What ``transcribe`` accepts as ``file``: content or ``(filename, content[, content_type])``."""
 
@@ -62,6 +65,18 @@ class _MemoryReader:
         chunk = bytes(self._data[self._pos : end])
         self._pos = end
         return chunk
+
+    # Seeking lets a decoder (the splitter's PyAV) read in-memory audio like a file.
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._data)}[whence]
+        self._pos = max(0, min(len(self._data), base + offset))
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 class _PrefixedReader:
@@ -337,6 +352,8 @@ def prepare_file(file: FileInput) -> AudioFile:
 
     Raises :class:`~transcribe_sdk.InvalidFileError` for anything that cannot be uploaded.
     """
+    if isinstance(file, AudioFile):
+        return file
     filename: str | None = None
     content_type: str | None = None
     content: Any = file

@@ -1,0 +1,148 @@
+"""Many files at once: bounded concurrency, results in input order, one shared 429 back-off.
+
+A failed file becomes its error in the results and the others go on. When any request is
+rate limited, :class:`RateGate` makes every worker wait before its next attempt, so a batch
+slows down as a whole instead of each worker finding the limit on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+
+from .errors import InvalidInputError, TranscribeError
+
+if TYPE_CHECKING:
+    from ._async_files import AsyncFileInput
+    from .files import FileInput
+
+T = TypeVar("T")
+
+__all__ = ["BatchResult", "ProgressCallback", "RateGate"]
+
+
+class RateGate:
+    """A time before which no worker sharing the gate starts another attempt.
+
+    Thread-safe and loop-agnostic: it only stores a deadline; each shell does its own waiting.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        """Ask every worker to wait at least ``seconds`` from now."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + max(0.0, seconds))
+
+    def wait_time(self) -> float:
+        """Seconds left before the next attempt may start (0 when free)."""
+        with self._lock:
+            return max(0.0, self._until - self._clock())
+
+
+@dataclass(frozen=True)
+class BatchResult(Generic[T]):
+    """The outcome for one input of a batch: ``result`` or ``error``, never both.
+
+    ``index`` is the input's position; ``input`` is what was passed in.
+    """
+
+    index: int
+    input: Any
+    result: T | None = None
+    error: TranscribeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> T:
+        """The result, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+ProgressCallback = Callable[[int, int, BatchResult[Any]], None]
+"""``on_progress(done, total, item)``, called once per finished input (from worker threads in
+the sync client, from the event loop in the async one)."""
+
+
+def check_concurrency(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError("max_concurrency", f"must be an int of 1 or more, not {value!r}")
+    return value
+
+
+def _settle_item(index: int, item: Any, run: Callable[[], Any]) -> BatchResult[Any]:
+    try:
+        return BatchResult(index, item, result=run())
+    except TranscribeError as exc:
+        return BatchResult(index, item, error=exc)
+
+
+def run_batch(
+    files: list[FileInput],
+    call: Callable[[FileInput, RateGate], Any],
+    *,
+    max_concurrency: int,
+    on_progress: ProgressCallback | None,
+) -> list[BatchResult[Any]]:
+    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads."""
+    gate = RateGate()
+    results: list[BatchResult[Any] | None] = [None] * len(files)
+    if not files:
+        return []
+    with ThreadPoolExecutor(
+        max_workers=min(max_concurrency, len(files)), thread_name_prefix="transcribe"
+    ) as pool:
+        futures = [
+            pool.submit(_settle_item, i, f, partial(call, f, gate)) for i, f in enumerate(files)
+        ]
+        for done, future in enumerate(as_completed(futures), start=1):
+            item = future.result()
+            results[item.index] = item
+            if on_progress is not None:
+                on_progress(done, len(files), item)
+    return [r for r in results if r is not None]
+
+
+async def arun_batch(
+    files: list[AsyncFileInput],
+    call: Callable[[AsyncFileInput, RateGate], Any],
+    *,
+    max_concurrency: int,
+    on_progress: ProgressCallback | None,
+) -> list[BatchResult[Any]]:
+    """Run the coroutine function ``call`` over ``files``, at most ``max_concurrency`` at once."""
+    gate = RateGate()
+    results: list[BatchResult[Any] | None] = [None] * len(files)
+    limiter = anyio.Semaphore(max_concurrency)
+    done = 0
+
+    async def one(index: int, item: AsyncFileInput) -> None:
+        nonlocal done
+        async with limiter:
+            try:
+                outcome: BatchResult[Any] = BatchResult(index, item, result=await call(item, gate))
+            except TranscribeError as exc:
+                outcome = BatchResult(index, item, error=exc)
+        results[index] = outcome
+        done += 1
+        if on_progress is not None:
+            on_progress(done, len(files), outcome)
+
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(files):
+            group.start_soon(one, index, item)
+    return [r for r in results if r is not None]
