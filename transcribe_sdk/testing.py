@@ -1,0 +1,211 @@
+"""Test code that calls transcribe-sdk without a network: scripted answers, recorded requests.
+
+:class:`FakeServer` is an httpx transport (sync and async) that answers like a transcription
+server. Script what it says, in order, with :meth:`~FakeServer.add_result`,
+:meth:`~FakeServer.add_error` and :meth:`~FakeServer.add_response`; when nothing is scripted it
+answers a plausible transcript in whatever ``response_format`` was asked. Every request is
+recorded, decoded: its form fields and its file.
+
+Example::
+
+    from transcribe_sdk.testing import FakeServer
+
+    def test_my_code_handles_rate_limits():
+        server = FakeServer()
+        server.add_error(429, "slow down", retry_after=0)
+        server.add_result("hello there", provider="ovh")
+        with server.client() as client:
+            assert my_code(client) == "hello there"
+        assert len(server.requests) == 2
+        assert server.requests[-1].field("model") == "whisper-large-v3"
+
+The clients it makes go through the real request building, retries, parsing and error mapping,
+so what your code sees is what it would see from a server. A scripted error with
+``retry_after=0`` is retried at once; pass ``max_retries=0`` to see errors without retries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ._client import AsyncClient, Client
+from .local._forms import FormError, parse_form
+from .models import Segment
+from .subtitles import to_srt, to_vtt
+
+__all__ = ["FakeServer", "RecordedFile", "RecordedRequest"]
+
+DEFAULT_TEXT = "This is a transcript from the fake server."
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """The file part of a recorded request."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake server received, decoded."""
+
+    method: str
+    url: str
+    headers: httpx.Headers = field(repr=False)
+    fields: list[tuple[str, str]]
+    file: RecordedFile | None
+
+    def field(self, name: str) -> str | None:
+        """The value sent as ``name`` (the last one if repeated), or ``None``."""
+        values = [v for k, v in self.fields if k == name]
+        return values[-1] if values else None
+
+    def field_list(self, name: str) -> list[str]:
+        """Every value sent as ``name[]`` (lists such as ``allowed_providers``)."""
+        return [v for k, v in self.fields if k in (name, name + "[]")]
+
+
+@dataclass
+class _Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes | None  # None: a transcript in the format the request asks for
+    text: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _default_answer(request: RecordedRequest, text: str, extra: Mapping[str, Any]) -> _Answer:
+    fmt = request.field("response_format") or "json"
+    segments = [{"id": 0, "start": 0.0, "end": 2.0, "text": " " + text}]
+    if fmt == "text":
+        return _Answer(200, {"content-type": "text/plain"}, text.encode())
+    if fmt in ("srt", "vtt"):
+        cues = [Segment.model_validate(s) for s in segments]
+        rendered = to_srt(cues) if fmt == "srt" else to_vtt(cues)
+        return _Answer(200, {"content-type": "text/plain"}, rendered.encode())
+    payload: dict[str, Any] = {
+        "id": "fake-1",
+        "object": "audio.transcription",
+        "created": 1715155200,
+        "provider": "fake",
+        "model": request.field("model"),
+        "text": text,
+        "language": request.field("language") or "en",
+    }
+    if fmt == "verbose_json":
+        payload.update(duration=2.0, segments=segments)
+        if "word" in request.field_list("timestamp_granularities"):
+            payload["words"] = [
+                {"word": w, "start": i * 0.2, "end": i * 0.2 + 0.2}
+                for i, w in enumerate(text.split())
+            ]
+    payload.update(extra)
+    return _Answer(200, {"content-type": "application/json"}, json.dumps(payload).encode())
+
+
+class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A scripted, recording stand-in for a transcription server (an httpx transport)."""
+
+    def __init__(self, default_text: str = DEFAULT_TEXT) -> None:
+        self.default_text = default_text
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[_Answer] = deque()
+        self._lock = threading.Lock()
+
+    # -- scripting ------------------------------------------------------------------------
+    def add_result(self, text: str = DEFAULT_TEXT, **fields: Any) -> None:
+        """Answer the next request with this transcript; ``fields`` add to the JSON
+        (``provider="ovh"``, ``segments=[...]``). For ``text``/``srt``/``vtt`` requests the
+        text is sent as plain text."""
+        self._script.append(_Answer(200, {}, None, text, fields))
+
+    def add_error(
+        self,
+        status: int,
+        message: str = "fake error",
+        *,
+        retry_after: float | None = None,
+        error_type: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        """Answer the next request with an OpenAI-style error body."""
+        headers = {"content-type": "application/json", "x-request-id": f"fake-req-{status}"}
+        if retry_after is not None:
+            headers["retry-after"] = f"{retry_after:g}"
+        body = {
+            "error": {
+                "message": message,
+                "type": error_type or "fake_error",
+                "param": param,
+                "code": str(status),
+            }
+        }
+        self._script.append(_Answer(status, headers, json.dumps(body).encode()))
+
+    def add_response(
+        self,
+        status: int = 200,
+        *,
+        json_body: Any = None,
+        text: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer the next request with exactly this status, body and headers."""
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            all_headers.setdefault("content-type", "application/json")
+            body = json.dumps(json_body).encode()
+        else:
+            all_headers.setdefault("content-type", "text/plain")
+            body = (text or "").encode()
+        self._script.append(_Answer(status, all_headers, body))
+
+    # -- clients --------------------------------------------------------------------------
+    def client(self, **kwargs: Any) -> Client:
+        """A :class:`~transcribe_sdk.Client` that talks to this fake server."""
+        kwargs.setdefault("api_key", "test-key")
+        return Client(http_client=httpx.Client(transport=self), **kwargs)
+
+    def async_client(self, **kwargs: Any) -> AsyncClient:
+        """An :class:`~transcribe_sdk.AsyncClient` that talks to this fake server."""
+        kwargs.setdefault("api_key", "test-key")
+        return AsyncClient(http_client=httpx.AsyncClient(transport=self), **kwargs)
+
+    # -- transport ------------------------------------------------------------------------
+    def _answer(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        try:
+            form = parse_form(request.headers.get("content-type", ""), body)
+            fields = form.fields
+            upload = form.files.get("file")
+            recorded_file = (
+                RecordedFile(upload.filename, upload.content_type, upload.data) if upload else None
+            )
+        except FormError:
+            fields, recorded_file = [], None
+        recorded = RecordedRequest(
+            request.method, str(request.url), request.headers, fields, recorded_file
+        )
+        with self._lock:
+            self.requests.append(recorded)
+            answer = self._script.popleft() if self._script else _Answer(200, {}, None)
+        if answer.body is None:
+            text = self.default_text if answer.text is None else answer.text
+            answer = _default_answer(recorded, text, answer.extra)
+        return httpx.Response(
+            answer.status, headers=answer.headers, content=answer.body, request=request
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._answer(request, request.read())
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self._answer(request, await request.aread())
