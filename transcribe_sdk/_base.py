@@ -10,8 +10,10 @@ and sleeping.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from .errors import (
     InvalidInputError,
     MissingAPIKeyError,
     TranscribeError,
+    UnexpectedResponseError,
     error_from_response,
 )
 from .local._transport import LOCAL_BASE_URL, LocalTransport
@@ -77,6 +80,9 @@ class TranscribeOptions(TypedDict, total=False):
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
 _PARAM_OPTIONS = _OPTION_NAMES - {"extra_headers", "timeout", "max_retries", "deadline"}
 _RESERVED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "host"})
+# RFC 9110: a name is a token; a value is visible ASCII, spaces and tabs (httpx sends ASCII only).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _type_name(value: object) -> str:
@@ -92,14 +98,52 @@ def _user_agent() -> str:
 def to_timeout(value: object, param: str = "timeout") -> httpx.Timeout:
     """A float (seconds for every phase) or an ``httpx.Timeout`` as an ``httpx.Timeout``."""
     if isinstance(value, httpx.Timeout):
+        # Checked here: a negative or infinite phase would fail deep in the socket layer with a
+        # bare ValueError/OverflowError, after the request was built.
+        for phase in ("connect", "read", "write", "pool"):
+            limit = getattr(value, phase)
+            if limit is not None and not _positive_seconds(limit):
+                raise InvalidInputError(
+                    param,
+                    f"its {phase} timeout must be None (no limit) or a finite number of seconds "
+                    f"more than 0, not {limit!r}",
+                )
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(
             param, f"must be seconds (a number) or an httpx.Timeout, not {type(value).__name__}"
         )
-    if not value > 0:
-        raise InvalidInputError(param, f"must be more than 0 seconds, not {value!r}")
+    if not _positive_seconds(value):
+        raise InvalidInputError(
+            param,
+            f"must be a finite number of seconds more than 0 (httpx.Timeout(None) for no limit), "
+            f"not {value!r}",
+        )
     return httpx.Timeout(float(value))
+
+
+def _positive_seconds(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """``timeout`` with no phase longer than ``seconds``: what a call's deadline leaves."""
+    seconds = max(seconds, 0.001)
+
+    def cap(limit: float | None) -> float:
+        return seconds if limit is None else min(limit, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
 
 
 def _check_retries(value: object, param: str = "max_retries") -> int:
@@ -123,6 +167,14 @@ def _check_headers(value: object, param: str) -> dict[str, str]:
             )
         if key.lower() in _RESERVED_HEADERS:
             raise InvalidInputError(param, f"cannot set {key!r}; the client sets it from the body")
+        if not _HEADER_NAME.fullmatch(key):
+            raise InvalidInputError(param, f"{key!r} is not a valid header name")
+        if not _HEADER_VALUE.fullmatch(item):
+            raise InvalidInputError(
+                param,
+                f"the value of {key!r} must be printable ASCII on one line (no line breaks or "
+                "non-ASCII characters)",
+            )
         headers[key] = item
     return headers
 
@@ -202,7 +254,11 @@ class BaseClient:
                     f"No API key: pass api_key=... to the client or set the {ENV_API_KEY} "
                     "environment variable (or use base_url='local' for the offline engine)."
                 )
-            self.base_url = _check_base_url(raw_url or DEFAULT_BASE_URL)
+            # Only an unset or empty environment variable means the default: an explicit
+            # base_url='' is a mistake, not a request to send audio to the public router.
+            self.base_url = _check_base_url(
+                raw_url if base_url is not None else raw_url or DEFAULT_BASE_URL
+            )
         self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         self.default_headers = {
@@ -214,6 +270,12 @@ class BaseClient:
     def __repr__(self) -> str:
         where = "local" if self.local_model is not None else self.base_url
         return f"{type(self).__name__}(base_url={where!r}, max_retries={self.max_retries})"
+
+    def _check_http_client(self, http_client: object) -> None:
+        if http_client is not None and self.local_model is not None:
+            raise InvalidInputError(
+                "http_client", "cannot be combined with the local engine (base_url='local')"
+            )
 
     def _local_transport(self) -> LocalTransport:
         from .local import LocalApp, shared_engine
@@ -242,10 +304,11 @@ class BaseClient:
         timeout = options.get("timeout")
         retries = options.get("max_retries")
         deadline = options.get("deadline")
-        if deadline is not None and (
-            isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline <= 0
-        ):
-            raise InvalidInputError("deadline", f"must be seconds more than 0, not {deadline!r}")
+        if deadline is not None and not _positive_seconds(deadline):
+            raise InvalidInputError(
+                "deadline", f"must be a finite number of seconds more than 0, not {deadline!r}"
+            )
+        limits = self.timeout if timeout is None else to_timeout(timeout)
         policy = RetryPolicy(
             max_retries=self.max_retries if retries is None else _check_retries(retries),
             deadline=deadline,
@@ -254,7 +317,8 @@ class BaseClient:
             url=f"{self.base_url}/audio/transcriptions",
             params=params,
             headers=headers,
-            timeout=self.timeout if timeout is None else to_timeout(timeout),
+            # An overall deadline also bounds each attempt: no wait may outlast what is left of it.
+            timeout=within(limits, deadline) if deadline is not None else limits,
             policy=policy,
             started=time.monotonic(),
         )
@@ -268,22 +332,38 @@ _TIMEOUT_PHASES = {
 }
 
 
-def map_transport_error(exc: httpx.TransportError, call: Call) -> APIConnectionError:
-    """Our exception for an httpx transport failure, with what to do about it."""
+def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
+    """Our exception for an httpx transport failure (or an undecodable body), with what to do
+    about it."""
     where = f"POST {call.url}"
     if isinstance(exc, httpx.TimeoutException):
         doing, phase = next(
             (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
         )
         limit = getattr(call.timeout, phase, None)
+        if call.policy.deadline is not None:
+            advice = (
+                f"The call's deadline is {call.policy.deadline:g} s and no wait may outlast what "
+                "is left of it: raise deadline= (or drop it) to wait longer."
+            )
+        else:
+            advice = (
+                f"Long audio can take minutes: raise it, e.g. "
+                f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
+            )
         return APITimeoutError(
-            f"Timed out {doing} for {where} (the {phase} timeout is {limit} s). Long audio "
-            f"can take minutes: raise it, e.g. "
-            f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
+            f"Timed out {doing} for {where} (the {phase} timeout is {limit:g} s). {advice}"
+            if limit is not None
+            else f"Timed out {doing} for {where}. {advice}"
         )
-    detail = str(exc) or type(exc).__name__
+    detail = (str(exc) or type(exc).__name__).rstrip(".")
     if isinstance(exc, httpx.ConnectError):
         advice = "Check base_url, the network and any proxy settings."
+    elif isinstance(exc, httpx.DecodingError):
+        advice = (
+            "The server's body could not be decoded as its Content-Encoding says; a proxy may "
+            "have damaged it."
+        )
     elif isinstance(exc, httpx.RemoteProtocolError):
         advice = (
             "The server closed the connection early; it may have restarted or refused the upload."
@@ -291,6 +371,12 @@ def map_transport_error(exc: httpx.TransportError, call: Call) -> APIConnectionE
     else:
         advice = "The connection failed mid-request; retrying usually helps."
     return APIConnectionError(f"Could not complete {where}: {detail}. {advice}")
+
+
+def _keep_to_deadline(call: Call, spent: float) -> None:
+    """Cap the next attempt's timeouts at what the deadline leaves after ``spent`` seconds."""
+    if call.policy.deadline is not None:
+        call.timeout = within(call.timeout, call.policy.deadline - spent)
 
 
 def settle(
@@ -311,6 +397,7 @@ def settle(
                 type(outcome).__name__,
                 delay,
             )
+            _keep_to_deadline(call, elapsed + delay)
             return delay
         outcome.attempts = attempt
         if attempt > 1:
@@ -320,12 +407,19 @@ def settle(
     response = outcome.response
     status = response.status_code
     if 200 <= status < 300:
-        parsed = parse_success(
-            status=status,
-            headers=response.headers,
-            content=outcome.content,
-            response_format=call.params.response_format,
-        )
+        try:
+            parsed = parse_success(
+                status=status,
+                headers=response.headers,
+                content=outcome.content,
+                response_format=call.params.response_format,
+            )
+        except UnexpectedResponseError as exc:
+            exc.attempts = attempt
+            if attempt > 1:
+                exc.message += f" Gave up after {attempt} attempts."
+                exc.args = (exc.message,)
+            raise
         return RawResponse(parsed, response, attempt)
     delay = call.policy.next_delay(
         attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now
@@ -338,6 +432,7 @@ def settle(
         logger.info(
             "attempt %d of POST %s got %d; retrying in %.2f s", attempt, call.url, status, delay
         )
+        _keep_to_deadline(call, elapsed + delay)
         return delay
     raise error_from_response(
         status_code=status,

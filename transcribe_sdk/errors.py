@@ -71,6 +71,20 @@ class TranscribeError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's default pickling calls cls(*args), which the subclasses' keyword-only
+        # signatures refuse; rebuild from the attributes so errors cross process boundaries.
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(
+    cls: type[TranscribeError], args: tuple[Any, ...], state: dict[str, Any]
+) -> TranscribeError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInputError(TranscribeError, ValueError, TypeError):
     """An argument is wrong; nothing was sent.
@@ -380,6 +394,9 @@ def error_from_response(
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     body = parse_body(content, content_type)
     server_message, error_type, error_code, error_param = describe_body(body)
+    if isinstance(body, str) and "html" in content_type.lower():
+        # An HTML fragment (no <html> tag for describe_body to spot) is still not a message.
+        server_message = _text_of_html(body)
     server_message = _shorten(server_message) if server_message.strip() else "(empty body)"
     if truncated:
         server_message += " [body truncated]"
