@@ -68,7 +68,7 @@ def encode_scalar(name: str, value: object) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInputError(name, f"must be a finite number, not {value!r}")
-        text = repr(value)
+        text = repr(value + 0.0)  # + 0.0 turns -0.0 into 0.0
         if "e" in text or "E" in text:
             text = format(Decimal(text), "f")
         return text[:-2] if text.endswith(".0") else text
@@ -252,10 +252,15 @@ def build_params(
                 )
             if key == "file":
                 raise InvalidInputError("extra_body", "cannot set 'file'; pass it as the file")
-            if key in values:
+            if key in TYPED_FIELDS:
+                # One way to set each spec field, so it is always checked the same way.
                 raise InvalidInputError(
-                    "extra_body", f"sets {key!r}, which is already passed as a keyword argument"
+                    "extra_body", f"sets {key!r}, which has its own keyword argument; use {key}=..."
                 )
+            try:
+                encode_field(key, value)
+            except InvalidInputError as exc:
+                raise InvalidInputError("extra_body", f"field {key!r}: {exc.message}") from None
             values[key] = value
     fields: list[tuple[str, str]] = []
     for name, value in values.items():
