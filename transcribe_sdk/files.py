@@ -30,8 +30,15 @@ from .errors import InvalidFileError
 
 __all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
 
-FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
-"""A path, raw bytes, or a binary file object."""
+
+class Reader(Protocol):
+    """Anything with ``read(size) -> bytes``: a binary file, a pipe, a socket file, ..."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | Reader
+"""A path, raw bytes, or a binary file object (anything with ``read(size) -> bytes``)."""
 
 FileInput: TypeAlias = (
     FileContent
@@ -45,12 +52,6 @@ CHUNK_SIZE = 256 * 1024
 SPOOL_MEMORY_LIMIT = 4 * 1024 * 1024
 """A one-shot stream is copied to memory up to this size, then to an unlinked temporary file."""
 _DEFAULT_STEM = "audio"
-
-
-class Reader(Protocol):
-    """What a source hands the multipart encoder for one attempt."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class _MemoryReader:
