@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, TypeAlias
+from typing import IO, Any, Protocol, TypeAlias, Union
 
 from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
 from .errors import InvalidFileError
@@ -40,12 +40,13 @@ class Reader(Protocol):
 FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | Reader
 """A path, raw bytes, or a binary file object (anything with ``read(size) -> bytes``)."""
 
-FileInput: TypeAlias = (
-    FileContent
-    | tuple[str | None, FileContent]
-    | tuple[str | None, FileContent, str | None]
-    | "AudioFile"
-)
+# typing.Union, not "|": a forward reference ("AudioFile") needs it at run time.
+FileInput: TypeAlias = Union[
+    FileContent,
+    tuple[str | None, FileContent],
+    tuple[str | None, FileContent, str | None],
+    "AudioFile",
+]
 """What ``transcribe`` accepts as ``file``: content or ``(filename, content[, content_type])``."""
 
 CHUNK_SIZE = 256 * 1024
