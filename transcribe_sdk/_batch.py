@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
-from .errors import InvalidInputError, TranscribeError
+from .errors import InvalidFileError, InvalidInputError, TranscribeError
 
 if TYPE_CHECKING:
     from ._async_files import AsyncFileInput
@@ -74,8 +74,8 @@ class BatchResult(Generic[T]):
 
 
 ProgressCallback = Callable[[int, int, BatchResult[Any]], None]
-"""``on_progress(done, total, item)``, called once per finished input (from worker threads in
-the sync client, from the event loop in the async one)."""
+"""``on_progress(done, total, item)``, called once per finished input, ``done`` counting 1 to
+``total`` (in the calling thread for the sync client, in the event loop for the async one)."""
 
 
 def check_concurrency(value: object) -> int:
@@ -84,11 +84,20 @@ def check_concurrency(value: object) -> int:
     return value
 
 
+def _unreadable(exc: OSError) -> InvalidFileError:
+    # A file object that fails while being read fails its own input, not the whole batch.
+    error = InvalidFileError(f"cannot read the input: {exc}")
+    error.__cause__ = exc
+    return error
+
+
 def _settle_item(index: int, item: Any, run: Callable[[], Any]) -> BatchResult[Any]:
     try:
         return BatchResult(index, item, result=run())
     except TranscribeError as exc:
         return BatchResult(index, item, error=exc)
+    except OSError as exc:
+        return BatchResult(index, item, error=_unreadable(exc))
 
 
 def run_batch(
@@ -137,6 +146,8 @@ async def arun_batch(
                 outcome: BatchResult[Any] = BatchResult(index, item, result=await call(item, gate))
             except TranscribeError as exc:
                 outcome = BatchResult(index, item, error=exc)
+            except OSError as exc:
+                outcome = BatchResult(index, item, error=_unreadable(exc))
         results[index] = outcome
         done += 1
         if on_progress is not None:

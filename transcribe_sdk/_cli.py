@@ -36,9 +36,9 @@ _AUDIO_SUFFIXES = {f".{ext}" for ext in CONTENT_TYPES}
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transcribe",
-        description="Transcribe audio files with an OpenAI-compatible speech-to-text API "
+        description="Transcribe audio files with an OpenAI-compatible speech-to-text API\n"
         "(the cortecs.ai router by default), or offline with --local.",
-        epilog=f"The API key comes from ${ENV_API_KEY}; the server from ${ENV_BASE_URL} or "
+        epilog=f"The API key comes from ${ENV_API_KEY}; the server from ${ENV_BASE_URL} or\n"
         "--base-url. Exit status: 0 all done, 1 some files failed, 2 usage error.\n\n"
         "examples:\n"
         "  transcribe talk.mp3\n"
@@ -160,7 +160,9 @@ def find_inputs(patterns: Sequence[str]) -> tuple[list[Path], list[str]]:
 
 def output_paths(sources: Sequence[Path], fmt: str, output_dir: Path | None) -> dict[Path, Path]:
     """Where each input's transcript goes: ``talk.mp3`` -> ``talk.srt``; inputs that would
-    share a name (``talk.mp3``, ``talk.wav``) keep their extension (``talk.mp3.srt``)."""
+    share a name (``talk.mp3``, ``talk.wav``) keep their extension (``talk.mp3.srt``); and
+    any still shared (``a/talk.wav``, ``b/talk.wav`` into one ``--output-dir``) are numbered
+    in input order (``talk.wav.srt``, ``talk.wav-2.srt``), so no transcript replaces another."""
 
     def target(source: Path, keep_suffix: bool) -> Path:
         folder = output_dir if output_dir is not None else source.parent
@@ -171,7 +173,17 @@ def output_paths(sources: Sequence[Path], fmt: str, output_dir: Path | None) -> 
     for source in sources:
         plain = target(source, False)
         counts[plain] = counts.get(plain, 0) + 1
-    return {s: target(s, counts[target(s, False)] > 1) for s in sources}
+    targets: dict[Path, Path] = {}
+    taken: set[Path] = set()
+    for source in sources:
+        path = candidate = target(source, counts[target(source, False)] > 1)
+        number = 1
+        while candidate in taken:
+            number += 1
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        taken.add(candidate)
+        targets[source] = candidate
+    return targets
 
 
 def render(result: Any) -> str:
@@ -239,8 +251,9 @@ def run(
     files, missing = find_inputs(args.inputs)
     for pattern in missing:
         stderr.write(f"transcribe: nothing matches {pattern!r}\n")
-    if not files:
-        return 2
+    if not files:  # every input failed to match: failed files, not a usage error
+        stderr.write(f"transcribe: 0 done, {len(missing)} failed, no audio files found\n")
+        return 1
     targets = output_paths(files, args.format, args.output_dir)
     todo, skipped = [], 0
     for file in files:

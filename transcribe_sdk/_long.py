@@ -22,7 +22,7 @@ import anyio.to_thread
 
 from ._splitter import Piece, iter_pieces, probe_duration, seconds_for_bytes
 from ._stitch import as_format, stitch
-from .errors import InvalidInputError, TranscribeError
+from .errors import InvalidInputError
 from .files import AudioFile, Reader
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def transcribe_long(
 ) -> Any:
     """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads."""
     results: dict[int, tuple[float, float, Transcription]] = {}
-    errors: list[TranscribeError] = []
+    errors: list[BaseException] = []  # any failure, so no piece can go missing unnoticed
     slots = threading.BoundedSemaphore(max_concurrency)
     lock = threading.Lock()
     done = [0, 0.0]
@@ -117,11 +117,9 @@ def transcribe_long(
                     done[0] += 1
                     done[1] += piece.duration
                     report = (int(done[0]), round(float(done[1]), 3))
-                elif isinstance(error, TranscribeError):
+                else:  # raised from here it would only be logged, and the piece lost
                     errors.append(error)
                     report = None
-                else:
-                    raise error
             if report and on_progress is not None:
                 on_progress(*report)
         finally:
@@ -155,14 +153,14 @@ async def atranscribe_long(
 ) -> Any:
     """The task-based :func:`transcribe_long`: decoding runs in a worker thread."""
     results: dict[int, tuple[float, float, Transcription]] = {}
-    errors: list[TranscribeError] = []
+    errors: list[Exception] = []
     slots = anyio.Semaphore(max_concurrency)
     done = [0, 0.0]
 
     async def one(piece: Piece) -> None:
         try:
             result = await send(_piece_input(audio, piece), "verbose_json", plan.piece_options)
-        except TranscribeError as exc:
+        except Exception as exc:  # raised as itself below, not inside an exception group
             errors.append(exc)
             return
         finally:

@@ -2,8 +2,9 @@
 
 For servers and providers that cannot answer ``response_format="srt"``/``"vtt"`` themselves:
 ask for ``verbose_json`` and convert. Long segments are wrapped into lines of at most
-``max_line_chars`` characters, at most ``max_lines`` lines per cue; a segment with more text
-than one cue holds is split into several cues, its time shared in proportion to their text.
+``max_line_chars`` characters (a single longer word keeps a line of its own, unbroken), at most
+``max_lines`` lines per cue; a segment with more text than one cue holds is split into several
+cues, its time shared in proportion to their text.
 
 Example::
 
@@ -64,7 +65,8 @@ def _segments_of(source: Transcription | Sequence[Segment]) -> list[Segment]:
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False)
+    # A word longer than a line (a URL) gets a line of its own rather than being cut in two.
+    return textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)
 
 
 def make_cues(

@@ -1,0 +1,483 @@
+"""The ``transcribe`` command.
+
+Most tests call ``transcribe_sdk._cli.run`` in-process with its ``Client`` replaced by one that
+talks to a FakeServer, so every request it sends is recorded. Two tests run the installed
+console script in a subprocess with ``--local`` (the offline engine), end to end.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import FIXTURES
+from wer import word_error_rate
+
+import transcribe_sdk._cli as cli
+from transcribe_sdk import Client
+from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
+
+HELLO_TEXT = "Hello world. This is a test of the transcription client."
+
+
+class TTY(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@dataclass
+class Fake:
+    """The FakeServer behind ``run``, and what ``run`` built its client with."""
+
+    server: FakeServer = field(default_factory=FakeServer)
+    made: list[dict[str, Any]] = field(default_factory=list)
+    http: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, **kwargs: Any) -> Client:
+        self.made.append(kwargs)
+        http = httpx.Client(transport=self.server)
+        self.http.append(http)
+        return Client(
+            api_key="test-key",
+            http_client=http,
+            max_retries=kwargs.get("max_retries", 2),
+            timeout=kwargs.get("timeout"),
+        )
+
+    def run(self, *argv: str | Path, tty: bool = False) -> Result:
+        out = io.StringIO()
+        err: io.StringIO = TTY() if tty else io.StringIO()
+        code = cli.run([str(a) for a in argv], stdout=out, stderr=err)
+        return Result(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
+    state = Fake()
+    monkeypatch.setattr(cli, "Client", state.client)
+    yield state
+    for http in state.http:
+        http.close()
+
+
+@pytest.fixture
+def audio(tmp_path: Path) -> Path:
+    """A folder: hello.wav, numbers.wav, sub/hello.mp3, and a notes.txt that is not audio."""
+    folder = tmp_path / "audio"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(FIXTURES / "hello.wav", folder / "hello.wav")
+    shutil.copy(FIXTURES / "numbers.wav", folder / "numbers.wav")
+    shutil.copy(FIXTURES / "hello.mp3", folder / "sub" / "hello.mp3")
+    (folder / "notes.txt").write_text("not audio")
+    return folder
+
+
+def sent_files(server: FakeServer) -> list[str]:
+    return sorted(r.file.filename or "" for r in server.requests if r.file is not None)
+
+
+# -- finding inputs and naming outputs ---------------------------------------------------------
+
+
+def test_find_inputs_files_folders_globs(audio: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(FIXTURES / "hello.flac", audio / "LOUD.FLAC")
+    found, missing = cli.find_inputs([str(audio)])
+    assert found == [
+        audio / "LOUD.FLAC",
+        audio / "hello.wav",
+        audio / "numbers.wav",
+        audio / "sub" / "hello.mp3",
+    ]  # recursive, sorted, audio only (notes.txt is left out), any case of extension
+    assert missing == []
+
+    monkeypatch.chdir(audio)
+    found, missing = cli.find_inputs(["*.wav", "hello.wav", "./hello.wav", "**/*.mp3", "no*.mp3"])
+    assert found == [Path("hello.wav"), Path("numbers.wav"), Path("sub/hello.mp3")]  # once each
+    assert missing == ["no*.mp3"]
+
+    found, missing = cli.find_inputs(["notes.txt", "s*", "absent.wav"])
+    assert found == [Path("notes.txt")]  # named explicitly: taken as given
+    assert missing == ["s*", "absent.wav"]  # a glob matching only a folder matches no file
+
+
+def test_output_paths(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    sources = [a / "talk.mp3", a / "talk.wav", a / "solo.flac", b / "talk.wav"]
+    assert cli.output_paths(sources, "srt", None) == {
+        a / "talk.mp3": a / "talk.mp3.srt",  # two inputs would share talk.srt: keep extensions
+        a / "talk.wav": a / "talk.wav.srt",
+        a / "solo.flac": a / "solo.srt",
+        b / "talk.wav": b / "talk.srt",
+    }
+    out = tmp_path / "out"
+    targets = cli.output_paths(sources, "text", out)
+    assert targets == {
+        a / "talk.mp3": out / "talk.mp3.txt",
+        a / "talk.wav": out / "talk.wav.txt",
+        a / "solo.flac": out / "solo.txt",
+        b / "talk.wav": out / "talk.wav-2.txt",  # same name from another folder: numbered
+    }
+    assert len(set(targets.values())) == len(sources)
+    for fmt, ext in [("json", "json"), ("verbose_json", "json"), ("vtt", "vtt")]:
+        assert cli.output_paths([a / "x.ogg"], fmt, None) == {a / "x.ogg": a / f"x.{ext}"}
+
+
+# -- writing transcripts -----------------------------------------------------------------------
+
+
+def test_transcripts_are_written_next_to_inputs(fake: Fake, audio: Path) -> None:
+    result = fake.run(audio)
+    assert result.code == 0
+    assert result.stdout == ""
+    for name in ("hello.txt", "numbers.txt", "sub/hello.txt"):
+        assert (audio / name).read_text() == DEFAULT_TEXT + "\n"
+    assert sent_files(fake.server) == ["hello.mp3", "hello.wav", "numbers.wav"]
+    assert {r.field("response_format") for r in fake.server.requests} == {"text"}
+    assert {r.field("model") for r in fake.server.requests} == {"whisper-large-v3"}
+    assert not list(audio.rglob(".*.partial"))  # no temporary files left behind
+    assert "transcribe: 3 done, 0 failed, 0 skipped" in result.stderr
+    assert fake.made == [{"base_url": None, "max_retries": 2, "timeout": None}]
+
+
+@pytest.mark.parametrize("fmt", ["json", "verbose_json", "text", "srt", "vtt"])
+def test_each_format(fake: Fake, tmp_path: Path, fmt: str) -> None:
+    source = tmp_path / "talk.wav"
+    shutil.copy(FIXTURES / "hello.wav", source)
+    assert fake.run(source, "--format", fmt).code == 0
+    assert fake.server.requests[0].field("response_format") == fmt
+    ext = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}[fmt]
+    text = (tmp_path / f"talk.{ext}").read_text()
+    assert text.endswith("\n")
+    if fmt in ("json", "verbose_json"):
+        data = json.loads(text)
+        assert data["text"] == DEFAULT_TEXT
+        assert ("segments" in data) == (fmt == "verbose_json")
+    elif fmt == "text":
+        assert text == DEFAULT_TEXT + "\n"
+    elif fmt == "srt":
+        assert text.startswith("1\n00:00:00,000 --> 00:00:02,000\n")
+    else:
+        assert text.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n")
+
+
+def test_output_dir(fake: Fake, audio: Path, tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "out"
+    result = fake.run(audio / "hello.wav", audio / "sub", "-o", out, "-f", "srt")
+    assert result.code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["hello.mp3.srt", "hello.wav.srt"]
+    assert not (audio / "hello.srt").exists()
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(fake: Fake, audio: Path) -> None:
+    (audio / "hello.txt").write_text("kept\n")
+    result = fake.run(audio / "hello.wav", audio / "numbers.wav")
+    assert result.code == 0
+    assert sent_files(fake.server) == ["numbers.wav"]
+    assert (audio / "hello.txt").read_text() == "kept\n"
+    assert "1 done, 0 failed, 1 skipped" in result.stderr
+    assert "--overwrite" in result.stderr
+
+    again = fake.run(audio / "hello.wav", audio / "numbers.wav")
+    assert again.code == 0
+    assert len(fake.server.requests) == 1  # nothing left to do
+    assert "0 done, 0 failed, 2 skipped" in again.stderr
+
+    forced = fake.run(audio / "hello.wav", "--overwrite")
+    assert forced.code == 0
+    assert (audio / "hello.txt").read_text() == DEFAULT_TEXT + "\n"
+    assert len(fake.server.requests) == 2
+
+
+def test_stdout_prints_in_input_order_and_writes_nothing(fake: Fake, audio: Path) -> None:
+    (audio / "numbers.txt").write_text("existing\n")  # --stdout ignores existing outputs
+    fake.server.add_result("first")
+    fake.server.add_result("second")
+    result = fake.run(audio / "numbers.wav", audio / "hello.wav", "--stdout", "-c", "1")
+    assert result.code == 0
+    assert result.stdout == "first\nsecond\n"
+    assert not (audio / "hello.txt").exists()
+    assert (audio / "numbers.txt").read_text() == "existing\n"
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def test_missing_inputs_fail_with_a_message(fake: Fake, audio: Path) -> None:
+    result = fake.run(audio / "hello.wav", audio / "nope.wav")
+    assert result.code == 1
+    assert f"nothing matches '{audio / 'nope.wav'}'" in result.stderr
+    assert "1 done, 1 failed" in result.stderr
+    assert (audio / "hello.txt").exists()
+
+    only_missing = fake.run(audio / "nope.wav", audio / "*.ogg")
+    assert only_missing.code == 1
+    assert "nothing matches" in only_missing.stderr
+    assert "*.ogg" in only_missing.stderr
+    assert "2 failed" in only_missing.stderr
+    assert len(fake.server.requests) == 1
+
+
+def test_no_key_and_no_local_is_a_configuration_error(audio: Path) -> None:
+    err = io.StringIO()
+    code = cli.run([str(audio / "hello.wav")], stdout=io.StringIO(), stderr=err)
+    assert code == 2
+    assert "TRANSCRIBE_API_KEY" in err.getvalue()
+    assert not (audio / "hello.txt").exists()
+
+
+def test_a_failing_file_gives_exit_1_and_a_summary(fake: Fake, audio: Path) -> None:
+    fake.server.add_error(400, "this audio is corrupt")
+    result = fake.run(audio / "hello.wav", audio / "numbers.wav", "-c", "1")
+    assert result.code == 1
+    assert re.search(r"failed .*hello\.wav: .*this audio is corrupt", result.stderr)
+    assert "1 done, 1 failed, 0 skipped" in result.stderr
+    assert not (audio / "hello.txt").exists()
+    assert (audio / "numbers.txt").read_text() == DEFAULT_TEXT + "\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-c", "0"], "max_concurrency"),
+        (["--retries", "-1"], "max_retries"),
+        (["--temperature", "7"], "temperature"),
+    ],
+)
+def test_bad_options_are_usage_errors(
+    fake: Fake, audio: Path, argv: list[str], message: str
+) -> None:
+    result = fake.run(audio / "hello.wav", *argv)
+    assert result.code == 2
+    assert message in result.stderr
+    assert fake.server.requests == []
+
+
+def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.run([])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        cli.run(["a.wav", "--format", "docx"])
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# -- options reach the request -----------------------------------------------------------------
+
+
+def test_routing_and_model_options_reach_the_request(fake: Fake, audio: Path) -> None:
+    argv = [
+        audio / "hello.wav",
+        "--model",
+        "whisper-small",
+        "--language",
+        "fr",
+        "--prompt",
+        "Bonjour",
+        "--temperature",
+        "0.3",
+        "--provider",
+        "ovh",
+        "--provider",
+        "scaleway",
+        "--eu-native",
+        "--no-quantization",
+        "--preference",
+        "cost",
+        "--timeout",
+        "12.5",
+        "--retries",
+        "0",
+    ]
+    assert fake.run(*argv).code == 0
+    request = fake.server.requests[0]
+    assert request.field("model") == "whisper-small"
+    assert request.field("language") == "fr"
+    assert request.field("prompt") == "Bonjour"
+    assert request.field("temperature") == "0.3"
+    assert request.field_list("allowed_providers") == ["ovh", "scaleway"]
+    assert [k for k, _ in request.fields if k.startswith("allowed_providers")] == [
+        "allowed_providers[]",
+        "allowed_providers[]",
+    ]
+    assert request.field("eu_native") == "true"
+    assert request.field("allow_quantization") == "false"
+    assert request.field("preference") == "cost"
+    assert fake.made == [{"base_url": None, "max_retries": 0, "timeout": 12.5}]
+
+
+def test_without_routing_flags_no_routing_fields_are_sent(fake: Fake, audio: Path) -> None:
+    assert fake.run(audio / "hello.wav").code == 0
+    names = {k for k, _ in fake.server.requests[0].fields}
+    assert names == {"model", "response_format"}
+
+
+def test_local_and_base_url_choose_the_server(fake: Fake, audio: Path) -> None:
+    fake.run(audio / "hello.wav", "--local", "--stdout")
+    fake.run(audio / "hello.wav", "--base-url", "http://127.0.0.1:9/v1", "--stdout")
+    assert [m["base_url"] for m in fake.made] == ["local", "http://127.0.0.1:9/v1"]
+
+
+def test_split_sends_pieces_and_writes_one_transcript(fake: Fake, tmp_path: Path) -> None:
+    source = tmp_path / "long.wav"
+    shutil.copy(FIXTURES / "long_speech.wav", source)
+    result = fake.run(source, "--split", "--max-chunk-seconds", "25", "--language", "en")
+    assert result.code == 0, result.stderr
+    assert sent_files(fake.server) == [f"long.part00{i}.wav" for i in range(3)]
+    assert {r.field("response_format") for r in fake.server.requests} == {"verbose_json"}
+    assert {r.field("language") for r in fake.server.requests} == {"en"}
+    assert (tmp_path / "long.txt").read_text() == " ".join([DEFAULT_TEXT] * 3) + "\n"
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+def test_plain_lines_when_not_a_terminal(fake: Fake, audio: Path) -> None:
+    result = fake.run(audio / "hello.wav", audio / "numbers.wav")
+    assert "\r" not in result.stderr
+    assert "\x1b" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert sorted(re.sub(r" \(\d/2\)$", "", line) for line in lines[:2]) == [
+        f"done {audio / 'hello.wav'}",
+        f"done {audio / 'numbers.wav'}",
+    ]
+    assert [line[-5:] for line in lines[:2]] == ["(1/2)", "(2/2)"]
+    assert lines[2].startswith("transcribe: 2 done")
+
+
+def test_progress_bar_on_a_terminal(fake: Fake, audio: Path) -> None:
+    fake.server.add_error(400, "broken")
+    result = fake.run(audio / "hello.wav", audio / "numbers.wav", "-c", "1", tty=True)
+    assert result.code == 1
+    assert "\r[" in result.stderr
+    assert re.search(r"\r\[#{15}\.{15}\] 1/2, 1 failed", result.stderr)
+    assert re.search(r"\r\[#{30}\] 2/2, 1 failed\n", result.stderr)
+    assert "failed " in result.stderr
+    assert "done " not in result.stderr  # no plain lines on a terminal
+
+
+def test_quiet(fake: Fake, audio: Path) -> None:
+    result = fake.run(audio / "hello.wav", "-q", tty=True)
+    assert result.code == 0
+    assert result.stderr == ""
+    fake.server.add_error(400, "broken")
+    failed = fake.run(audio / "numbers.wav", "-q")
+    assert failed.code == 1
+    assert "broken" in failed.stderr  # errors and the summary still show
+    assert "0 done, 1 failed" in failed.stderr
+
+
+# -- help --------------------------------------------------------------------------------------
+
+
+def test_help_mentions_every_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exited:
+        cli.run(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    parser = cli._parser()
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    assert len(options) >= 20
+    for option in options:
+        assert option in text, option
+    for word in ("INPUT", "TRANSCRIBE_API_KEY", "TRANSCRIBE_BASE_URL", "Exit status", "examples"):
+        assert word in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.run(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("transcribe ")
+
+
+# -- the installed command, end to end with the local engine -----------------------------------
+
+
+def _command() -> str:
+    name = "transcribe.exe" if os.name == "nt" else "transcribe"
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.skip("the transcribe console script is not installed next to the interpreter")
+    return str(path)
+
+
+def _run_command(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
+    return subprocess.run(
+        [_command(), *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_command_help(tmp_path: Path) -> None:
+    done = _run_command("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: transcribe")
+    assert "--local" in done.stdout
+
+
+def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> None:
+    shutil.copy(FIXTURES / "hello.wav", tmp_path / "hello.wav")
+    done = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    transcript = (tmp_path / "out" / "hello.txt").read_text()
+    assert word_error_rate(manifest["hello.wav"], transcript) < 0.35, transcript
+    assert "done hello.wav (1/1)" in done.stderr  # plain lines: stderr is a pipe
+    assert "transcribe: 1 done, 0 failed, 0 skipped" in done.stderr
+    assert done.stdout == ""
+
+    again = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 done, 0 failed, 1 skipped" in again.stderr
+    assert (tmp_path / "out" / "hello.txt").read_text() == transcript
+
+
+def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[str, str]) -> None:
+    done = _run_command("--local", ".", "missing.wav", "--format", "srt", "-c", "2", cwd=audio)
+    assert done.returncode == 1, done.stderr
+    assert "nothing matches 'missing.wav'" in done.stderr
+    assert "3 done, 1 failed" in done.stderr
+    expected = {
+        "hello.srt": "hello.wav",
+        "numbers.srt": "numbers.wav",
+        "sub/hello.srt": "hello.mp3",
+    }
+    for name, source in expected.items():
+        srt = (audio / name).read_text()
+        assert srt.startswith("1\n00:00:00,000 --> ")
+        assert re.search(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", srt)
+        words = " ".join(
+            line for line in srt.splitlines() if line and "-->" not in line and not line.isdigit()
+        )
+        assert word_error_rate(manifest[source], words) < 0.35, (name, words)
+    assert not (audio / "notes.srt").exists()
