@@ -79,7 +79,9 @@ class TranscribeOptions(TypedDict, total=False):
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
 _PARAM_OPTIONS = _OPTION_NAMES - {"extra_headers", "timeout", "max_retries", "deadline"}
-_RESERVED_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding", "host"})
+_RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "transfer-encoding", "host", "authorization"}
+)
 # RFC 9110: a name is a token; a value is visible ASCII, spaces and tabs (httpx sends ASCII only).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -166,7 +168,8 @@ def _check_headers(value: object, param: str) -> dict[str, str]:
                 param, f"must map str to str; got {key!r}: {type(item).__name__}"
             )
         if key.lower() in _RESERVED_HEADERS:
-            raise InvalidInputError(param, f"cannot set {key!r}; the client sets it from the body")
+            what = "api_key" if key.lower() == "authorization" else "the request body"
+            raise InvalidInputError(param, f"cannot set {key!r}; the client sets it from {what}")
         if not _HEADER_NAME.fullmatch(key):
             raise InvalidInputError(param, f"{key!r} is not a valid header name")
         if not _HEADER_VALUE.fullmatch(item):
@@ -427,7 +430,10 @@ def settle(
     if status == 429 and call.gate is not None:
         # Everyone sharing the gate (a batch) waits, not only this request.
         asked = parse_retry_after(response.headers, now)
-        call.gate.hold(delay if delay is not None else asked or call.policy.backoff(attempt))
+        wait = delay if delay is not None else asked or call.policy.backoff(attempt)
+        # No longer than one call would wait: a Retry-After of an hour fails this request (with
+        # its retry_after), it must not stall the rest of the batch for that hour.
+        call.gate.hold(min(wait, call.policy.max_retry_after))
     if delay is not None:
         logger.info(
             "attempt %d of POST %s got %d; retrying in %.2f s", attempt, call.url, status, delay

@@ -127,6 +127,7 @@ class Client(BaseClient):
             raise InvalidInputError(
                 "http_client", f"must be an httpx.Client, not {type(http_client).__name__}"
             )
+        self._check_http_client(http_client)
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None
@@ -404,7 +405,7 @@ class Client(BaseClient):
                 _log_attempt(call, audio, attempt)
                 try:
                     outcome: Exchange | Any = self._send_once(call, audio)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:  # transport failures and undecodable bodies
                     outcome = map_transport_error(exc, call)
                 step = settle(call, attempt, outcome)
                 if isinstance(step, RawResponse):
@@ -468,6 +469,7 @@ class AsyncClient(BaseClient):
             raise InvalidInputError(
                 "http_client", f"must be an httpx.AsyncClient, not {type(http_client).__name__}"
             )
+        self._check_http_client(http_client)
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None
@@ -738,7 +740,7 @@ class AsyncClient(BaseClient):
                 _log_attempt(call, audio, attempt)
                 try:
                     outcome: Exchange | Any = await self._send_once(call, audio)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:  # transport failures and undecodable bodies
                     outcome = map_transport_error(exc, call)
                 step = settle(call, attempt, outcome)
                 if isinstance(step, RawResponse):

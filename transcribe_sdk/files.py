@@ -194,7 +194,14 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
 
     @contextmanager
     def opener() -> Iterator[Reader]:
-        with open(path, "rb") as handle:
+        try:
+            handle = open(path, "rb")  # noqa: SIM115
+        except OSError as exc:  # removed or locked since it was checked, e.g. between retries
+            raise InvalidFileError(
+                f"cannot open {path!r} to send it: {exc.strerror or exc}; was it moved or "
+                "deleted during the upload?"
+            ) from None
+        with handle:
             yield handle
 
     # A regular file is reopened for each attempt.
