@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from transcribe_sdk import _async_files
+from transcribe_sdk import files
 from transcribe_sdk._async_files import aopen, aprepare_file, aspool
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import AudioFile
@@ -375,7 +375,7 @@ async def test_aspool_makes_an_async_source_replayable() -> None:
 
 
 async def test_aspool_spills_to_an_unlinked_temp_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_async_files, "SPOOL_MEMORY_LIMIT", 1024)
+    monkeypatch.setattr(files, "SPOOL_MEMORY_LIMIT", 1024)
     before = open_fds() if HAS_PROC_FDS else 0
     copied, handle = await aspool(await aprepare_file(AsyncReadable(OGG)))
     with handle:
@@ -391,7 +391,7 @@ async def test_aspool_spills_to_an_unlinked_temp_file(monkeypatch: pytest.Monkey
 async def test_aspool_closes_its_copy_when_the_source_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_async_files, "SPOOL_MEMORY_LIMIT", 16)
+    monkeypatch.setattr(files, "SPOOL_MEMORY_LIMIT", 16)
 
     async def broken() -> AsyncIterator[bytes]:
         async for chunk in chunks_of(LONG, 100_000):  # 2 MB: a batch reaches the temp file

@@ -196,9 +196,10 @@ def test_do_not_retry_wins_over_retry_after() -> None:
     assert delay(exact(), status=429, headers=headers) is None
 
 
-def test_should_retry_true_allows_a_status_that_is_otherwise_final() -> None:
-    # openai-python's rule: the server knows best, in both directions.
-    assert delay(exact(initial_delay=0.5), status=400, headers={"x-should-retry": "true"}) == 0.5
+def test_should_retry_true_does_not_make_a_final_4xx_retryable() -> None:
+    # Only "do not retry" is honoured against the table: a 400 is final whatever the header.
+    assert delay(exact(initial_delay=0.5), status=400, headers={"x-should-retry": "true"}) is None
+    assert delay(exact(initial_delay=0.5), status=503, headers={"x-should-retry": "true"}) == 0.5
 
 
 # -- Retry-After -----------------------------------------------------------------------------------

@@ -10,11 +10,15 @@ Example::
     print(result.text, result.provider)
 """
 
+from ._async_files import AsyncFileInput
 from ._base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
+from ._batch import BatchResult, ProgressCallback
 from ._client import AsyncClient, Client
+from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from ._params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
 from ._response import RawResponse
 from ._retry import RetryPolicy
+from ._splitter import SplitUnavailable
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -37,12 +41,15 @@ from .errors import (
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
-from .files import AudioFile, FileInput, prepare_file
+from .files import AudioFile, FileContent, FileInput, prepare_file
+from .local import LocalEngineUnavailable
 from .models import Segment, Transcription, Usage, VerboseTranscription, Word
+from .subtitles import to_srt, to_vtt
 
 __all__ = [
     "ARRAY_SUFFIX",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CHUNK_BYTES",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
@@ -50,26 +57,33 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncFileInput",
     "AudioFile",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
     "Client",
     "ConflictError",
+    "FileContent",
     "FileInput",
     "FileTooLargeError",
     "InternalServerError",
     "InvalidFileError",
     "InvalidInputError",
+    "LocalEngineUnavailable",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PieceProgress",
     "Preference",
+    "ProgressCallback",
     "RateLimitError",
     "RawResponse",
     "RequestTimeoutError",
     "ResponseFormat",
     "RetryPolicy",
     "Segment",
+    "SplitUnavailable",
     "TimestampGranularity",
     "TranscribeError",
     "TranscribeOptions",
@@ -82,4 +96,6 @@ __all__ = [
     "Word",
     "__version__",
     "prepare_file",
+    "to_srt",
+    "to_vtt",
 ]

@@ -17,11 +17,11 @@ from typing import IO, Any, Protocol, TypeAlias
 import anyio
 import anyio.to_thread
 
+from . import files
 from ._formats import SNIFF_BYTES
 from .errors import InvalidFileError
 from .files import (
     CHUNK_SIZE,
-    SPOOL_MEMORY_LIMIT,
     AudioFile,
     FileInput,
     Reader,
@@ -183,7 +183,9 @@ async def aopen(audio: AudioFile) -> AsyncIterator[AsyncReader]:
 
 async def aspool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
     """The async :func:`~transcribe_sdk.files.spool`; writes go to a thread in 1 MB batches."""
-    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_LIMIT)  # noqa: SIM115
+    # Read at call time, so the one setting in files.py governs both clients.
+    limit = files.SPOOL_MEMORY_LIMIT
+    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115
     batch = bytearray()
     try:
         async with aopen(audio) as reader:

@@ -15,8 +15,9 @@ import os
 import platform
 import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 import httpx
@@ -36,8 +37,10 @@ from .errors import (
     TranscribeError,
     UnexpectedResponseError,
     error_from_response,
+    request_id_from,
 )
 from .local._transport import LOCAL_BASE_URL, LocalTransport
+from .models import Transcription
 
 logger = logging.getLogger("transcribe_sdk")
 
@@ -48,6 +51,8 @@ DEFAULT_MAX_RETRIES = 2
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0)
 """Long audio takes minutes to upload and transcribe: generous read and write limits, a short
 connect limit so a dead host is found quickly."""
+
+_HTTPX_DEFAULT = httpx.Timeout(5.0)
 
 ERROR_BODY_LIMIT = 64 * 1024
 """At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
@@ -244,6 +249,7 @@ class BaseClient:
         timeout: TimeoutTypes | None,
         max_retries: int,
         default_headers: Mapping[str, str] | None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         raw_url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
         self.local_model = local_model_of(raw_url)
@@ -252,7 +258,8 @@ class BaseClient:
         if self.local_model is not None:
             self.base_url = LOCAL_BASE_URL
         else:
-            if not key:
+            # api_key="" says "this server needs no key" (a self-hosted one); None asks the env.
+            if not key and api_key != "":
                 raise MissingAPIKeyError(
                     f"No API key: pass api_key=... to the client or set the {ENV_API_KEY} "
                     "environment variable (or use base_url='local' for the offline engine)."
@@ -264,6 +271,11 @@ class BaseClient:
             )
         self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise InvalidInputError(
+                "retry_policy", f"must be a RetryPolicy, not {_type_name(retry_policy)}"
+            )
+        self.retry_policy = retry_policy or RetryPolicy()
         self.default_headers = {
             "User-Agent": _user_agent(),
             "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
@@ -279,6 +291,14 @@ class BaseClient:
             raise InvalidInputError(
                 "http_client", "cannot be combined with the local engine (base_url='local')"
             )
+
+    def _adopt_timeout(
+        self, http_client: httpx.Client | httpx.AsyncClient | None, timeout: object
+    ) -> None:
+        # A client the user configured keeps its timeout, unless it is httpx's 5 s default,
+        # which is far too short for transcription, or a timeout was passed to us.
+        if http_client is not None and timeout is None and http_client.timeout != _HTTPX_DEFAULT:
+            self.timeout = http_client.timeout
 
     def _local_transport(self) -> LocalTransport:
         from .local import LocalApp, shared_engine
@@ -312,10 +332,16 @@ class BaseClient:
                 "deadline", f"must be a finite number of seconds more than 0, not {deadline!r}"
             )
         limits = self.timeout if timeout is None else to_timeout(timeout)
-        policy = RetryPolicy(
+        # The backoff shape comes from the client's policy; the count and deadline per call.
+        policy = replace(
+            self.retry_policy,
             max_retries=self.max_retries if retries is None else _check_retries(retries),
             deadline=deadline,
         )
+        if not any(k.lower() == "idempotency-key" for k in headers):
+            # The same key on every attempt of this call lets a server that supports it drop a
+            # retried duplicate instead of transcribing (and billing) it twice.
+            headers["Idempotency-Key"] = f"transcribe-sdk-{uuid.uuid4().hex}"
         return Call(
             url=f"{self.base_url}/audio/transcriptions",
             params=params,
@@ -336,6 +362,14 @@ _TIMEOUT_PHASES = {
 
 
 def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
+    error = _transport_error(exc, call)
+    # Kept for debugging; httpx puts no request headers (so no key) in its messages.
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
     """Our exception for an httpx transport failure (or an undecodable body), with what to do
     about it."""
     where = f"POST {call.url}"
@@ -357,7 +391,8 @@ def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionErr
         return APITimeoutError(
             f"Timed out {doing} for {where} (the {phase} timeout is {limit:g} s). {advice}"
             if limit is not None
-            else f"Timed out {doing} for {where}. {advice}"
+            else f"Timed out {doing} for {where}. {advice}",
+            reason=f"{phase} timeout",
         )
     detail = (str(exc) or type(exc).__name__).rstrip(".")
     if isinstance(exc, httpx.ConnectError):
@@ -373,7 +408,9 @@ def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionErr
         )
     else:
         advice = "The connection failed mid-request; retrying usually helps."
-    return APIConnectionError(f"Could not complete {where}: {detail}. {advice}")
+    return APIConnectionError(
+        f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
+    )
 
 
 def _keep_to_deadline(call: Call, spent: float) -> None:
@@ -394,10 +431,11 @@ def settle(
         )
         if delay is not None:
             logger.info(
-                "attempt %d of POST %s failed (%s); retrying in %.2f s",
+                "attempt %d of POST %s failed (%s: %s); retrying in %.2f s",
                 attempt,
                 call.url,
                 type(outcome).__name__,
+                outcome.reason,
                 delay,
             )
             _keep_to_deadline(call, elapsed + delay)
@@ -423,6 +461,8 @@ def settle(
                 exc.message += f" Gave up after {attempt} attempts."
                 exc.args = (exc.message,)
             raise
+        if isinstance(parsed, Transcription):
+            parsed._request_id = request_id_from(response.headers)
         return RawResponse(parsed, response, attempt)
     delay = call.policy.next_delay(
         attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now

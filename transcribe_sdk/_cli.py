@@ -100,9 +100,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     routing.add_argument(
         "--eu-native",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="only providers based and regulated in the EU",
+        help="only providers based and regulated in the EU (--no-eu-native: any provider)",
+    )
+    routing.add_argument(
+        "--zero-data-retention",
+        action="store_true",
+        help="only providers that keep no data (allow_zero_data_retention)",
+    )
+    routing.add_argument(
+        "--model-fallback",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow another model when the one asked for is unavailable",
+    )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="send another form field to the provider (repeat a NAME to send a list)",
     )
     routing.add_argument(
         "--no-quantization",
@@ -118,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     conn.add_argument("--base-url", help=f"API base URL (default: ${ENV_BASE_URL} or the router)")
     conn.add_argument("--timeout", type=float, help="seconds to wait for each request")
     conn.add_argument("--retries", type=int, default=2, help="retries per file (default: 2)")
+    conn.add_argument(
+        "--deadline", type=float, help="give up on a file after this many seconds, retries included"
+    )
     longer = parser.add_argument_group("long audio")
     longer.add_argument(
         "--split",
@@ -236,10 +257,30 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "temperature": args.temperature,
         "preference": args.preference,
         "allowed_providers": args.providers,
-        "eu_native": True if args.eu_native else None,
+        "eu_native": args.eu_native,
         "allow_quantization": False if args.no_quantization else None,
+        "allow_zero_data_retention": True if args.zero_data_retention else None,
+        "enable_model_fallback": args.model_fallback,
+        "deadline": args.deadline,
+        "extra_body": parse_extra(args.extra) or None,
     }
     return {k: v for k, v in options.items() if v is not None}
+
+
+def parse_extra(pairs: Sequence[str]) -> dict[str, str | list[str]]:
+    """``["vad=true", "tag=a", "tag=b"]`` -> ``{"vad": "true", "tag": ["a", "b"]}``."""
+    extra: dict[str, str | list[str]] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise InvalidInputError("--extra", f"expects NAME=VALUE, not {pair!r}")
+        name = name.strip()
+        if name in extra:
+            previous = extra[name]
+            extra[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            extra[name] = value
+    return extra
 
 
 def run(

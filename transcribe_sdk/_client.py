@@ -46,6 +46,7 @@ from ._long import (
 )
 from ._multipart import MultipartBody
 from ._response import RawResponse
+from ._retry import RetryPolicy
 from .errors import InvalidInputError
 from .files import AudioFile, FileInput, prepare_file, spool
 from .models import Transcription, VerboseTranscription
@@ -97,6 +98,20 @@ class Client(BaseClient):
     Safe to share between threads. Use it as a context manager, or call :meth:`close`, to
     release its connections; an ``http_client`` you pass in stays open (it is yours).
 
+    Arguments (all keyword-only, all optional):
+
+    - ``api_key``: the bearer key; default ``$TRANSCRIBE_API_KEY``. ``""`` sends no key (a
+      self-hosted server); with neither, :class:`MissingAPIKeyError`.
+    - ``base_url``: default ``$TRANSCRIBE_BASE_URL``, else ``https://api.cortecs.ai/v1``;
+      ``"local"`` or ``"local://<model>"`` runs the local Whisper engine in-process.
+    - ``timeout``: seconds, or an ``httpx.Timeout`` with connect/write/read/pool limits;
+      default :data:`DEFAULT_TIMEOUT` (long enough for long audio), or the timeout of an
+      ``http_client`` you configured.
+    - ``max_retries``: retries after the first attempt (default 2); ``retry_policy`` shapes
+      their backoff (:class:`RetryPolicy`).
+    - ``default_headers``: sent with every request.
+    - ``http_client``: your own ``httpx.Client`` (proxies, CA bundle, limits, event hooks).
+
     Example::
 
         from transcribe_sdk import Client
@@ -115,6 +130,7 @@ class Client(BaseClient):
         max_retries: int = 2,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -122,12 +138,14 @@ class Client(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            retry_policy=retry_policy,
         )
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise InvalidInputError(
                 "http_client", f"must be an httpx.Client, not {type(http_client).__name__}"
             )
         self._check_http_client(http_client)
+        self._adopt_timeout(http_client, timeout)
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None
@@ -457,6 +475,7 @@ class AsyncClient(BaseClient):
         max_retries: int = 2,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -464,12 +483,14 @@ class AsyncClient(BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             default_headers=default_headers,
+            retry_policy=retry_policy,
         )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidInputError(
                 "http_client", f"must be an httpx.AsyncClient, not {type(http_client).__name__}"
             )
         self._check_http_client(http_client)
+        self._adopt_timeout(http_client, timeout)
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None

@@ -41,6 +41,7 @@ class SplitPlan:
 
     max_seconds: float
     max_bytes: int
+    duration_limited: bool
     piece_options: dict[str, Any]
     response_format: str | None
 
@@ -74,13 +75,18 @@ def plan_split(
             )
         limit = min(limit, float(max_chunk_seconds))
     piece_options = dict(options)
-    return SplitPlan(limit, max_chunk_bytes, piece_options, response_format)
+    return SplitPlan(
+        limit, max_chunk_bytes, max_chunk_seconds is not None, piece_options, response_format
+    )
 
 
 def needs_split(audio: AudioFile, reader: Reader, plan: SplitPlan) -> bool:
-    """Whether the file is over the size limit, or (when its container says) the duration one."""
+    """Whether the file is over the size limit, or (when one was set and its container says)
+    the duration limit. Only the duration check needs PyAV."""
     if audio.size is None or audio.size > plan.max_bytes:
         return True
+    if not plan.duration_limited:
+        return False
     duration = probe_duration(reader)
     seek = getattr(reader, "seek", None)
     if seek is not None:

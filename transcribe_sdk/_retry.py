@@ -111,10 +111,10 @@ class RetryPolicy:
         if attempt > self.max_retries or not replayable:
             return None
         headers = headers or {}
-        verdict = server_says_retry(headers)
-        if verdict is False:
+        # A server's "do not retry" wins; its "retry" cannot make a final 4xx worth repeating.
+        if server_says_retry(headers) is False:
             return None
-        if status_code is not None and verdict is None and not is_retryable_status(status_code):
+        if status_code is not None and not is_retryable_status(status_code):
             return None
         delay = self.backoff(attempt)
         if status_code is not None:

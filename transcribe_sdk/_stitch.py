@@ -100,6 +100,4 @@ def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
         return to_srt(result)
     if response_format == "vtt":
         return to_vtt(result)
-    return Transcription.model_validate(
-        result.model_dump(exclude={"duration", "words", "usage", "chunks"})
-    )
+    return Transcription.model_validate(result.model_dump(exclude={"duration", "words", "usage"}))

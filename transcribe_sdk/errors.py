@@ -112,9 +112,11 @@ class MissingAPIKeyError(TranscribeError):
 class APIConnectionError(TranscribeError):
     """The request could not be sent or its answer could not be read (DNS, refused, reset)."""
 
-    def __init__(self, message: str, *, attempts: int = 1) -> None:
+    def __init__(self, message: str, *, attempts: int = 1, reason: str = "") -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.reason = reason or type(self).__name__
+        """A few words on what failed (``"connection refused"``, ``"read timeout"``)."""
 
 
 class APITimeoutError(APIConnectionError):
@@ -355,7 +357,13 @@ def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
             return _fastapi_detail(body["detail"]), None, None, None
         for key in ("message", "msg", "title"):
             if key in body:
-                return _as_text(body[key]) or "", None, None, None
+                # vLLM's older shape puts type/code/param beside the message, at the top.
+                return (
+                    _as_text(body[key]) or "",
+                    _as_text(body.get("type")),
+                    _as_text(body.get("code")),
+                    _as_text(body.get("param")),
+                )
         return _as_text(body) or "", None, None, None
     if isinstance(body, list):
         return _as_text(body) or "", None, None, None
@@ -415,6 +423,13 @@ def error_from_response(
         parts.append(f"The server asks to wait {retry_after:g} s.")
     if attempts > 1:
         parts.append(f"Gave up after {attempts} attempts.")
+    location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+    if 300 <= status_code < 400:
+        where = f" to {location}" if location else ""
+        parts.append(
+            f"The server redirects{where}; POST uploads are not re-sent across redirects, so "
+            "set base_url to the final address (often https:// instead of http://)."
+        )
     if cls.hint:
         parts.append(cls.hint)
     error = cls(

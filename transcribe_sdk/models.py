@@ -8,9 +8,10 @@ strings (vLLM's ``"duration": "5.0"``), some add their own (Groq's ``x_groq``, M
 
 from __future__ import annotations
 
+import builtins
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from ._languages import to_language_code
 
@@ -105,6 +106,24 @@ class Transcription(_ServerModel):
     text: str = ""
     language: str | None = None
     segments: list[Segment] | None = None
+    _request_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def request_id(self) -> str | None:
+        """The id the server gave the request (``x-request-id`` or similar), for support."""
+        return self._request_id
+
+    def __eq__(self, other: builtins.object) -> bool:
+        # Two transcriptions are equal by what they say, whichever request brought them.
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def language_code(self) -> str | None:

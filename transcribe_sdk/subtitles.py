@@ -20,6 +20,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .errors import InvalidInputError
 from .models import Segment, Transcription
 
 __all__ = ["Cue", "format_timestamp", "make_cues", "to_srt", "to_vtt"]
@@ -83,7 +84,7 @@ def make_cues(
     room before the next one.
     """
     if max_line_chars < 1 or max_lines < 1:
-        raise ValueError("max_line_chars and max_lines must be at least 1")
+        raise InvalidInputError("max_line_chars", "max_line_chars and max_lines must be at least 1")
     cues: list[Cue] = []
     previous_end = 0.0
     for segment in _segments_of(source):

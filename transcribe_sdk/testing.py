@@ -43,6 +43,8 @@ from .subtitles import to_srt, to_vtt
 __all__ = ["FakeServer", "RecordedFile", "RecordedRequest"]
 
 DEFAULT_TEXT = "This is a transcript from the fake server."
+FAKE_BASE_URL = "http://fake-server.invalid/v1"
+"""Where the clients of :meth:`FakeServer.client` send requests (nothing is sent anywhere)."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,8 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     # -- scripting ------------------------------------------------------------------------
     def add_result(self, text: str = DEFAULT_TEXT, **fields: Any) -> None:
         """Answer the next request with this transcript; ``fields`` add to the JSON
-        (``provider="ovh"``, ``segments=[...]``). For ``text``/``srt``/``vtt`` requests the
-        text is sent as plain text."""
+        (``provider="ovh"``, ``segments=[...]``). A ``text`` request gets the text as plain
+        text; ``srt``/``vtt`` requests get it as one cue from 0 to 2 seconds."""
         self._script.append(_Answer(200, {}, None, text, fields))
 
     def add_error(
@@ -173,11 +175,13 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def client(self, **kwargs: Any) -> Client:
         """A :class:`~transcribe_sdk.Client` that talks to this fake server."""
         kwargs.setdefault("api_key", "test-key")
+        kwargs.setdefault("base_url", FAKE_BASE_URL)
         return Client(http_client=httpx.Client(transport=self), **kwargs)
 
     def async_client(self, **kwargs: Any) -> AsyncClient:
         """An :class:`~transcribe_sdk.AsyncClient` that talks to this fake server."""
         kwargs.setdefault("api_key", "test-key")
+        kwargs.setdefault("base_url", FAKE_BASE_URL)
         return AsyncClient(http_client=httpx.AsyncClient(transport=self), **kwargs)
 
     # -- transport ------------------------------------------------------------------------
