@@ -19,7 +19,7 @@ from typing import Any
 from .._languages import ISO_639_1
 from ..models import Segment, Transcription
 from ..subtitles import to_srt, to_vtt
-from ._engine import AudioDecodeError, Options, WhisperEngine, WrongLanguageError
+from ._engine import AudioDecodeError, ModelLoadError, Options, WhisperEngine, WrongLanguageError
 from ._forms import Form, FormError, parse_form
 
 PROVIDER = "local"
@@ -122,10 +122,12 @@ class LocalApp:
         model_name = self.engine.resolve(requested)
         try:
             result = self.engine.transcribe(upload.data, model_name, options)
-        except (AudioDecodeError, WrongLanguageError) as exc:
-            raise _BadRequest(
-                str(exc), "file" if isinstance(exc, AudioDecodeError) else "language"
-            ) from None
+        except AudioDecodeError as exc:
+            raise _BadRequest(str(exc), "file") from None
+        except WrongLanguageError as exc:
+            raise _BadRequest(str(exc), "language") from None
+        except ModelLoadError as exc:
+            raise _BadRequest(str(exc), "model") from None
         if fmt == "text":
             return Reply(200, "text/plain; charset=utf-8", result.text.encode())
         if fmt in ("srt", "vtt"):

@@ -74,6 +74,25 @@ class WrongLanguageError(ValueError):
     """An English-only model was asked for another language."""
 
 
+class ModelLoadError(ValueError):
+    """The requested model could not be loaded (not a model folder, or not downloadable)."""
+
+
+TEMPERATURE_STEP = 0.2
+"""How much the temperature rises on each fallback, as in openai-whisper."""
+
+
+def temperature_schedule(first: float) -> tuple[float, ...]:
+    """The temperatures to try, from ``first`` up to 1.0.
+
+    OpenAI's ``temperature`` is where decoding starts: when the text looks wrong (repetitive,
+    unlikely) the model retries hotter. openai-whisper's CLI and faster-whisper's default do the
+    same; a single fixed temperature would keep what they discard, such as ". . . ." on silence.
+    """
+    steps = int((1.0 - first) / TEMPERATURE_STEP + 1e-9)
+    return tuple(round(first + i * TEMPERATURE_STEP, 6) for i in range(steps + 1))
+
+
 class WhisperEngine:
     """Loads faster-whisper models on first use and keeps them for every later call.
 
@@ -125,7 +144,13 @@ class WhisperEngine:
             if loaded is None:
                 from faster_whisper import WhisperModel
 
-                loaded = WhisperModel(self._location(name), **self._settings)
+                location = self._location(name)
+                try:
+                    loaded = WhisperModel(location, **self._settings)
+                except Exception as exc:  # a folder without a model, a download that failed, ...
+                    raise ModelLoadError(
+                        f"the model {name!r} could not be loaded ({type(exc).__name__}: {exc})"
+                    ) from exc
                 self._models[name] = loaded
             return loaded
 
@@ -149,7 +174,7 @@ class WhisperEngine:
             "word_timestamps": options.word_timestamps,
         }
         if options.temperature is not None:
-            kwargs["temperature"] = options.temperature
+            kwargs["temperature"] = temperature_schedule(options.temperature)
         pieces, info = model.transcribe(samples, **kwargs)
         segments: list[dict[str, Any]] = []
         words: list[dict[str, Any]] = []

