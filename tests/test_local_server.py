@@ -356,3 +356,11 @@ def test_console_script_serves(tmp_path: Path) -> None:
             process.stdout.close()
         log.close()
     assert "POST /v1/audio/transcriptions" in (tmp_path / "stderr.log").read_text()
+
+
+def test_a_client_cannot_make_the_server_load_a_folder(client: Client, tmp_path: Path) -> None:
+    # Over HTTP, a folder named as the model is just an unknown name: the default model answers.
+    sample = Path(__file__).parent / "fixtures" / "hello.wav"
+    result = client.transcribe(sample, model=str(tmp_path))
+    assert result.model == "tiny.en"
+    assert_close(result.text)

@@ -84,7 +84,12 @@ def _options(form: Form) -> tuple[Options, str]:
 class LocalApp:
     """Answers ``POST .../audio/transcriptions`` (and ``GET .../models``) with a local model."""
 
-    def __init__(self, engine: WhisperEngine | None = None) -> None:
+    def __init__(
+        self, engine: WhisperEngine | None = None, *, allow_model_paths: bool = True
+    ) -> None:
+        # A server's clients must not make it load whatever folder they name; the process
+        # that owns an in-process engine may.
+        self.allow_model_paths = allow_model_paths
         self.engine = engine or WhisperEngine()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -119,7 +124,7 @@ class LocalApp:
         if not requested:
             raise _BadRequest("the 'model' field is required", "model")
         options, fmt = _options(form)
-        model_name = self.engine.resolve(requested)
+        model_name = self.engine.resolve(requested, allow_paths=self.allow_model_paths)
         try:
             result = self.engine.transcribe(upload.data, model_name, options)
         except AudioDecodeError as exc:

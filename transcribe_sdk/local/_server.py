@@ -114,7 +114,9 @@ def make_server(
     """A server ready for ``serve_forever()`` (port 0 picks a free port: see
     ``server.server_address``)."""
     handler = type(
-        "Handler", (_Handler,), {"app": LocalApp(shared_engine(model)), "api_key": api_key}
+        "Handler",
+        (_Handler,),
+        {"app": LocalApp(shared_engine(model), allow_model_paths=False), "api_key": api_key},
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
