@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._languages import ISO_639_1
@@ -31,10 +31,15 @@ class Reply:
     status: int
     content_type: str
     body: bytes
+    request_id: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex}")
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"content-type": self.content_type, "content-length": str(len(self.body))}
+        return {
+            "content-type": self.content_type,
+            "content-length": str(len(self.body)),
+            "x-request-id": self.request_id,
+        }
 
 
 class _BadRequest(Exception):
