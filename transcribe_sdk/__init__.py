@@ -10,6 +10,9 @@ Example::
     print(result.text, result.provider)
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ._async_files import AsyncFileInput
 from ._base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
 from ._batch import BatchResult, ProgressCallback
@@ -43,8 +46,34 @@ from .errors import (
 )
 from .files import AudioFile, FileContent, FileInput, prepare_file
 from .local import LocalEngineUnavailable
-from .models import Segment, Transcription, Usage, VerboseTranscription, Word
-from .subtitles import to_srt, to_vtt
+
+if TYPE_CHECKING:
+    from .models import Segment, Transcription, Usage, VerboseTranscription, Word
+    from .subtitles import to_srt, to_vtt
+else:
+    # The pydantic models cost more to build than the rest of the package takes to import, so
+    # they load when first named (or when the first answer is parsed).
+    _LAZY = {
+        "Segment": "models",
+        "Transcription": "models",
+        "Usage": "models",
+        "VerboseTranscription": "models",
+        "Word": "models",
+        "to_srt": "subtitles",
+        "to_vtt": "subtitles",
+    }
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ARRAY_SUFFIX",

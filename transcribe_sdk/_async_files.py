@@ -170,9 +170,13 @@ async def aopen(audio: AudioFile) -> AsyncIterator[AsyncReader]:
             yield areader
         return
     context = audio.open()
-    # Shielded so a cancellation cannot strike between the open in the thread and our hold on it.
-    with anyio.CancelScope(shield=True):
-        reader = await anyio.to_thread.run_sync(context.__enter__)
+    if audio.in_memory:  # nothing to wait for: no thread hop per request
+        reader = context.__enter__()
+    else:
+        # Shielded so a cancellation cannot strike between the open in the thread and our
+        # hold on it.
+        with anyio.CancelScope(shield=True):
+            reader = await anyio.to_thread.run_sync(context.__enter__)
     # Closing a local file does not block; it is done inline so a cancellation cannot skip it.
     with ExitStack() as stack:
         stack.push(context)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 from typing_extensions import TypedDict
@@ -39,8 +39,10 @@ from .errors import (
     error_from_response,
     request_id_from,
 )
-from .local._transport import LOCAL_BASE_URL, LocalTransport
-from .models import Transcription
+from .local._url import LOCAL_BASE_URL
+
+if TYPE_CHECKING:
+    from .local import LocalTransport
 
 logger = logging.getLogger("transcribe_sdk")
 
@@ -53,6 +55,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0
 connect limit so a dead host is found quickly."""
 
 _HTTPX_DEFAULT = httpx.Timeout(5.0)
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+"""Connections of the clients we create: every one of many concurrent calls (a batch, tasks
+sharing one AsyncClient) keeps its connection for the next call instead of reconnecting."""
 
 ERROR_BODY_LIMIT = 64 * 1024
 """At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
@@ -301,7 +307,7 @@ class BaseClient:
             self.timeout = http_client.timeout
 
     def _local_transport(self) -> LocalTransport:
-        from .local import LocalApp, shared_engine
+        from .local import LocalApp, LocalTransport, shared_engine
 
         return LocalTransport(LocalApp(shared_engine(self.local_model or None)))
 
@@ -461,6 +467,8 @@ def settle(
                 exc.message += f" Gave up after {attempt} attempts."
                 exc.args = (exc.message,)
             raise
+        from .models import Transcription  # loaded by parse_success already
+
         if isinstance(parsed, Transcription):
             parsed._request_id = request_id_from(response.headers)
         return RawResponse(parsed, response, attempt)

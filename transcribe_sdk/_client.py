@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack, ExitStack
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import anyio
 import httpx
@@ -17,6 +17,7 @@ from typing_extensions import Self, Unpack
 
 from ._async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from ._base import (
+    DEFAULT_LIMITS,
     ERROR_BODY_LIMIT,
     BaseClient,
     Call,
@@ -49,12 +50,15 @@ from ._response import RawResponse
 from ._retry import RetryPolicy
 from .errors import InvalidInputError
 from .files import AudioFile, FileInput, prepare_file, spool
-from .models import Transcription, VerboseTranscription
+
+if TYPE_CHECKING:
+    from .models import Transcription, VerboseTranscription
+
+    AnyResult: TypeAlias = Transcription | VerboseTranscription | str
 
 __all__ = ["AsyncClient", "Client"]
 
 TextFormat = Literal["text", "srt", "vtt"]
-AnyResult = Transcription | VerboseTranscription | str
 
 
 def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
@@ -149,7 +153,9 @@ class Client(BaseClient):
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None
-            http_client = httpx.Client(timeout=self.timeout, transport=transport)
+            http_client = httpx.Client(
+                timeout=self.timeout, transport=transport, limits=DEFAULT_LIMITS
+            )
         self._http = http_client
         self.with_raw_response = _RawClient(self)
 
@@ -494,7 +500,9 @@ class AsyncClient(BaseClient):
         self._owns_http = http_client is None
         if http_client is None:
             transport = self._local_transport() if self.local_model is not None else None
-            http_client = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+            http_client = httpx.AsyncClient(
+                timeout=self.timeout, transport=transport, limits=DEFAULT_LIMITS
+            )
         self._http = http_client
         self.with_raw_response = _AsyncRawClient(self)
 

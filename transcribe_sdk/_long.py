@@ -21,7 +21,6 @@ import anyio
 import anyio.to_thread
 
 from ._splitter import Piece, iter_pieces, probe_duration, seconds_for_bytes
-from ._stitch import as_format, stitch
 from .errors import InvalidInputError
 from .files import AudioFile, Reader
 
@@ -94,6 +93,12 @@ def needs_split(audio: AudioFile, reader: Reader, plan: SplitPlan) -> bool:
     return duration is not None and duration > plan.max_seconds
 
 
+def _stitched(results: Mapping[int, tuple[float, float, Transcription]], plan: SplitPlan) -> Any:
+    from ._stitch import as_format, stitch  # the models load with the first answer, not before
+
+    return as_format(stitch([results[i] for i in sorted(results)]), plan.response_format)
+
+
 def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
     stem = audio.filename.rsplit(".", 1)[0] or "audio"
     return (f"{stem}.part{piece.index:03d}.wav", piece.wav, "audio/wav")
@@ -146,7 +151,7 @@ def transcribe_long(
             future.add_done_callback(partial(finished, piece))
     if errors:
         raise errors[0]
-    return as_format(stitch([results[i] for i in sorted(results)]), plan.response_format)
+    return _stitched(results, plan)
 
 
 async def atranscribe_long(
@@ -193,7 +198,7 @@ async def atranscribe_long(
                 group.start_soon(one, piece)
     if errors:
         raise errors[0]
-    return as_format(stitch([results[i] for i in sorted(results)]), plan.response_format)
+    return _stitched(results, plan)
 
 
 __all__ = [

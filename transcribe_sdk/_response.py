@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
-import pydantic
 
 from ._params import TEXT_FORMATS
 from .errors import UnexpectedResponseError, describe_body, request_id_from
-from .models import Transcription, VerboseTranscription
+
+if TYPE_CHECKING:
+    import pydantic
+
+    from .models import Transcription, VerboseTranscription
 
 T = TypeVar("T")
 
@@ -144,6 +147,12 @@ def parse_success(
     if "error" in data and "text" not in data:
         message = describe_body(data)[0]
         raise _unexpected(f"its body is an error: {message}", status, headers, data)
+    # Imported here, not at the top: building the models costs most of the package's import time,
+    # and a program that never gets an answer should not pay it.
+    import pydantic
+
+    from .models import Transcription, VerboseTranscription
+
     model = VerboseTranscription if response_format == "verbose_json" else Transcription
     try:
         return model.model_validate(data)
@@ -156,6 +165,8 @@ def parse_success(
 def _wrap_text(
     text: str, response_format: str | None
 ) -> Transcription | VerboseTranscription | str:
+    from .models import Transcription, VerboseTranscription
+
     if response_format == "verbose_json":
         return VerboseTranscription(text=text.strip())
     if response_format in (None, "json"):

@@ -114,6 +114,8 @@ class AudioFile:
     _opener: Any = field(repr=False)
     _aopener: Any = field(default=None, repr=False)
     _opened: int = field(default=0, repr=False)
+    in_memory: bool = field(default=False, repr=False)
+    """Whether reading it touches no disk (bytes), so async code may read it on the loop."""
 
     def mark_opened(self) -> None:
         """Count an attempt; refuse a second one on a stream that cannot be rewound."""
@@ -249,7 +251,7 @@ def _bytes_file(
     def opener() -> Iterator[Reader]:
         yield _MemoryReader(view)
 
-    return AudioFile(name, ctype, len(view), True, opener)
+    return AudioFile(name, ctype, len(view), True, opener, in_memory=True)
 
 
 def check_binary_handle(obj: Any) -> None:

@@ -12,9 +12,28 @@ Example::
         print(client.transcribe("hello.wav", model="tiny.en").text)
 """
 
-from ._app import LocalApp
+from typing import TYPE_CHECKING
+
 from ._engine import DEFAULT_MODEL, LocalEngineUnavailable, WhisperEngine, shared_engine
-from ._transport import LOCAL_BASE_URL, LocalTransport
+from ._url import LOCAL_BASE_URL
+
+if TYPE_CHECKING:
+    from ._app import LocalApp
+    from ._transport import LocalTransport
+else:
+    # The app and transport pull in the response models (pydantic); they load on first use so
+    # that importing transcribe_sdk stays cheap for the many users who never run locally.
+    def __getattr__(name: str) -> object:
+        if name == "LocalApp":
+            from ._app import LocalApp
+
+            return LocalApp
+        if name == "LocalTransport":
+            from ._transport import LocalTransport
+
+            return LocalTransport
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MODEL",

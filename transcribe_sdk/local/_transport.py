@@ -9,10 +9,9 @@ import anyio.to_thread
 import httpx
 
 from ._app import LocalApp, Reply
+from ._url import LOCAL_BASE_URL
 
-LOCAL_BASE_URL = "http://local.invalid/v1"
-"""The URL requests carry inside a client that uses the local engine (``.invalid`` never
-resolves, so nothing could leave the process even by mistake)."""
+__all__ = ["LOCAL_BASE_URL", "LocalTransport"]
 
 
 def _response(reply: Reply, request: httpx.Request) -> httpx.Response:
