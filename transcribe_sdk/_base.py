@@ -16,7 +16,7 @@ import platform
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -24,7 +24,8 @@ import httpx
 from typing_extensions import TypedDict
 
 from ._auth import BearerAuth
-from ._batch import RateGate
+from ._batch import RateGate, check_concurrency
+from ._long import SplitPlan, plan_split
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
 from ._response import RawResponse, parse_success
 from ._retry import RetryPolicy, parse_retry_after
@@ -39,6 +40,7 @@ from .errors import (
     error_from_response,
     request_id_from,
 )
+from .files import AudioFile
 from .local._url import LOCAL_BASE_URL
 
 if TYPE_CHECKING:
@@ -292,19 +294,78 @@ class BaseClient:
         where = "local" if self.local_model is not None else self.base_url
         return f"{type(self).__name__}(base_url={where!r}, max_retries={self.max_retries})"
 
-    def _check_http_client(self, http_client: object) -> None:
-        if http_client is not None and self.local_model is not None:
+    def _accept_http_client(
+        self,
+        http_client: object,
+        kind: type[httpx.Client] | type[httpx.AsyncClient],
+        timeout: object,
+    ) -> None:
+        """Check a user's ``http_client``; a configured one keeps its timeout."""
+        if http_client is None:
+            return
+        if not isinstance(http_client, kind):
+            raise InvalidInputError(
+                "http_client",
+                f"must be an {kind.__module__}.{kind.__name__}, not {_type_name(http_client)}",
+            )
+        if self.local_model is not None:
             raise InvalidInputError(
                 "http_client", "cannot be combined with the local engine (base_url='local')"
             )
-
-    def _adopt_timeout(
-        self, http_client: httpx.Client | httpx.AsyncClient | None, timeout: object
-    ) -> None:
-        # A client the user configured keeps its timeout, unless it is httpx's 5 s default,
-        # which is far too short for transcription, or a timeout was passed to us.
-        if http_client is not None and timeout is None and http_client.timeout != _HTTPX_DEFAULT:
+        # Unless it is httpx's 5 s default (far too short for transcription) or a timeout was
+        # passed to us.
+        if timeout is None and http_client.timeout != _HTTPX_DEFAULT:
             self.timeout = http_client.timeout
+
+    def _own_http_settings(self) -> dict[str, Any]:
+        """Arguments for the httpx client we create when the user brings none."""
+        transport = self._local_transport() if self.local_model is not None else None
+        return {"timeout": self.timeout, "transport": transport, "limits": DEFAULT_LIMITS}
+
+    def _check_many(
+        self,
+        files: object,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        max_concurrency: object,
+    ) -> tuple[list[Any], int]:
+        """``transcribe_many``'s arguments, checked before any file is touched."""
+        if isinstance(files, (str, bytes, bytearray, memoryview)) or hasattr(files, "read"):
+            raise InvalidInputError(
+                "files", "must be a list (or other iterable) of inputs, not a single input"
+            )
+        try:
+            items = list(files)  # type: ignore[call-overload]
+        except TypeError:
+            raise InvalidInputError(
+                "files", f"must be an iterable, not {_type_name(files)}"
+            ) from None
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)
+        return items, limit
+
+    def _check_long(
+        self,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        *,
+        max_chunk_bytes: object,
+        max_chunk_seconds: object,
+        max_concurrency: object,
+    ) -> tuple[SplitPlan, int]:
+        """``transcribe_long``'s arguments, checked for the whole call and for its pieces."""
+        plan = plan_split(
+            max_chunk_bytes=max_chunk_bytes,
+            max_chunk_seconds=max_chunk_seconds,
+            response_format=response_format if isinstance(response_format, str) else None,
+            options=options,
+        )
+        limit = check_concurrency(max_concurrency)
+        self._prepare_call(model, response_format, options)
+        self._prepare_call(model, "verbose_json", options)
+        return plan, limit
 
     def _local_transport(self) -> LocalTransport:
         from .local import LocalApp, LocalTransport, shared_engine
@@ -423,6 +484,64 @@ def _keep_to_deadline(call: Call, spent: float) -> None:
     """Cap the next attempt's timeouts at what the deadline leaves after ``spent`` seconds."""
     if call.policy.deadline is not None:
         call.timeout = within(call.timeout, call.policy.deadline - spent)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A step of :func:`call_flow`: sleep this long, then carry on."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Send:
+    """A step of :func:`call_flow`: make attempt number ``attempt`` and send back what it gave."""
+
+    attempt: int
+
+
+def needs_spool(call: Call, audio: AudioFile) -> bool:
+    """A one-shot stream is copied before the first attempt only when retries could re-send it."""
+    return call.policy.max_retries > 0 and not audio.replayable
+
+
+def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
+    if logger.isEnabledFor(logging.DEBUG):  # never logs headers, so never the key
+        logger.debug(
+            "POST %s attempt %d: file=%r (%s, %s bytes), fields=%s",
+            call.url,
+            attempt,
+            audio.filename,
+            audio.content_type,
+            "unknown" if audio.size is None else audio.size,
+            [n for n, _ in call.params.fields],
+        )
+
+
+def call_flow(
+    call: Call, audio: AudioFile
+) -> Generator[Wait | Send, Exchange | APIConnectionError | None, RawResponse[Any]]:
+    """Every decision of one call, as steps for a client to carry out.
+
+    Like httpx's auth flows, the generator yields what to do (:class:`Wait` or :class:`Send`)
+    and is sent what happened (the :class:`Exchange` or the connection error of a ``Send``);
+    it returns the result or raises the final error. The sync and async clients drive it the
+    same way and differ only in how they sleep and send.
+    """
+    call.upload_size = audio.size
+    attempt = 0
+    while True:
+        attempt += 1
+        if call.gate is not None and (pause := call.gate.wait_time()) > 0:
+            yield Wait(pause)  # a batch neighbour was rate limited
+        _log_attempt(call, audio, attempt)
+        outcome = yield Send(attempt)
+        if outcome is None:
+            raise RuntimeError("call_flow: a Send step must be answered with its outcome")
+        step = settle(call, attempt, outcome)
+        if isinstance(step, RawResponse):
+            return step
+        yield Wait(step)
 
 
 def settle(

@@ -17,23 +17,22 @@ from typing_extensions import Self, Unpack
 
 from ._async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from ._base import (
-    DEFAULT_LIMITS,
     ERROR_BODY_LIMIT,
     BaseClient,
     Call,
     Exchange,
     TimeoutTypes,
     TranscribeOptions,
-    logger,
+    Wait,
+    call_flow,
     map_transport_error,
-    settle,
+    needs_spool,
 )
 from ._batch import (
     BatchResult,
     ProgressCallback,
     RateGate,
     arun_batch,
-    check_concurrency,
     run_batch,
 )
 from ._long import (
@@ -42,13 +41,12 @@ from ._long import (
     SplitPlan,
     atranscribe_long,
     needs_split,
-    plan_split,
     transcribe_long,
 )
 from ._multipart import MultipartBody
 from ._response import RawResponse
 from ._retry import RetryPolicy
-from .errors import InvalidInputError
+from .errors import APIConnectionError
 from .files import AudioFile, FileInput, prepare_file, spool
 
 if TYPE_CHECKING:
@@ -61,39 +59,9 @@ __all__ = ["AsyncClient", "Client"]
 TextFormat = Literal["text", "srt", "vtt"]
 
 
-def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
-    if logger.isEnabledFor(10):  # logging.DEBUG; never logs headers, so never the key
-        logger.debug(
-            "POST %s attempt %d: file=%r (%s, %s bytes), fields=%s",
-            call.url,
-            attempt,
-            audio.filename,
-            audio.content_type,
-            "unknown" if audio.size is None else audio.size,
-            [n for n, _ in call.params.fields],
-        )
-
-
-def _as_list(files: Iterable[Any]) -> list[Any]:
-    if isinstance(files, (str, bytes, bytearray, memoryview)) or hasattr(files, "read"):
-        raise InvalidInputError(
-            "files", "must be a list (or other iterable) of inputs, not a single input"
-        )
-    try:
-        return list(files)
-    except TypeError:
-        raise InvalidInputError(
-            "files", f"must be an iterable, not {type(files).__name__}"
-        ) from None
-
-
 def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
     with audio.open() as reader:
         return needs_split(audio, reader, plan)
-
-
-def _needs_spool(call: Call, audio: AudioFile) -> bool:
-    return call.policy.max_retries > 0 and not audio.replayable
 
 
 class Client(BaseClient):
@@ -144,19 +112,9 @@ class Client(BaseClient):
             default_headers=default_headers,
             retry_policy=retry_policy,
         )
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise InvalidInputError(
-                "http_client", f"must be an httpx.Client, not {type(http_client).__name__}"
-            )
-        self._check_http_client(http_client)
-        self._adopt_timeout(http_client, timeout)
+        self._accept_http_client(http_client, httpx.Client, timeout)
         self._owns_http = http_client is None
-        if http_client is None:
-            transport = self._local_transport() if self.local_model is not None else None
-            http_client = httpx.Client(
-                timeout=self.timeout, transport=transport, limits=DEFAULT_LIMITS
-            )
-        self._http = http_client
+        self._http = http_client or httpx.Client(**self._own_http_settings())
         self.with_raw_response = _RawClient(self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -291,9 +249,7 @@ class Client(BaseClient):
             for item in client.transcribe_many(paths, model="whisper-large-v3"):
                 print(item.input, item.result.text if item.ok else item.error)
         """
-        items = _as_list(files)
-        limit = check_concurrency(max_concurrency)
-        self._prepare_call(model, response_format, options)  # bad arguments fail before any work
+        items, limit = self._check_many(files, model, response_format, options, max_concurrency)
 
         def one(file: FileInput, gate: RateGate) -> Any:
             return self._transcribe(file, model, response_format, options, gate).parsed
@@ -377,15 +333,14 @@ class Client(BaseClient):
             result = client.transcribe_long("meeting.mp3", model="whisper-large-v3",
                                             max_chunk_seconds=600)
         """
-        plan = plan_split(
+        plan, limit = self._check_long(
+            model,
+            response_format,
+            options,
             max_chunk_bytes=max_chunk_bytes,
             max_chunk_seconds=max_chunk_seconds,
-            response_format=response_format,
-            options=options,
+            max_concurrency=max_concurrency,
         )
-        limit = check_concurrency(max_concurrency)
-        self._prepare_call(model, response_format, options)
-        self._prepare_call(model, "verbose_json", options)
         audio = prepare_file(file)
         with ExitStack() as stack:
             if not audio.replayable:
@@ -417,24 +372,25 @@ class Client(BaseClient):
         call.gate = gate
         audio = prepare_file(file)
         with ExitStack() as stack:
-            if _needs_spool(call, audio):
+            if needs_spool(call, audio):
                 audio, copy = spool(audio)
                 stack.callback(copy.close)
-            call.upload_size = audio.size
-            attempt = 0
-            while True:
-                attempt += 1
-                if gate is not None and (pause := gate.wait_time()) > 0:
-                    time.sleep(pause)
-                _log_attempt(call, audio, attempt)
+            flow = call_flow(call, audio)
+            step = next(flow)
+            while True:  # carry out the flow's steps; it decides, this only waits and sends
+                outcome: Exchange | APIConnectionError | None = None
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                else:
+                    try:
+                        outcome = self._send_once(call, audio)
+                    except httpx.RequestError as exc:  # transport failures, undecodable bodies
+                        outcome = map_transport_error(exc, call)
                 try:
-                    outcome: Exchange | Any = self._send_once(call, audio)
-                except httpx.RequestError as exc:  # transport failures and undecodable bodies
-                    outcome = map_transport_error(exc, call)
-                step = settle(call, attempt, outcome)
-                if isinstance(step, RawResponse):
-                    return step
-                time.sleep(step)
+                    step = flow.send(outcome)
+                except StopIteration as done:
+                    result: RawResponse[Any] = done.value
+                    return result
 
     def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
         with audio.open() as reader:
@@ -491,19 +447,9 @@ class AsyncClient(BaseClient):
             default_headers=default_headers,
             retry_policy=retry_policy,
         )
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            raise InvalidInputError(
-                "http_client", f"must be an httpx.AsyncClient, not {type(http_client).__name__}"
-            )
-        self._check_http_client(http_client)
-        self._adopt_timeout(http_client, timeout)
+        self._accept_http_client(http_client, httpx.AsyncClient, timeout)
         self._owns_http = http_client is None
-        if http_client is None:
-            transport = self._local_transport() if self.local_model is not None else None
-            http_client = httpx.AsyncClient(
-                timeout=self.timeout, transport=transport, limits=DEFAULT_LIMITS
-            )
-        self._http = http_client
+        self._http = http_client or httpx.AsyncClient(**self._own_http_settings())
         self.with_raw_response = _AsyncRawClient(self)
 
     async def close(self) -> None:
@@ -631,9 +577,7 @@ class AsyncClient(BaseClient):
             for item in await client.transcribe_many(paths, model="whisper-large-v3"):
                 print(item.input, item.result.text if item.ok else item.error)
         """
-        items = _as_list(files)
-        limit = check_concurrency(max_concurrency)
-        self._prepare_call(model, response_format, options)  # bad arguments fail before any work
+        items, limit = self._check_many(files, model, response_format, options, max_concurrency)
 
         async def one(file: AsyncFileInput, gate: RateGate) -> Any:
             return (await self._transcribe(file, model, response_format, options, gate)).parsed
@@ -717,15 +661,14 @@ class AsyncClient(BaseClient):
             result = await client.transcribe_long("meeting.mp3", model="whisper-large-v3",
                                             max_chunk_seconds=600)
         """
-        plan = plan_split(
+        plan, limit = self._check_long(
+            model,
+            response_format,
+            options,
             max_chunk_bytes=max_chunk_bytes,
             max_chunk_seconds=max_chunk_seconds,
-            response_format=response_format,
-            options=options,
+            max_concurrency=max_concurrency,
         )
-        limit = check_concurrency(max_concurrency)
-        self._prepare_call(model, response_format, options)
-        self._prepare_call(model, "verbose_json", options)
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
             if not audio.replayable:
@@ -757,24 +700,25 @@ class AsyncClient(BaseClient):
         call.gate = gate
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
-            if _needs_spool(call, audio):
+            if needs_spool(call, audio):
                 audio, copy = await aspool(audio)
                 stack.callback(copy.close)
-            call.upload_size = audio.size
-            attempt = 0
-            while True:
-                attempt += 1
-                if gate is not None and (pause := gate.wait_time()) > 0:
-                    await anyio.sleep(pause)
-                _log_attempt(call, audio, attempt)
+            flow = call_flow(call, audio)
+            step = next(flow)
+            while True:  # carry out the flow's steps; it decides, this only waits and sends
+                outcome: Exchange | APIConnectionError | None = None
+                if isinstance(step, Wait):
+                    await anyio.sleep(step.seconds)
+                else:
+                    try:
+                        outcome = await self._send_once(call, audio)
+                    except httpx.RequestError as exc:  # transport failures, undecodable bodies
+                        outcome = map_transport_error(exc, call)
                 try:
-                    outcome: Exchange | Any = await self._send_once(call, audio)
-                except httpx.RequestError as exc:  # transport failures and undecodable bodies
-                    outcome = map_transport_error(exc, call)
-                step = settle(call, attempt, outcome)
-                if isinstance(step, RawResponse):
-                    return step
-                await anyio.sleep(step)
+                    step = flow.send(outcome)
+                except StopIteration as done:
+                    result: RawResponse[Any] = done.value
+                    return result
 
     async def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
         async with aopen(audio) as reader:

@@ -20,6 +20,15 @@ def _quote(value: str) -> str:
     return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
 
 
+def _utf8(text: str) -> bytes:
+    # A name the OS decoded from undecodable bytes (surrogateescape) goes back to those bytes;
+    # any other lone surrogate becomes "?". Field values were checked before (see _params).
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
 class MultipartBody:
     """A multipart body of text fields and one file part named ``file``."""
 
@@ -32,13 +41,15 @@ class MultipartBody:
         parts = []
         for name, value in fields:
             parts.append(dash)
-            parts.append(f'Content-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'.encode())
-            parts.append(value.encode("utf-8"))
+            parts.append(_utf8(f'Content-Disposition: form-data; name="{_quote(name)}"\r\n\r\n'))
+            parts.append(_utf8(value))
             parts.append(b"\r\n")
         parts.append(dash)
         parts.append(
-            f'Content-Disposition: form-data; name="file"; filename="{_quote(audio.filename)}"\r\n'
-            f"Content-Type: {_quote(audio.content_type)}\r\n\r\n".encode()
+            _utf8(
+                f'Content-Disposition: form-data; name="file"; filename="{_quote(audio.filename)}"'
+                f"\r\nContent-Type: {_quote(audio.content_type)}\r\n\r\n"
+            )
         )
         self.head = b"".join(parts)
         self.tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")

@@ -77,6 +77,10 @@ def encode_scalar(name: str, value: object) -> str:
             raise InvalidInputError(name, f"must be a finite number, not {value!r}")
         return format(value.normalize(), "f")
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(name, "contains characters that are not valid text") from None
         return value
     raise InvalidInputError(
         name, f"cannot be sent as a form field: {_type_name(value)} (use str, int, float or bool)"
