@@ -48,8 +48,8 @@ def transcribe(client: Client, file: FileInput, language: str | None = None) -> 
         print(f"  too large, split it with client.transcribe_long(): {exc}")
     except BadRequestError as exc:
         # Every error built from a response carries the status, the request id (quote it to
-        # support; the local engine sends none), the parsed body, and OpenAI's param, type
-        # and code when the server sent them.
+        # support), the parsed body, and OpenAI's param, type and code when the server sent
+        # them.
         print(f"  rejected: {exc.status_code}, param={exc.error_param!r}")
         print(f"  request id: {exc.request_id}, attempts: {exc.attempts}")
         print(f"  message: {exc}")

@@ -170,3 +170,60 @@ async def test_async_results_carry_request_ids_too() -> None:
     assert result.text == "hi"
     assert result.request_id is None  # FakeServer's results send none; errors do
     assert isinstance(client, AsyncClient)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"initial_delay": -1}, "initial_delay"),
+        ({"max_delay": float("inf")}, "max_delay"),
+        ({"jitter": 2}, "jitter"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retry_after": "60"}, "max_retry_after"),
+    ],
+)
+def test_a_retry_policy_checks_its_values(kwargs: dict[str, object], param: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert info.value.param == param
+
+
+def test_extra_body_cannot_reach_a_typed_list_field_by_its_array_name(
+    httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    client = Client(api_key=API_KEY, base_url=BASE_URL)
+    with client, pytest.raises(InvalidInputError) as info:
+        client.transcribe(hello_wav, model="m", extra_body={"allowed_providers[]": ["x"]})
+    assert info.value.param == "extra_body"
+
+
+def test_one_idempotency_key_cannot_cover_a_whole_batch(hello_wav: Path) -> None:
+    server = FakeServer()
+    client = server.client()
+    with client, pytest.raises(InvalidInputError) as info:
+        client.transcribe_many(
+            [hello_wav, hello_wav], model="m", extra_headers={"Idempotency-Key": "k"}
+        )
+    assert info.value.param == "extra_headers"
+    assert server.requests == []
+
+
+def test_an_engine_failure_in_process_is_a_server_error(hello_wav: Path) -> None:
+    from transcribe_sdk import InternalServerError
+    from transcribe_sdk.local import LocalApp, LocalTransport
+
+    class BrokenEngine:
+        default_model = "broken"
+
+        def resolve(self, requested: str | None) -> str:
+            return self.default_model
+
+        def transcribe(self, *args: object) -> object:
+            raise RuntimeError("out of memory")
+
+    transport = LocalTransport(LocalApp(BrokenEngine()))  # type: ignore[arg-type]
+    http = httpx.Client(transport=transport)
+    client = Client(api_key="", base_url=BASE_URL, http_client=http, max_retries=0)
+    with http, client, pytest.raises(InternalServerError) as info:
+        client.transcribe(hello_wav, model="m")
+    assert "out of memory" in str(info.value)

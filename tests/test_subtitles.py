@@ -356,3 +356,16 @@ def test_format_timestamp_round_trips_to_the_millisecond(seconds: float) -> None
     text = format_timestamp(seconds)
     (start, _) = _timing(_SRT_TIME, f"{text} --> {text}")
     assert abs(start - seconds * 1000) <= 0.5 + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [({"max_lines": 0}, "max_lines"), ({"max_line_chars": 2.5}, "max_line_chars")],
+)
+def test_bad_limits_name_the_argument(kwargs: dict[str, object], param: str) -> None:
+    from transcribe_sdk import InvalidInputError, Segment
+    from transcribe_sdk.subtitles import make_cues
+
+    with pytest.raises(InvalidInputError) as info:
+        make_cues([Segment(start=0, end=1, text="hi")], **kwargs)  # type: ignore[arg-type]
+    assert info.value.param == param

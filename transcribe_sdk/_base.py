@@ -246,6 +246,17 @@ class Exchange:
     truncated: bool = False
 
 
+def _one_key_per_call(options: Mapping[str, Any]) -> None:
+    # One key on many different uploads would let a server answer them all with the first.
+    for key in options.get("extra_headers") or {}:
+        if key.lower() == "idempotency-key":
+            raise InvalidInputError(
+                "extra_headers",
+                "an Idempotency-Key would be shared by every file or piece of this call; leave it "
+                "out and each request gets its own",
+            )
+
+
 class BaseClient:
     """Configuration and request building shared by :class:`Client` and :class:`AsyncClient`."""
 
@@ -343,6 +354,7 @@ class BaseClient:
             ) from None
         limit = check_concurrency(max_concurrency)
         self._prepare_call(model, response_format, options)
+        _one_key_per_call(options)
         return items, limit
 
     def _check_long(
@@ -365,6 +377,7 @@ class BaseClient:
         limit = check_concurrency(max_concurrency)
         self._prepare_call(model, response_format, options)
         self._prepare_call(model, "verbose_json", options)
+        _one_key_per_call(options)
         return plan, limit
 
     def _local_transport(self) -> LocalTransport:

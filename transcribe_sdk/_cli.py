@@ -137,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     conn.add_argument("--timeout", type=float, help="seconds to wait for each request")
     conn.add_argument("--retries", type=int, default=2, help="retries per file (default: 2)")
     conn.add_argument(
-        "--deadline", type=float, help="give up on a file after this many seconds, retries included"
+        "--deadline",
+        type=float,
+        help="give up on a request after this many seconds, retries included (with --split: "
+        "on each piece)",
     )
     longer = parser.add_argument_group("long audio")
     longer.add_argument(

@@ -256,7 +256,7 @@ def build_params(
                 )
             if key == "file":
                 raise InvalidInputError("extra_body", "cannot set 'file'; pass it as the file")
-            if key in TYPED_FIELDS:
+            if key.removesuffix(ARRAY_SUFFIX) in TYPED_FIELDS:
                 # One way to set each spec field, so it is always checked the same way.
                 raise InvalidInputError(
                     "extra_body", f"sets {key!r}, which has its own keyword argument; use {key}=..."

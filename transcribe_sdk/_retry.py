@@ -88,6 +88,36 @@ class RetryPolicy:
     deadline: float | None = None
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        from .errors import InvalidInputError
+
+        for name in ("initial_delay", "max_delay", "max_retry_after"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0 <= value < math.inf)
+            ):
+                raise InvalidInputError(
+                    name, f"must be a finite number of seconds >= 0, not {value!r}"
+                )
+        if (
+            isinstance(self.jitter, bool)
+            or not isinstance(self.jitter, (int, float))
+            or not (0 <= self.jitter <= 1)
+        ):
+            raise InvalidInputError(
+                "jitter", f"must be a fraction from 0 to 1, not {self.jitter!r}"
+            )
+        if (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or (self.max_retries < 0)
+        ):
+            raise InvalidInputError(
+                "max_retries", f"must be an int of 0 or more, not {self.max_retries!r}"
+            )
+
     def backoff(self, retry_number: int) -> float:
         """The computed delay before retry number ``retry_number`` (1-based), jitter included."""
         base = min(self.max_delay, self.initial_delay * (2 ** max(0, retry_number - 1)))

@@ -83,8 +83,9 @@ def make_cues(
     Cue times never go backwards and every cue lasts at least ``min_duration`` when there is
     room before the next one.
     """
-    if max_line_chars < 1 or max_lines < 1:
-        raise InvalidInputError("max_line_chars", "max_line_chars and max_lines must be at least 1")
+    for name, value in (("max_line_chars", max_line_chars), ("max_lines", max_lines)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(name, f"must be an int of at least 1, not {value!r}")
     cues: list[Cue] = []
     previous_end = 0.0
     for segment in _segments_of(source):

@@ -90,11 +90,12 @@ class LocalApp:
     """Answers ``POST .../audio/transcriptions`` (and ``GET .../models``) with a local model."""
 
     def __init__(
-        self, engine: WhisperEngine | None = None, *, allow_model_paths: bool = True
+        self, engine: WhisperEngine | None = None, *, honour_model_field: bool = True
     ) -> None:
-        # A server's clients must not make it load whatever folder they name; the process
-        # that owns an in-process engine may.
-        self.allow_model_paths = allow_model_paths
+        # A server's clients must not make it load (or download) whatever model they name: the
+        # server runs the model it was started with. The process that owns an in-process
+        # engine may choose per request.
+        self.honour_model_field = honour_model_field
         self.engine = engine or WhisperEngine()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -114,6 +115,8 @@ class LocalApp:
             return self._transcribe(lowered.get("content-type", ""), body)
         except _BadRequest as exc:
             return _error(exc.status, str(exc), exc.param)
+        except Exception as exc:  # an engine failure is the server's fault: a 500, as elsewhere
+            return _error(500, f"the local engine failed: {type(exc).__name__}: {exc}")
 
     def _transcribe(self, content_type: str, body: bytes) -> Reply:
         try:
@@ -129,7 +132,9 @@ class LocalApp:
         if not requested:
             raise _BadRequest("the 'model' field is required", "model")
         options, fmt = _options(form)
-        model_name = self.engine.resolve(requested, allow_paths=self.allow_model_paths)
+        model_name = (
+            self.engine.resolve(requested) if self.honour_model_field else self.engine.default_model
+        )
         try:
             result = self.engine.transcribe(upload.data, model_name, options)
         except AudioDecodeError as exc:

@@ -120,18 +120,15 @@ class WhisperEngine:
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def resolve(self, requested: str | None, *, allow_paths: bool = True) -> str:
+    def resolve(self, requested: str | None) -> str:
         """The model a request's ``model`` field selects.
 
-        A faster-whisper model name, or (with ``allow_paths``) a folder, is used as given;
-        anything else (a hosted model's name such as ``whisper-large-v3``) gets the engine's
-        default model.
+        A faster-whisper model name or a folder is used as given; anything else (a hosted
+        model's name such as ``whisper-large-v3``) gets the engine's default model.
         """
         from faster_whisper import available_models
 
-        if requested and (
-            requested in available_models() or (allow_paths and Path(requested).is_dir())
-        ):
+        if requested and (requested in available_models() or Path(requested).is_dir()):
             return requested
         return self.default_model
 

@@ -116,7 +116,7 @@ def make_server(
     handler = type(
         "Handler",
         (_Handler,),
-        {"app": LocalApp(shared_engine(model), allow_model_paths=False), "api_key": api_key},
+        {"app": LocalApp(shared_engine(model), honour_model_field=False), "api_key": api_key},
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
