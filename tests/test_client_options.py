@@ -19,6 +19,7 @@ from transcribe_sdk import (
     AsyncClient,
     BadRequestError,
     Client,
+    InvalidFileError,
     InvalidInputError,
     MissingAPIKeyError,
     RetryPolicy,
@@ -227,3 +228,86 @@ def test_an_engine_failure_in_process_is_a_server_error(hello_wav: Path) -> None
     with http, client, pytest.raises(InternalServerError) as info:
         client.transcribe(hello_wav, model="m")
     assert "out of memory" in str(info.value)
+
+
+def test_a_closed_client_says_so(hello_wav: Path) -> None:
+    client = Client(api_key=API_KEY, base_url=BASE_URL)
+    client.close()
+    with pytest.raises(InvalidInputError) as info:
+        client.transcribe(hello_wav, model="m")
+    assert info.value.param == "client"
+
+
+def test_a_redirect_is_never_followed_even_by_a_following_http_client(
+    httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    httpx_mock.add_response(status_code=307, headers={"location": f"{BASE_URL}/elsewhere"})
+    http = httpx.Client(follow_redirects=True)
+    client = Client(api_key=API_KEY, base_url=BASE_URL, http_client=http, max_retries=0)
+    with http, client, pytest.raises(APIStatusError) as info:
+        client.transcribe(hello_wav, model="m")
+    assert info.value.status_code == 307
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_stream_that_fails_to_read_is_a_file_error() -> None:
+    class Broken:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def read(self, size: int = -1) -> bytes:
+            self.calls += 1
+            if self.calls == 1:
+                return b"RIFF\0\0\0\0WAVEfmt "
+            raise OSError("device unplugged")
+
+    for retries in (0, 2):
+        client = FakeServer().client(max_retries=retries)
+        with client, pytest.raises(InvalidFileError) as info:
+            client.transcribe(Broken(), model="m")
+        assert "device unplugged" in str(info.value)
+
+
+def test_a_password_in_base_url_is_never_shown(httpx_mock: HTTPXMock, hello_wav: Path) -> None:
+    httpx_mock.add_response(status_code=400, json={"error": {"message": "no"}})
+    url = "http://user:s3cret@127.0.0.1:9/v1"
+    client = Client(api_key=API_KEY, base_url=url, max_retries=0)
+    assert "s3cret" not in repr(client)
+    with client, pytest.raises(BadRequestError) as info:
+        client.transcribe(hello_wav, model="m")
+    assert "s3cret" not in str(info.value)
+    assert "127.0.0.1:9/v1" in str(info.value)
+
+
+def test_a_client_wide_idempotency_key_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Client(api_key=API_KEY, default_headers={"Idempotency-Key": "same-for-all"})
+    assert info.value.param == "default_headers"
+
+
+def test_numpy_like_floats_and_nul_paths(hello_wav: Path) -> None:
+    class Float(float):
+        def __repr__(self) -> str:
+            return f"np.float64({float(self)!r})"
+
+    server = FakeServer()
+    with server.client() as client:
+        client.transcribe(hello_wav, model="m", temperature=Float(0.5))
+        with pytest.raises(InvalidFileError):
+            client.transcribe("bad\0name.wav", model="m")
+    assert server.requests[0].field("temperature") == "0.5"
+
+
+def test_a_split_result_has_the_type_of_an_unsplit_one(tmp_path: Path) -> None:
+    from transcribe_sdk import VerboseTranscription
+
+    pytest.importorskip("av")
+    server = FakeServer()
+    wav = Path(__file__).parent / "fixtures" / "numbers.wav"
+    with server.client() as client:
+        result = client.transcribe_long(
+            wav, model="m", timestamp_granularities=["word"], max_chunk_seconds=2
+        )
+    assert type(result) is VerboseTranscription
+    assert result.words
+    assert len(server.requests) > 1

@@ -741,8 +741,9 @@ def test_spool_closes_its_copy_when_the_stream_fails(monkeypatch: pytest.MonkeyP
 
     before = open_fds() if HAS_PROC_FDS else 0
     audio = prepare_file(Broken(WAV, 100))
-    with pytest.raises(OSError, match="connection reset"):
+    with pytest.raises(InvalidFileError, match="connection reset") as info:
         spool(audio)
+    assert isinstance(info.value.__cause__, OSError)
     if HAS_PROC_FDS:
         assert open_fds() == before
 

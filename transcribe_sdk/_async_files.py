@@ -155,7 +155,10 @@ async def aprepare_file(file: AsyncFileInput) -> AudioFile:
     if isinstance(file, tuple):
         content, filename, content_type = split_tuple(file)
     if is_async_source(content):
-        return await _async_source_file(content, filename, content_type)
+        try:
+            return await _async_source_file(content, filename, content_type)
+        except OSError as exc:
+            raise InvalidFileError(f"reading the async source failed: {exc}") from exc
     if isinstance(content, (bytes, bytearray, memoryview)):
         return prepare_file(file)  # type: ignore[arg-type]
     return await anyio.to_thread.run_sync(prepare_file, file)  # type: ignore[arg-type]

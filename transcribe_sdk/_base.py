@@ -180,6 +180,12 @@ def _check_headers(value: object, param: str) -> dict[str, str]:
             raise InvalidInputError(
                 param, f"must map str to str; got {key!r}: {type(item).__name__}"
             )
+        if param == "default_headers" and key.lower() == "idempotency-key":
+            raise InvalidInputError(
+                param,
+                "cannot hold an Idempotency-Key: every request would share it; each "
+                "call gets its own, or pass one per call in extra_headers",
+            )
         if key.lower() in _RESERVED_HEADERS:
             what = "api_key" if key.lower() == "authorization" else "the request body"
             raise InvalidInputError(param, f"cannot set {key!r}; the client sets it from {what}")
@@ -193,6 +199,13 @@ def _check_headers(value: object, param: str) -> dict[str, str]:
             )
         headers[key] = item
     return headers
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its user info: ``https://user:secret@host/v1`` shows as
+    ``https://host/v1``."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(userinfo=b"")) if parsed.userinfo else url
 
 
 def local_model_of(base_url: object) -> str | None:
@@ -235,6 +248,11 @@ class Call:
     started: float
     upload_size: int | None = None
     gate: RateGate | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL for messages and logs: without a user name or password it may carry."""
+        return shown_url(self.url)
 
 
 @dataclass
@@ -302,7 +320,7 @@ class BaseClient:
         }
 
     def __repr__(self) -> str:
-        where = "local" if self.local_model is not None else self.base_url
+        where = "local" if self.local_model is not None else shown_url(self.base_url)
         return f"{type(self).__name__}(base_url={where!r}, max_retries={self.max_retries})"
 
     def _accept_http_client(
@@ -327,6 +345,12 @@ class BaseClient:
         # passed to us.
         if timeout is None and http_client.timeout != _HTTPX_DEFAULT:
             self.timeout = http_client.timeout
+
+    def _check_open(self, closed: bool) -> None:
+        if closed:
+            raise InvalidInputError(
+                "client", "is closed (close() or the end of its with-block); create a new one"
+            )
 
     def _own_http_settings(self) -> dict[str, Any]:
         """Arguments for the httpx client we create when the user brings none."""
@@ -368,15 +392,17 @@ class BaseClient:
         max_concurrency: object,
     ) -> tuple[SplitPlan, int]:
         """``transcribe_long``'s arguments, checked for the whole call and for its pieces."""
+        # The format a single call would use (timestamp_granularities implies verbose_json),
+        # so a split result has the same type as an unsplit one.
+        effective = self._prepare_call(model, response_format, options).params.response_format
+        self._prepare_call(model, "verbose_json", options)
         plan = plan_split(
             max_chunk_bytes=max_chunk_bytes,
             max_chunk_seconds=max_chunk_seconds,
-            response_format=response_format if isinstance(response_format, str) else None,
+            response_format=effective,
             options=options,
         )
         limit = check_concurrency(max_concurrency)
-        self._prepare_call(model, response_format, options)
-        self._prepare_call(model, "verbose_json", options)
         _one_key_per_call(options)
         return plan, limit
 
@@ -452,7 +478,7 @@ def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionErr
 def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
     """Our exception for an httpx transport failure (or an undecodable body), with what to do
     about it."""
-    where = f"POST {call.url}"
+    where = f"POST {call.shown_url}"
     if isinstance(exc, httpx.TimeoutException):
         doing, phase = next(
             (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
@@ -522,7 +548,7 @@ def _log_attempt(call: Call, audio: AudioFile, attempt: int) -> None:
     if logger.isEnabledFor(logging.DEBUG):  # never logs headers, so never the key
         logger.debug(
             "POST %s attempt %d: file=%r (%s, %s bytes), fields=%s",
-            call.url,
+            call.shown_url,
             attempt,
             audio.filename,
             audio.content_type,
@@ -571,7 +597,7 @@ def settle(
             logger.info(
                 "attempt %d of POST %s failed (%s: %s); retrying in %.2f s",
                 attempt,
-                call.url,
+                call.shown_url,
                 type(outcome).__name__,
                 outcome.reason,
                 delay,
@@ -616,7 +642,11 @@ def settle(
         call.gate.hold(min(wait, call.policy.max_retry_after))
     if delay is not None:
         logger.info(
-            "attempt %d of POST %s got %d; retrying in %.2f s", attempt, call.url, status, delay
+            "attempt %d of POST %s got %d; retrying in %.2f s",
+            attempt,
+            call.shown_url,
+            status,
+            delay,
         )
         _keep_to_deadline(call, elapsed + delay)
         return delay
@@ -625,7 +655,7 @@ def settle(
         headers=response.headers,
         content=outcome.content,
         method="POST",
-        url=call.url,
+        url=call.shown_url,
         truncated=outcome.truncated,
         attempts=attempt,
         retry_after=parse_retry_after(response.headers, now),

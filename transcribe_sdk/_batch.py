@@ -112,9 +112,10 @@ def run_batch(
     results: list[BatchResult[Any] | None] = [None] * len(files)
     if not files:
         return []
-    with ThreadPoolExecutor(
+    pool = ThreadPoolExecutor(
         max_workers=min(max_concurrency, len(files)), thread_name_prefix="transcribe"
-    ) as pool:
+    )
+    try:
         futures = [
             pool.submit(_settle_item, i, f, partial(call, f, gate)) for i, f in enumerate(files)
         ]
@@ -123,6 +124,11 @@ def run_batch(
             results[item.index] = item
             if on_progress is not None:
                 on_progress(done, len(files), item)
+    except BaseException:
+        # A failing callback or Ctrl+C: files not started yet are not uploaded any more.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [r for r in results if r is not None]
 
 
@@ -141,6 +147,8 @@ async def arun_batch(
 
     async def one(index: int, item: AsyncFileInput) -> None:
         nonlocal done
+        if failures:
+            return  # a callback failed: start nothing more
         async with limiter:
             try:
                 outcome: BatchResult[Any] = BatchResult(index, item, result=await call(item, gate))
@@ -150,10 +158,16 @@ async def arun_batch(
                 outcome = BatchResult(index, item, error=_unreadable(exc))
         results[index] = outcome
         done += 1
-        if on_progress is not None:
-            on_progress(done, len(files), outcome)
+        if on_progress is not None and not failures:
+            try:
+                on_progress(done, len(files), outcome)
+            except Exception as exc:  # raised as itself below, not in an exception group
+                failures.append(exc)
 
+    failures: list[Exception] = []
     async with anyio.create_task_group() as group:
         for index, item in enumerate(files):
             group.start_soon(one, index, item)
+    if failures:
+        raise failures[0]
     return [r for r in results if r is not None]

@@ -16,7 +16,7 @@ import glob
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -311,12 +311,20 @@ def run(
     except (MissingAPIKeyError, InvalidInputError) as exc:
         stderr.write(f"transcribe: {exc}\n")
         return 2
+
+    def deliver(item: BatchResult[Any]) -> None:
+        # Written as each file finishes, so an interrupted run keeps its work and the next
+        # run skips it.
+        progress.update(str(item.input), item.error)
+        if item.error is None and not args.stdout:
+            _write(targets[item.input], render(item.result))
+
     progress = Progress(len(todo), stderr, args.quiet)
     started = time.monotonic()
     results: list[BatchResult[Any]] = []
     try:
         with client:
-            results = _transcribe_all(client, todo, args, progress)
+            results = _transcribe_all(client, todo, args, progress, deliver)
     except InvalidInputError as exc:  # an option rejected before any file was sent
         stderr.write(f"transcribe: {exc}\n")
         return 2
@@ -327,11 +335,8 @@ def run(
     for item in results:
         if item.error is not None:
             failed += 1
-            continue
-        if args.stdout:
+        elif args.stdout:  # in input order, once all are done
             stdout.write(render(item.result))
-        else:
-            _write(targets[item.input], render(item.result))
     elapsed = time.monotonic() - started
     if not args.quiet or failed:
         stderr.write(
@@ -343,7 +348,11 @@ def run(
 
 
 def _transcribe_all(
-    client: Client, files: list[Path], args: argparse.Namespace, progress: Progress
+    client: Client,
+    files: list[Path],
+    args: argparse.Namespace,
+    progress: Progress,
+    deliver: Callable[[BatchResult[Any]], None],
 ) -> list[BatchResult[Any]]:
     options = _options(args)
     if not args.split:
@@ -352,7 +361,7 @@ def _transcribe_all(
             model=args.model,
             response_format=args.format,
             max_concurrency=args.concurrency,
-            on_progress=lambda _d, _t, item: progress.update(str(item.input), item.error),
+            on_progress=lambda _done, _total, item: deliver(item),
             **options,
         )
     results: list[BatchResult[Any]] = []
@@ -375,7 +384,7 @@ def _transcribe_all(
         except TranscribeError as exc:
             item = BatchResult(index, file, error=exc)
         results.append(item)
-        progress.update(str(file), item.error)
+        deliver(item)
     return results
 
 

@@ -46,7 +46,7 @@ from ._long import (
 from ._multipart import MultipartBody
 from ._response import RawResponse
 from ._retry import RetryPolicy
-from .errors import APIConnectionError
+from .errors import APIConnectionError, InvalidFileError
 from .files import AudioFile, FileInput, prepare_file, spool
 
 if TYPE_CHECKING:
@@ -368,6 +368,7 @@ class Client(BaseClient):
         options: Mapping[str, Any],
         gate: RateGate | None = None,
     ) -> RawResponse[Any]:
+        self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options)
         call.gate = gate
         audio = prepare_file(file)
@@ -384,6 +385,8 @@ class Client(BaseClient):
                 else:
                     try:
                         outcome = self._send_once(call, audio)
+                    except OSError as exc:  # the file, not the network: httpx maps its own
+                        raise InvalidFileError(f"reading the file failed: {exc}") from exc
                     except httpx.RequestError as exc:  # transport failures, undecodable bodies
                         outcome = map_transport_error(exc, call)
                 try:
@@ -402,7 +405,10 @@ class Client(BaseClient):
                 content=body.iter_sync(reader),
                 timeout=call.timeout,
             )
-            response = self._http.send(request, auth=self._auth, stream=True)
+            # A redirect would re-send a body that was streamed already: never follow one.
+            response = self._http.send(
+                request, auth=self._auth, stream=True, follow_redirects=False
+            )
             try:
                 if response.is_success:
                     return Exchange(response, response.read())
@@ -696,6 +702,7 @@ class AsyncClient(BaseClient):
         options: Mapping[str, Any],
         gate: RateGate | None = None,
     ) -> RawResponse[Any]:
+        self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options)
         call.gate = gate
         audio = await aprepare_file(file)
@@ -712,6 +719,8 @@ class AsyncClient(BaseClient):
                 else:
                     try:
                         outcome = await self._send_once(call, audio)
+                    except OSError as exc:  # the file, not the network: httpx maps its own
+                        raise InvalidFileError(f"reading the file failed: {exc}") from exc
                     except httpx.RequestError as exc:  # transport failures, undecodable bodies
                         outcome = map_transport_error(exc, call)
                 try:
@@ -730,7 +739,9 @@ class AsyncClient(BaseClient):
                 content=body.iter_async(reader),
                 timeout=call.timeout,
             )
-            response = await self._http.send(request, auth=self._auth, stream=True)
+            response = await self._http.send(
+                request, auth=self._auth, stream=True, follow_redirects=False
+            )
             try:
                 if response.is_success:
                     return Exchange(response, await response.aread())

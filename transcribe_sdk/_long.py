@@ -133,6 +133,9 @@ def transcribe_long(
                     report = None
             if report and on_progress is not None:
                 on_progress(*report)
+        except BaseException as exc:  # a failing callback too: raised by the call, not lost
+            with lock:
+                errors.append(exc)
         finally:
             slots.release()
 
@@ -140,9 +143,10 @@ def transcribe_long(
         reader = stack.enter_context(audio.open())
         pool = stack.enter_context(ThreadPoolExecutor(max_concurrency, "transcribe-piece"))
         pieces = stack.enter_context(closing(iter_pieces(reader, max_seconds=plan.max_seconds)))
-        for piece in pieces:
-            slots.acquire()
-            if errors:
+        while True:
+            slots.acquire()  # before decoding: at most max_concurrency pieces held at once
+            piece = None if errors else next(pieces, None)
+            if piece is None:
                 slots.release()
                 break
             future = pool.submit(
@@ -180,7 +184,10 @@ async def atranscribe_long(
         done[0] += 1
         done[1] += piece.duration
         if on_progress is not None:
-            on_progress(int(done[0]), round(float(done[1]), 3))
+            try:
+                on_progress(int(done[0]), round(float(done[1]), 3))
+            except Exception as exc:  # raised as itself below, as in the sync client
+                errors.append(exc)
 
     with ExitStack() as stack:
         with anyio.CancelScope(shield=True):

@@ -64,11 +64,14 @@ def encode_scalar(name: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python will print
+            raise InvalidInputError(name, "is too large a number to send") from None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInputError(name, f"must be a finite number, not {value!r}")
-        text = repr(value + 0.0)  # + 0.0 turns -0.0 into 0.0
+        text = repr(float(value) + 0.0)  # float(): numpy floats too; + 0.0 turns -0.0 into 0.0
         if "e" in text or "E" in text:
             text = format(Decimal(text), "f")
         return text[:-2] if text.endswith(".0") else text

@@ -173,6 +173,8 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
         raise InvalidFileError(
             f"{path!r} is a URL; download it first, or pass an open stream of it"
         )
+    if "\0" in path:
+        raise InvalidFileError(f"{path!r} is not a path: it contains a NUL character")
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -382,7 +384,10 @@ def prepare_file(file: FileInput) -> AudioFile:
             f"{_type_name(content)} is an async source; use AsyncClient, or pass a path or bytes"
         )
     if callable(getattr(content, "read", None)):
-        return _fileobj_file(content, filename, content_type)
+        try:
+            return _fileobj_file(content, filename, content_type)
+        except OSError as exc:
+            raise InvalidFileError(f"reading the file object failed: {exc}") from exc
     raise InvalidFileError(f"expected {_ACCEPTED}; got {_type_name(content)}")
 
 
@@ -397,6 +402,9 @@ def spool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
         with audio.open() as reader:
             while chunk := reader.read(CHUNK_SIZE):
                 copy.write(chunk)
+    except OSError as exc:
+        copy.close()
+        raise InvalidFileError(f"reading the stream failed: {exc}") from exc
     except BaseException:
         copy.close()
         raise

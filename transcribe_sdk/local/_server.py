@@ -38,6 +38,10 @@ def _error_reply(status: int, message: str) -> Reply:
     return Reply(status, "application/json", json.dumps(payload).encode())
 
 
+class _BadLength(ValueError):
+    """A Content-Length that is not a number of bytes."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: ClassVar[LocalApp]
     api_key: ClassVar[str | None] = None
@@ -62,7 +66,10 @@ class _Handler(BaseHTTPRequestHandler):
                     raise ValueError("body too large")
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.strip().isdigit():
+            raise _BadLength(f"Content-Length must be a number of bytes, not {raw!r}")
+        length = int(raw)
         if length > MAX_BODY:
             raise ValueError("body too large")
         return self.rfile.read(length)
@@ -81,14 +88,19 @@ class _Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(sent.encode(), f"Bearer {self.api_key}".encode())
 
     def _dispatch(self, method: str) -> None:
+        if not self._authorised():  # before reading a byte of the body
+            self.close_connection = True
+            self._send(_error_reply(401, "missing or wrong bearer key"))
+            return
         try:
             body = self._read_body() if method == "POST" else b""
+        except _BadLength as exc:
+            self.close_connection = True
+            self._send(_error_reply(400, str(exc)))
+            return
         except ValueError:
             self.close_connection = True
             self._send(_error_reply(413, f"the body is larger than {MAX_BODY} bytes"))
-            return
-        if not self._authorised():
-            self._send(_error_reply(401, "missing or wrong bearer key"))
             return
         try:
             reply = self.app.handle(method, self.path, dict(self.headers.items()), body)
