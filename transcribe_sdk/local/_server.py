@@ -16,7 +16,7 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -51,28 +51,38 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    def _read_body(self) -> bytes:
+    def _body_chunks(self) -> Iterator[bytes]:
+        """The request body in pieces of at most 64 KiB, Content-Length or chunked."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts: list[bytes] = []
             total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
-                    return b"".join(parts)
+                    return
                 total += size
                 if total > MAX_BODY:
                     raise ValueError("body too large")
-                parts.append(self.rfile.read(size))
+                while size > 0:
+                    piece = self.rfile.read(min(size, 65536))
+                    if not piece:
+                        return
+                    size -= len(piece)
+                    yield piece
                 self.rfile.readline()
         raw = self.headers.get("Content-Length") or "0"
         if not raw.strip().isdigit():
             raise _BadLength(f"Content-Length must be a number of bytes, not {raw!r}")
-        length = int(raw)
-        if length > MAX_BODY:
+        left = int(raw)
+        if left > MAX_BODY:
             raise ValueError("body too large")
-        return self.rfile.read(length)
+        while left > 0:
+            piece = self.rfile.read(min(left, 65536))
+            if not piece:
+                return
+            left -= len(piece)
+            yield piece
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -88,12 +98,15 @@ class _Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(sent.encode(), f"Bearer {self.api_key}".encode())
 
     def _dispatch(self, method: str) -> None:
-        if not self._authorised():  # before reading a byte of the body
-            self.close_connection = True
-            self._send(_error_reply(401, "missing or wrong bearer key"))
-            return
+        authorised = self._authorised()
         try:
-            body = self._read_body() if method == "POST" else b""
+            # Without the key the body is read and dropped, never kept: the client can then
+            # read the 401 instead of a reset connection.
+            chunks = self._body_chunks() if method == "POST" else iter(())
+            body = b"".join(chunks) if authorised else b""
+            if not authorised:
+                for _ in chunks:
+                    pass
         except _BadLength as exc:
             self.close_connection = True
             self._send(_error_reply(400, str(exc)))
@@ -101,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             self._send(_error_reply(413, f"the body is larger than {MAX_BODY} bytes"))
+            return
+        if not authorised:
+            self._send(_error_reply(401, "missing or wrong bearer key"))
             return
         try:
             reply = self.app.handle(method, self.path, dict(self.headers.items()), body)
