@@ -64,6 +64,7 @@ class BatchResult(Generic[T]):
 
     @property
     def ok(self) -> bool:
+        """True when this input was transcribed (``result`` is set, ``error`` is None)."""
         return self.error is None
 
     def unwrap(self) -> T:

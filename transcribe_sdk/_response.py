@@ -48,10 +48,12 @@ class RawResponse(Generic[T]):
 
     @property
     def headers(self) -> httpx.Headers:
+        """The response's headers (case-insensitive)."""
         return self.http_response.headers
 
     @property
     def status_code(self) -> int:
+        """The HTTP status of the answer that gave the result (2xx)."""
         return self.http_response.status_code
 
 
