@@ -481,3 +481,24 @@ def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[s
         )
         assert word_error_rate(manifest[source], words) < 0.35, (name, words)
     assert not (audio / "notes.srt").exists()
+
+
+def test_local_without_the_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    from transcribe_sdk import _cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "faster_whisper" else real(name, *a),
+    )
+    monkeypatch.setattr("transcribe_sdk.local._engine._ENGINES", {})
+    wav = tmp_path / "a.wav"
+    wav.write_bytes((Path(__file__).parent / "fixtures" / "hello.wav").read_bytes())
+    out, err = io.StringIO(), io.StringIO()
+    assert _cli.run(["--local", str(wav)], stdout=out, stderr=err) == 2
+    assert "transcribe-sdk[local]" in err.getvalue()

@@ -26,7 +26,7 @@ from ._client import Client
 from ._formats import CONTENT_TYPES
 from ._params import PREFERENCES, RESPONSE_FORMATS
 from ._version import __version__
-from .errors import InvalidInputError, MissingAPIKeyError, TranscribeError
+from .errors import InvalidInputError, TranscribeError
 from .models import Transcription
 
 EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
@@ -308,7 +308,7 @@ def run(
     base_url = "local" if args.local else args.base_url
     try:
         client = Client(base_url=base_url, max_retries=args.retries, timeout=args.timeout)
-    except (MissingAPIKeyError, InvalidInputError) as exc:
+    except TranscribeError as exc:  # no key, a bad option, the local extra missing, ...
         stderr.write(f"transcribe: {exc}\n")
         return 2
 
