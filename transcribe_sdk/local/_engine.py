@@ -93,6 +93,33 @@ def temperature_schedule(first: float) -> tuple[float, ...]:
     return tuple(round(first + i * TEMPERATURE_STEP, 6) for i in range(steps + 1))
 
 
+# WAV format tags FFmpeg decodes: PCM, MS ADPCM, IEEE float, A-law, mu-law, IMA ADPCM, GSM,
+# MP3, and the extensible header. Some FFmpeg builds (PyAV 17) crash the whole process on a
+# WAV that names another codec, so such a file is refused before it reaches the decoder.
+_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055, 0xFFFE})
+
+
+def check_wav_codec(audio: bytes) -> None:
+    """Raise :class:`AudioDecodeError` for a WAV whose format tag no decoder here supports."""
+    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
+        return
+    offset = 12
+    for _ in range(16):  # the fmt chunk comes first or nearly; never walk a whole file
+        header = audio[offset : offset + 8]
+        if len(header) < 8:
+            return
+        size = int.from_bytes(header[4:8], "little")
+        if header[:4] == b"fmt ":
+            tag = int.from_bytes(audio[offset + 8 : offset + 10], "little")
+            if tag not in _WAV_TAGS:
+                raise AudioDecodeError(
+                    f"the file could not be decoded as audio (a WAV with codec tag 0x{tag:04x}, "
+                    "which is not supported; convert it to PCM WAV, FLAC or MP3)"
+                )
+            return
+        offset += 8 + size + (size & 1)
+
+
 class WhisperEngine:
     """Loads faster-whisper models on first use and keeps them for every later call.
 
@@ -164,6 +191,7 @@ class WhisperEngine:
                 f"the model {model_name!r} only transcribes English; use language='en' or a "
                 "multilingual model"
             )
+        check_wav_codec(audio)
         try:
             samples = decode_audio(io.BytesIO(audio), sampling_rate=16000)
         except Exception as exc:  # PyAV raises several types for unreadable input
