@@ -35,11 +35,11 @@ from .errors import (
     APITimeoutError,
     InvalidInputError,
     MissingAPIKeyError,
-    TranscribeError,
     UnexpectedResponseError,
     error_from_response,
     request_id_from,
 )
+from .errors import type_name as _type_name
 from .files import AudioFile
 from .local._url import LOCAL_BASE_URL
 
@@ -98,10 +98,6 @@ _RESERVED_HEADERS = frozenset(
 # RFC 9110: a name is a token; a value is visible ASCII, spaces and tabs (httpx sends ASCII only).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
 
 
 def _user_agent() -> str:
@@ -583,6 +579,17 @@ def call_flow(
         yield Wait(step)
 
 
+def _after_attempts(
+    error: APIConnectionError | UnexpectedResponseError, attempt: int
+) -> APIConnectionError | UnexpectedResponseError:
+    """The final error of a call, saying how many attempts it made."""
+    error.attempts = attempt
+    if attempt > 1:
+        error.message += f" Gave up after {attempt} attempts."
+        error.args = (error.message,)
+    return error
+
+
 def settle(
     call: Call, attempt: int, outcome: Exchange | APIConnectionError
 ) -> RawResponse[Any] | float:
@@ -604,11 +611,7 @@ def settle(
             )
             _keep_to_deadline(call, elapsed + delay)
             return delay
-        outcome.attempts = attempt
-        if attempt > 1:
-            outcome.message += f" Gave up after {attempt} attempts."
-            outcome.args = (outcome.message,)
-        raise outcome
+        raise _after_attempts(outcome, attempt)
     response = outcome.response
     status = response.status_code
     if 200 <= status < 300:
@@ -620,11 +623,7 @@ def settle(
                 response_format=call.params.response_format,
             )
         except UnexpectedResponseError as exc:
-            exc.attempts = attempt
-            if attempt > 1:
-                exc.message += f" Gave up after {attempt} attempts."
-                exc.args = (exc.message,)
-            raise
+            raise _after_attempts(exc, attempt) from None
         from .models import Transcription  # loaded by parse_success already
 
         if isinstance(parsed, Transcription):
@@ -665,14 +664,19 @@ def settle(
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
+    "ERROR_BODY_LIMIT",
     "BaseClient",
     "Call",
     "Exchange",
-    "TranscribeError",
+    "Send",
     "TranscribeOptions",
+    "Wait",
+    "call_flow",
     "map_transport_error",
+    "needs_spool",
     "settle",
 ]

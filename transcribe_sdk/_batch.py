@@ -92,13 +92,18 @@ def _unreadable(exc: OSError) -> InvalidFileError:
     return error
 
 
+def _failed(index: int, item: Any, exc: TranscribeError | OSError) -> BatchResult[Any]:
+    """A failed input's result; an ``OSError`` reading it becomes an InvalidFileError."""
+    return BatchResult(
+        index, item, error=exc if isinstance(exc, TranscribeError) else _unreadable(exc)
+    )
+
+
 def _settle_item(index: int, item: Any, run: Callable[[], Any]) -> BatchResult[Any]:
     try:
         return BatchResult(index, item, result=run())
-    except TranscribeError as exc:
-        return BatchResult(index, item, error=exc)
-    except OSError as exc:
-        return BatchResult(index, item, error=_unreadable(exc))
+    except (TranscribeError, OSError) as exc:
+        return _failed(index, item, exc)
 
 
 def run_batch(
@@ -153,10 +158,8 @@ async def arun_batch(
         async with limiter:
             try:
                 outcome: BatchResult[Any] = BatchResult(index, item, result=await call(item, gate))
-            except TranscribeError as exc:
-                outcome = BatchResult(index, item, error=exc)
-            except OSError as exc:
-                outcome = BatchResult(index, item, error=_unreadable(exc))
+            except (TranscribeError, OSError) as exc:
+                outcome = _failed(index, item, exc)
         results[index] = outcome
         done += 1
         if on_progress is not None and not failures:

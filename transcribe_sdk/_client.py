@@ -346,9 +346,7 @@ class Client(BaseClient):
             if not audio.replayable:
                 audio, copy = spool(audio)
                 stack.callback(copy.close)
-            with audio.open() as reader:
-                split = needs_split(audio, reader, plan)
-            if not split:
+            if not _probe_split(audio, plan):
                 result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
                 return result
 

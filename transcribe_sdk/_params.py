@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args
 
 from ._languages import ISO_639_1, to_language_code
 from .errors import InvalidInputError
+from .errors import type_name as _type_name
 
 ResponseFormat = Literal["json", "verbose_json", "text", "srt", "vtt"]
 Preference = Literal["speed", "cost", "balanced"]
@@ -53,10 +54,6 @@ TYPED_FIELDS = frozenset(
 )
 _FLAGS = ("eu_native", "allow_quantization", "allow_zero_data_retention", "enable_model_fallback")
 _MAX_DEPTH = 4
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
 
 
 def encode_scalar(name: str, value: object) -> str:

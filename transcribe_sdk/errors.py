@@ -268,6 +268,11 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
+def type_name(value: object) -> str:
+    """The name of ``value``'s type, for messages about a wrong argument."""
+    return type(value).__name__
+
+
 def request_id_from(headers: Mapping[str, str]) -> str | None:
     """Return the request id a server put in its response headers, if any."""
     lowered = {k.lower(): v for k, v in headers.items()}

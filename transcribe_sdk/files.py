@@ -27,6 +27,7 @@ from typing import IO, Any, Protocol, TypeAlias, Union
 
 from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
 from .errors import InvalidFileError
+from .errors import type_name as _type_name
 
 __all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
 
@@ -134,10 +135,6 @@ class AudioFile:
         self.mark_opened()
         with self._opener() as reader:
             yield reader
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
 
 
 def _name_of(obj: object) -> str | None:
