@@ -461,7 +461,8 @@ def test_temperature_above_zero_works(sync_batch: Batch) -> None:
 
 
 def test_options_reach_the_model(sync_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    """language, prompt, temperature and word timestamps arrive at faster-whisper as asked."""
+    """language, prompt, temperature, word timestamps and VAD settings arrive at faster-whisper
+    as asked."""
     model = shared_engine().model(MODEL)
     seen: list[dict[str, Any]] = []
     real = model.transcribe
@@ -472,24 +473,31 @@ def test_options_reach_the_model(sync_client: Client, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(model, "transcribe", spy)
     sync_client.transcribe(
-        EMPTY,
+        FIXTURES / HELLO,
         model=MODEL,
         response_format="verbose_json",
         language="en",
         prompt="Meeting notes.",
         temperature=0.6,
         timestamp_granularities=["word"],
+        extra_body={"vad_parameters": {"threshold": 0.4, "speech_pad_ms": 200}},
     )
-    sync_client.transcribe(EMPTY, model=MODEL)
-    asked, default = seen
+    sync_client.transcribe(FIXTURES / HELLO, model=MODEL)
+    sync_client.transcribe(FIXTURES / HELLO, model=MODEL, extra_body={"vad_filter": False})
+    asked, default, ungated = seen
     assert asked["language"] == "en"
     assert asked["initial_prompt"] == "Meeting notes."
     assert asked["temperature"] == (0.6, 0.8, 1.0)
     assert asked["word_timestamps"] is True
+    assert asked["vad_filter"] is True
+    assert asked["vad_parameters"].threshold == 0.4
+    assert asked["vad_parameters"].speech_pad_ms == 200
     assert default["language"] is None
     assert default["initial_prompt"] is None
     assert "temperature" not in default  # faster-whisper's default: 0.0, falling back to 1.0
     assert default["word_timestamps"] is False
+    assert default["vad_filter"] is True  # gated by default
+    assert ungated["vad_filter"] is False
 
 
 def test_temperature_is_where_decoding_starts() -> None:

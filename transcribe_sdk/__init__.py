@@ -21,6 +21,7 @@ from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from ._params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
 from ._response import RawResponse
 from ._retry import RetryPolicy
+from ._silence import SilenceFilter
 from ._splitter import SplitUnavailable
 from ._version import __version__
 from .errors import (
@@ -112,6 +113,7 @@ __all__ = [
     "ResponseFormat",
     "RetryPolicy",
     "Segment",
+    "SilenceFilter",
     "SplitUnavailable",
     "TimestampGranularity",
     "TranscribeError",

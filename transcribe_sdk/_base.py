@@ -29,6 +29,8 @@ from ._long import SplitPlan, plan_split
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
 from ._response import RawResponse, parse_success
 from ._retry import RetryPolicy, parse_retry_after
+from ._silence import SilenceFilter, ask_for_scores, check_silence_filter
+from ._silence import apply as apply_silence
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -88,10 +90,17 @@ class TranscribeOptions(TypedDict, total=False):
     timeout: TimeoutTypes | None
     max_retries: int | None
     deadline: float | None
+    silence_filter: SilenceFilter | bool | None
 
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
-_PARAM_OPTIONS = _OPTION_NAMES - {"extra_headers", "timeout", "max_retries", "deadline"}
+_PARAM_OPTIONS = _OPTION_NAMES - {
+    "extra_headers",
+    "timeout",
+    "max_retries",
+    "deadline",
+    "silence_filter",
+}
 _RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "transfer-encoding", "host", "authorization"}
 )
@@ -244,6 +253,9 @@ class Call:
     started: float
     upload_size: int | None = None
     gate: RateGate | None = None
+    silence: SilenceFilter | None = None
+    """Drop segments the server scored as silence, then give ``asked_format``'s shape."""
+    asked_format: str | None = None
 
     @property
     def shown_url(self) -> str:
@@ -390,7 +402,7 @@ class BaseClient:
         """``transcribe_long``'s arguments, checked for the whole call and for its pieces."""
         # The format a single call would use (timestamp_granularities implies verbose_json),
         # so a split result has the same type as an unsplit one.
-        effective = self._prepare_call(model, response_format, options).params.response_format
+        effective = self._prepare_call(model, response_format, options).asked_format
         self._prepare_call(model, "verbose_json", options)
         plan = plan_split(
             max_chunk_bytes=max_chunk_bytes,
@@ -417,11 +429,15 @@ class BaseClient:
                 "is not an argument of transcribe(); known ones are model, response_format, "
                 + ", ".join(sorted(_OPTION_NAMES)),
             )
+        silence = check_silence_filter(options.get("silence_filter"))
         params = build_params(
             model=model,
             response_format=response_format,
             **{name: options.get(name) for name in _PARAM_OPTIONS},
         )
+        asked = params.response_format  # what the caller gets back, whatever is sent
+        if silence is not None:
+            params = ask_for_scores(params)
         headers = {
             **self.default_headers,
             **_check_headers(options.get("extra_headers"), "extra_headers"),
@@ -452,6 +468,8 @@ class BaseClient:
             timeout=within(limits, deadline) if deadline is not None else limits,
             policy=policy,
             started=time.monotonic(),
+            silence=silence,
+            asked_format=asked,
         )
 
 
@@ -628,6 +646,8 @@ def settle(
 
         if isinstance(parsed, Transcription):
             parsed._request_id = request_id_from(response.headers)
+            if call.silence is not None:
+                parsed = apply_silence(parsed, call.silence, call.asked_format)
         return RawResponse(parsed, response, attempt)
     delay = call.policy.next_delay(
         attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now

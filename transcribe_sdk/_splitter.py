@@ -13,13 +13,13 @@ import importlib
 import io
 import os
 import wave
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
+from ._decode import SAMPLE_RATE, AudioStream, DecodeError
 from .errors import InvalidFileError, TranscribeError
 
-SAMPLE_RATE = 16_000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # mono, 16-bit
 WAV_HEADER_BYTES = 44
 _WINDOW = SAMPLE_RATE // 50  # 20 ms
@@ -36,10 +36,6 @@ def _require(name: str) -> Any:
         raise SplitUnavailable(
             f"Splitting long audio needs {name}: pip install 'transcribe-sdk[split]'"
         ) from None
-
-
-def _errors(av: Any) -> tuple[type[BaseException], ...]:
-    return (OSError, ValueError, av.error.FFmpegError)
 
 
 @dataclass(frozen=True)
@@ -103,19 +99,19 @@ def quietest_cut(samples: Any, low: int, high: int) -> int:
     return low + middle
 
 
+def _stream(source: str | os.PathLike[str] | Any, doing: str) -> AudioStream:
+    _require("av")
+    _require("numpy")
+    try:
+        return AudioStream(source)
+    except DecodeError as exc:
+        raise InvalidFileError(f"cannot {doing}: {exc}") from None
+
+
 def probe_duration(source: str | os.PathLike[str] | Any) -> float | None:
     """The audio's duration in seconds from the container's metadata, if it says."""
-    av = _require("av")
-    try:
-        with av.open(source) as container:
-            stream = next((s for s in container.streams if s.type == "audio"), None)
-            if stream is not None and stream.duration is not None and stream.time_base:
-                return float(stream.duration * stream.time_base)
-            if container.duration is not None:
-                return float(container.duration / 1_000_000)
-    except _errors(av) as exc:
-        raise InvalidFileError(f"cannot read the audio to split it: {exc}") from None
-    return None
+    with _stream(source, "read the audio to split it") as audio:
+        return audio.header_seconds()
 
 
 def iter_pieces(
@@ -123,7 +119,6 @@ def iter_pieces(
 ) -> Generator[Piece, None, None]:
     """Decode ``source`` (a path or a binary file object) and yield pieces of at most
     ``max_seconds``, each cut at the quietest point of its last ``search_seconds``."""
-    av = _require("av")
     np = _require("numpy")
     max_samples = int(max_seconds * SAMPLE_RATE)
     search = search_seconds if search_seconds is not None else min(30.0, max_seconds * 0.25)
@@ -132,26 +127,15 @@ def iter_pieces(
     count = 0
     offset = 0  # samples already emitted
     index = 0
-    try:
-        container = av.open(source)
-    except _errors(av) as exc:
-        raise InvalidFileError(f"cannot decode the audio to split it: {exc}") from None
-    with container:
-        stream = next((s for s in container.streams if s.type == "audio"), None)
-        if stream is None:
-            raise InvalidFileError("the file has no audio stream to split")
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-
-        def frames() -> Iterator[Any]:
+    with _stream(source, "decode the audio to split it") as audio:
+        chunks = audio.chunks("s16")
+        while True:
             try:
-                for frame in container.decode(stream):
-                    yield from resampler.resample(frame)
-                yield from resampler.resample(None)
-            except _errors(av) as exc:
+                data = next(chunks)
+            except StopIteration:
+                break
+            except DecodeError as exc:
                 raise InvalidFileError(f"the audio could not be decoded: {exc}") from None
-
-        for frame in frames():
-            data = frame.to_ndarray().reshape(-1)
             buffered.append(data)
             count += len(data)
             while count >= max_samples:

@@ -86,8 +86,14 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
             "words": [w.model_dump() for w in words] if words else None,
             "usage": {"type": "duration", "seconds": seconds} if seconds is not None else None,
             "chunks": chunks,
+            "dropped_segments": _total_dropped([p for _, _, p in pieces]),
         }
     )
+
+
+def _total_dropped(results: Sequence[Transcription]) -> int | None:
+    counts = [r.dropped_segments for r in results if r.dropped_segments is not None]
+    return sum(counts) if counts else None
 
 
 def as_format(result: VerboseTranscription, response_format: str | None) -> Any:

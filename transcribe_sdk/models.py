@@ -106,6 +106,9 @@ class Transcription(_ServerModel):
     text: str = ""
     language: str | None = None
     segments: list[Segment] | None = None
+    dropped_segments: int | None = None
+    """How many segments ``silence_filter`` dropped as probably silent; ``None`` when the
+    call had no ``silence_filter``."""
     _request_id: str | None = PrivateAttr(default=None)
 
     @property

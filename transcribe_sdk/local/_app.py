@@ -19,7 +19,14 @@ from typing import Any
 from .._languages import ISO_639_1
 from ..models import Segment, Transcription
 from ..subtitles import to_srt, to_vtt
-from ._engine import AudioDecodeError, ModelLoadError, Options, WhisperEngine, WrongLanguageError
+from ._engine import (
+    AudioDecodeError,
+    ModelLoadError,
+    Options,
+    WhisperEngine,
+    WrongLanguageError,
+    check_vad_parameters,
+)
 from ._forms import Form, FormError, parse_form
 
 PROVIDER = "local"
@@ -83,7 +90,39 @@ def _options(form: Form) -> tuple[Options, str]:
         raise _BadRequest(
             "timestamp_granularities needs response_format=verbose_json", "timestamp_granularities"
         )
-    return Options(language, form.get("prompt"), temperature, "word" in granularities), fmt
+    options = Options(
+        language,
+        form.get("prompt"),
+        temperature,
+        "word" in granularities,
+        vad_filter=_vad_filter(form),
+        vad_parameters=_vad_parameters(form),
+    )
+    return options, fmt
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _vad_filter(form: Form) -> bool | None:
+    raw = form.get("vad_filter")
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise _BadRequest("vad_filter must be true or false", "vad_filter")
+
+
+def _vad_parameters(form: Form) -> dict[str, float]:
+    prefix = "vad_parameters["
+    raw = {k[len(prefix) : -1]: v for k, v in form.fields if k.startswith(prefix) and k[-1] == "]"}
+    try:
+        return check_vad_parameters(raw)
+    except ValueError as exc:
+        raise _BadRequest(str(exc), "vad_parameters") from None
 
 
 class LocalApp:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import math
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from .._decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import TranscribeError
 
 DEFAULT_MODEL = "tiny.en"
@@ -53,6 +56,10 @@ class Options:
     prompt: str | None = None
     temperature: float | None = None
     word_timestamps: bool = False
+    vad_filter: bool | None = None
+    """Gate on voice activity; ``None``: the engine's setting."""
+    vad_parameters: Mapping[str, float] = field(default_factory=dict)
+    """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
 
 
 @dataclass
@@ -68,6 +75,26 @@ class Result:
 
 class AudioDecodeError(ValueError):
     """The uploaded bytes are not audio the decoder can read."""
+
+
+class AudioTooLong(AudioDecodeError):
+    """The audio is longer than the engine's ``max_audio_seconds``."""
+
+
+DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
+"""The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, the
+most one request may make the engine hold. Longer recordings go through ``transcribe_long``."""
+
+VAD_PARAMETERS: dict[str, type] = {
+    "threshold": float,
+    "neg_threshold": float,
+    "min_speech_duration_ms": int,
+    "max_speech_duration_s": float,
+    "min_silence_duration_ms": int,
+    "speech_pad_ms": int,
+}
+"""The Silero VAD settings a request (``extra_body={"vad_parameters": {...}}``) or an engine
+may change, with their types; faster-whisper's ``VadOptions`` documents each."""
 
 
 class WrongLanguageError(ValueError):
@@ -93,33 +120,6 @@ def temperature_schedule(first: float) -> tuple[float, ...]:
     return tuple(round(first + i * TEMPERATURE_STEP, 6) for i in range(steps + 1))
 
 
-# WAV format tags FFmpeg decodes: PCM, MS ADPCM, IEEE float, A-law, mu-law, IMA ADPCM, GSM,
-# MP3, and the extensible header. Some FFmpeg builds (PyAV 17) crash the whole process on a
-# WAV that names another codec, so such a file is refused before it reaches the decoder.
-_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055, 0xFFFE})
-
-
-def check_wav_codec(audio: bytes) -> None:
-    """Raise :class:`AudioDecodeError` for a WAV whose format tag no decoder here supports."""
-    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
-        return
-    offset = 12
-    for _ in range(16):  # the fmt chunk comes first or nearly; never walk a whole file
-        header = audio[offset : offset + 8]
-        if len(header) < 8:
-            return
-        size = int.from_bytes(header[4:8], "little")
-        if header[:4] == b"fmt ":
-            tag = int.from_bytes(audio[offset + 8 : offset + 10], "little")
-            if tag not in _WAV_TAGS:
-                raise AudioDecodeError(
-                    f"the file could not be decoded as audio (a WAV with codec tag 0x{tag:04x}, "
-                    "which is not supported; convert it to PCM WAV, FLAC or MP3)"
-                )
-            return
-        offset += 8 + size + (size & 1)
-
-
 class WhisperEngine:
     """Loads faster-whisper models on first use and keeps them for every later call.
 
@@ -135,9 +135,22 @@ class WhisperEngine:
         compute_type: str = "int8",
         cpu_threads: int = 0,
         num_workers: int = 2,
+        vad_filter: bool = True,
+        vad_parameters: Mapping[str, float] | None = None,
+        max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
     ) -> None:
         check_installed()
         self.default_model = os.fspath(default_model) if default_model else DEFAULT_MODEL
+        self.vad_filter = vad_filter
+        """Gate every request on voice activity unless it says otherwise."""
+        self.vad_parameters = check_vad_parameters(vad_parameters or {})
+        """Silero VAD settings over faster-whisper's defaults, for every request."""
+        if max_audio_seconds is not None and not (
+            math.isfinite(max_audio_seconds) and max_audio_seconds > 0
+        ):
+            raise ValueError("max_audio_seconds must be a positive number of seconds, or None")
+        self.max_audio_seconds = max_audio_seconds
+        """The longest audio decoded (``None``: no limit); longer audio is a 400."""
         self._settings = {
             "device": device,
             "compute_type": compute_type,
@@ -181,28 +194,49 @@ class WhisperEngine:
                 self._models[name] = loaded
             return loaded
 
-    def transcribe(self, audio: bytes, model_name: str, options: Options) -> Result:
-        """Transcribe ``audio`` (any container PyAV decodes) with the named model."""
-        from faster_whisper.audio import decode_audio
+    def transcribe(
+        self, audio: bytes | str | os.PathLike[str] | IO[bytes], model_name: str, options: Options
+    ) -> Result:
+        """Transcribe ``audio`` (bytes, a path or a binary file object holding any container
+        PyAV decodes) with the named model.
 
+        With voice activity gating on (the default), audio in which Silero VAD finds no speech
+        gives an empty result without reaching the model, so silence and noise never turn
+        into invented text, whatever the machine's float rounding.
+        """
         model = self.model(model_name)
         if options.language and not model.model.is_multilingual and options.language != "en":
             raise WrongLanguageError(
                 f"the model {model_name!r} only transcribes English; use language='en' or a "
                 "multilingual model"
             )
-        check_wav_codec(audio)
+        source = io.BytesIO(audio) if isinstance(audio, (bytes, bytearray)) else audio
         try:
-            samples = decode_audio(io.BytesIO(audio), sampling_rate=16000)
-        except Exception as exc:  # PyAV raises several types for unreadable input
-            raise AudioDecodeError(f"the file could not be decoded as audio ({exc})") from None
+            samples = decode(source, max_seconds=self.max_audio_seconds)
+        except AudioTooLongError as exc:
+            raise AudioTooLong(
+                f"{exc}; send a shorter file, or split it (transcribe_long, or the CLI's --split)"
+            ) from None
+        except DecodeError as exc:
+            raise AudioDecodeError(str(exc)) from None
+        duration = round(len(samples) / SAMPLE_RATE, 3)
+        language = options.language or ("en" if not model.model.is_multilingual else "")
+        if len(samples) == 0:
+            return Result("", language or "en", duration)
         kwargs: dict[str, Any] = {
             "language": options.language,
             "initial_prompt": options.prompt or None,
             "word_timestamps": options.word_timestamps,
+            "vad_filter": False,
         }
         if options.temperature is not None:
             kwargs["temperature"] = temperature_schedule(options.temperature)
+        gate = self.vad_filter if options.vad_filter is None else options.vad_filter
+        if gate:
+            vad = self.vad_options(options.vad_parameters)
+            if not speech_found(samples, vad):
+                return Result("", language or "en", duration)
+            kwargs.update(vad_filter=True, vad_parameters=vad)
         pieces, info = model.transcribe(samples, **kwargs)
         segments: list[dict[str, Any]] = []
         words: list[dict[str, Any]] = []
@@ -230,7 +264,47 @@ class WhisperEngine:
                     }
                 )
         text = "".join(s["text"] for s in segments).strip()
-        return Result(text, info.language, round(info.duration, 3), segments, words)
+        return Result(text, info.language, duration, segments, words)
+
+    def vad_options(self, overrides: Mapping[str, float]) -> Any:
+        """faster-whisper's ``VadOptions``: its defaults, then the engine's, then ``overrides``."""
+        from faster_whisper.vad import VadOptions
+
+        return VadOptions(**{**self.vad_parameters, **overrides})
+
+
+def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:
+    """``values`` checked against :data:`VAD_PARAMETERS`: known names, finite numbers of the
+    right kind, not negative (``threshold`` and ``neg_threshold`` in [0, 1]).
+
+    Raises ``ValueError`` naming the first bad entry.
+    """
+    checked: dict[str, float] = {}
+    for name, raw in values.items():
+        kind = VAD_PARAMETERS.get(name)
+        if kind is None:
+            raise ValueError(
+                f"unknown VAD parameter {name!r}; known: {', '.join(sorted(VAD_PARAMETERS))}"
+            )
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"VAD parameter {name!r} must be a number, not {raw!r}") from None
+        if math.isnan(number) or number < 0 or (math.isinf(number) and kind is int):
+            raise ValueError(f"VAD parameter {name!r} must be a non-negative number")
+        if name.endswith("threshold") and number > 1:
+            raise ValueError(f"VAD parameter {name!r} must be between 0 and 1")
+        checked[name] = int(number) if kind is int else number
+    return checked
+
+
+def speech_found(samples: Any, vad: Any) -> bool:
+    """Whether Silero VAD (shipped inside faster-whisper's wheel) hears speech in ``samples``."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    return bool(get_speech_timestamps(samples, vad))
 
 
 _ENGINES: dict[str, WhisperEngine] = {}
