@@ -5,11 +5,12 @@ Both users of decoded audio go through here: the local engine, which needs the w
 time. Only long-standing PyAV calls are used (``av.open``, ``demux``, ``Packet.decode``,
 ``AudioResampler``), and no keyword that one release has and another lacks.
 
-Memory: :func:`decode` writes samples straight into one array, sized from the container's
-stated duration when it has one and grown in place otherwise, so a file costs its final sample
-array (4 bytes a sample, 64 KB a second) and nothing more of its length. ``max_seconds`` bounds
-that array: it is checked against the container's header before decoding and enforced while
-decoding, so a small file that expands to hours of audio is refused, not held.
+Memory: :func:`decode` writes samples straight into one array sized from the container's
+stated duration, so a file costs its final sample array (4 bytes a sample, 64 KB a second) and
+nothing more of its length (without a stated duration, twice that for a moment at the end).
+``max_seconds`` bounds that array: it is checked against the container's header before
+decoding and enforced while decoding, so a small file that expands to hours of audio is
+refused, not held.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ MAX_BAD_PACKETS = 64
 """Packets FFmpeg cannot decode that are skipped (a damaged stretch in a long recording) before
 the whole file counts as undecodable."""
 
-_INITIAL_SECONDS = 30.0
+_BLOCK_SECONDS = 30
 _HEADER_SLACK_SECONDS = 1.0
 
 Source = Union[str, "os.PathLike[str]", IO[bytes]]
@@ -188,6 +189,12 @@ def decode(source: Source, *, max_seconds: float | None = None) -> Any:
 
     Raises :class:`DecodeError` for input that is not decodable audio and
     :class:`AudioTooLongError` when it is longer than ``max_seconds``.
+
+    Memory: with a duration stated in the container (nearly every file), the samples go into
+    one array of that length (plus a second), and that array is the result: nothing else of
+    the file's length is held. Without one, or when the container understates it, the samples
+    are gathered in blocks of :data:`_BLOCK_SECONDS` and joined once at the end, so at most
+    twice the audio's samples are held for that moment.
     """
     np = require("numpy")
     limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
@@ -195,24 +202,33 @@ def decode(source: Source, *, max_seconds: float | None = None) -> Any:
         stated = audio.header_seconds()
         if max_seconds is not None and stated is not None and stated > max_seconds + 1.0:
             raise AudioTooLongError(stated, max_seconds)
-        guess = stated + _HEADER_SLACK_SECONDS if stated is not None else _INITIAL_SECONDS
-        capacity = max(SAMPLE_RATE, int(guess * SAMPLE_RATE))
+        first = (
+            int((stated + _HEADER_SLACK_SECONDS) * SAMPLE_RATE)
+            if stated is not None
+            else _BLOCK_SECONDS * SAMPLE_RATE
+        )
         if limit is not None:
-            capacity = min(capacity, limit + 1)
-        samples = np.empty(capacity, dtype=np.float32)
-        filled = 0
-        for chunk in audio.chunks("flt"):
-            end = filled + len(chunk)
-            if limit is not None and end > limit:
-                raise AudioTooLongError(end / SAMPLE_RATE, max_seconds or 0.0)
-            if end > len(samples):
-                # realloc in place: large blocks are remapped, not copied, so growing never
-                # holds two copies of the audio at once
-                grown = max(end, len(samples) * 2)
-                if limit is not None:
-                    grown = min(grown, limit + 1)
-                samples.resize(grown, refcheck=False)
-            samples[filled:end] = chunk
-            filled = end
-    samples.resize(filled, refcheck=False)
-    return samples
+            first = min(first, limit + 1)
+        blocks = [np.empty(max(first, 1), dtype=np.float32)]
+        filled = 0  # samples in the last block
+        total = 0
+        for decoded in audio.chunks("flt"):
+            total += len(decoded)
+            if limit is not None and total > limit:
+                raise AudioTooLongError(total / SAMPLE_RATE, limit / SAMPLE_RATE)
+            chunk = decoded
+            while len(chunk):
+                block = blocks[-1]
+                room = len(block) - filled
+                if room == 0:
+                    blocks.append(np.empty(_BLOCK_SECONDS * SAMPLE_RATE, dtype=np.float32))
+                    filled = 0
+                    continue
+                taken = chunk[:room]
+                block[filled : filled + len(taken)] = taken
+                filled += len(taken)
+                chunk = chunk[len(taken) :]
+    if len(blocks) == 1:
+        return blocks[0][:filled]  # a view: the slack is a second at most, never touched
+    blocks[-1] = blocks[-1][:filled]
+    return np.concatenate(blocks)
