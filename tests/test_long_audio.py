@@ -39,7 +39,13 @@ from transcribe_sdk._splitter import (
 )
 from transcribe_sdk._stitch import as_format, stitch
 from transcribe_sdk.errors import BadRequestError, InvalidFileError, InvalidInputError
-from transcribe_sdk.models import Segment, Transcription, Usage, VerboseTranscription, Word
+from transcribe_sdk.models import (
+    DurationUsage,
+    Segment,
+    Transcription,
+    VerboseTranscription,
+    Word,
+)
 from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
 
 LONG_SPEECH = FIXTURES / "long_speech.wav"
@@ -275,7 +281,7 @@ def test_stitch_moves_renumbers_and_sums() -> None:
         language="english",
         duration=10.0,
         words=[Word(word="One", start=0.0, end=0.5), Word(word="two", start=1.2, end=1.6)],
-        usage=Usage(type="duration", seconds=10),
+        usage=DurationUsage(seconds=10),
     )
     second = _verbose(
         "Three four.",
@@ -284,7 +290,7 @@ def test_stitch_moves_renumbers_and_sums() -> None:
         provider="ovh",
         language="english",
         words=[Word(word="Three", start=0.5, end=1.0), Word(word="four", start=2.0, end=2.4)],
-        usage=Usage(type="duration", seconds=7.5),
+        usage=DurationUsage(seconds=7.5),
     )
     result = stitch([(0.0, 10.0, first), (10.0, 7.5, second)])
     assert isinstance(result, VerboseTranscription)
@@ -395,8 +401,9 @@ def test_as_format_gives_the_type_of_a_single_call(fmt: str | None, kind: type) 
     elif isinstance(value, Transcription):
         assert value.text == "Hello. World."
         dumped = value.model_dump()
-        for name in ("duration", "words", "usage"):
+        for name in ("duration", "words"):
             assert name not in dumped
+        assert value.usage == stitched.usage  # what it cost is part of every result
         # Which provider served each piece stays visible in the plain json result too.
         assert dumped["chunks"] == stitched.model_extra["chunks"]
     elif fmt == "text":

@@ -49,12 +49,24 @@ from .files import AudioFile, FileContent, FileInput, prepare_file
 from .local import LocalEngineUnavailable
 
 if TYPE_CHECKING:
-    from .models import Segment, Transcription, Usage, VerboseTranscription, Word
+    from .models import (
+        DurationUsage,
+        Segment,
+        TokenUsage,
+        Transcription,
+        Usage,
+        VerboseTranscription,
+        Word,
+        total_usage,
+    )
     from .subtitles import to_srt, to_vtt
 else:
     # The pydantic models cost more to build than the rest of the package takes to import, so
     # they load when first named (or when the first answer is parsed).
     _LAZY = {
+        "DurationUsage": "models",
+        "TokenUsage": "models",
+        "total_usage": "models",
         "Segment": "models",
         "Transcription": "models",
         "Usage": "models",
@@ -94,6 +106,7 @@ __all__ = [
     "BatchResult",
     "Client",
     "ConflictError",
+    "DurationUsage",
     "FileContent",
     "FileInput",
     "FileTooLargeError",
@@ -116,6 +129,7 @@ __all__ = [
     "SilenceFilter",
     "SplitUnavailable",
     "TimestampGranularity",
+    "TokenUsage",
     "TranscribeError",
     "TranscribeOptions",
     "Transcription",
@@ -129,4 +143,5 @@ __all__ = [
     "prepare_file",
     "to_srt",
     "to_vtt",
+    "total_usage",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .models import Segment, Transcription, Usage, VerboseTranscription, Word
+from .models import Segment, Transcription, VerboseTranscription, Word, total_usage
 from .subtitles import to_srt, to_vtt
 
 
@@ -26,7 +26,6 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
     words: list[Word] = []
     texts: list[str] = []
     chunks: list[dict[str, Any]] = []
-    seconds: float | None = None
     last_start = 0.0
     last_word = 0.0
     for start, duration, result in pieces:
@@ -66,9 +65,6 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
             end = max(_shift(word.end, start, begin), begin)
             words.append(word.model_copy(update={"start": begin, "end": end}))
             last_word = begin
-        usage = getattr(result, "usage", None)
-        if isinstance(usage, Usage) and usage.seconds is not None:
-            seconds = (seconds or 0.0) + usage.seconds
     first = pieces[0][2] if pieces else Transcription()
     providers = {c["provider"] for c in chunks if c["provider"]}
     total = sum(duration for _, duration, _ in pieces)
@@ -84,7 +80,7 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
             "duration": round(total, 3),
             "segments": [s.model_dump(exclude_none=False) for s in segments] if segments else None,
             "words": [w.model_dump() for w in words] if words else None,
-            "usage": {"type": "duration", "seconds": seconds} if seconds is not None else None,
+            "usage": total_usage(result for _, _, result in pieces),
             "chunks": chunks,
             "dropped_segments": _total_dropped([p for _, _, p in pieces]),
         }
@@ -106,4 +102,4 @@ def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
         return to_srt(result)
     if response_format == "vtt":
         return to_vtt(result)
-    return Transcription.model_validate(result.model_dump(exclude={"duration", "words", "usage"}))
+    return Transcription.model_validate(result.model_dump(exclude={"duration", "words"}))

@@ -9,13 +9,24 @@ strings (vLLM's ``"duration": "5.0"``), some add their own (Groq's ``x_groq``, M
 from __future__ import annotations
 
 import builtins
-from typing import Annotated, Any
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr
 
 from ._languages import to_language_code
 
-__all__ = ["Segment", "Transcription", "Usage", "VerboseTranscription", "Word"]
+__all__ = [
+    "DurationUsage",
+    "InputTokenDetails",
+    "Segment",
+    "TokenUsage",
+    "Transcription",
+    "Usage",
+    "VerboseTranscription",
+    "Word",
+    "total_usage",
+]
 
 
 def _loose_int(value: Any) -> Any:
@@ -79,14 +90,99 @@ class Segment(_ServerModel):
     words: list[Word] | None = None
 
 
-class Usage(_ServerModel):
-    """What the request cost, as the server reports it (tokens or seconds); ``None`` if unsaid."""
+class InputTokenDetails(_ServerModel):
+    """How the input tokens of a :class:`TokenUsage` divide between audio and text."""
 
-    type: str | None = None
-    seconds: float | None = None
+    audio_tokens: LooseInt | None = None
+    text_tokens: LooseInt | None = None
+
+
+class TokenUsage(_ServerModel):
+    """What a request cost, for models billed by tokens (``gpt-4o-transcribe`` and others)."""
+
+    type: Literal["tokens"] = "tokens"
     input_tokens: LooseInt | None = None
     output_tokens: LooseInt | None = None
     total_tokens: LooseInt | None = None
+    input_token_details: InputTokenDetails | None = None
+
+
+class DurationUsage(_ServerModel):
+    """What a request cost, for models billed by the second of audio (Whisper)."""
+
+    type: Literal["duration"] = "duration"
+    seconds: float | None = None
+
+
+_TOKEN_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
+
+
+def _pick_usage(value: Any) -> Any:
+    # OpenAI's union is told apart by "type"; servers that leave it out are told apart by
+    # their fields. A usage that is neither (or not an object) is not reported: None.
+    if value is None or isinstance(value, (TokenUsage, DurationUsage)):
+        return value
+    if not isinstance(value, Mapping):
+        return None
+    kind = value.get("type")
+    if kind == "duration" or (kind is None and "seconds" in value):
+        return DurationUsage.model_validate({**value, "type": "duration"})
+    if kind == "tokens" or (kind is None and any(k in value for k in _TOKEN_FIELDS)):
+        return TokenUsage.model_validate({**value, "type": "tokens"})
+    return None
+
+
+Usage = Annotated[TokenUsage | DurationUsage | None, BeforeValidator(_pick_usage)]
+"""A request's cost as the server reports it: :class:`TokenUsage` or :class:`DurationUsage`
+(OpenAI's union), or ``None`` when the server does not say."""
+
+
+def _add(a: int | float | None, b: int | float | None) -> Any:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def total_usage(items: Iterable[Any]) -> TokenUsage | DurationUsage | None:
+    """The sum of the usage of ``items``: results (anything with a ``usage``), batch results
+    (their ``result``), or usage values themselves.
+
+    ``None`` when none of them reports usage. Tokens add to tokens and seconds to seconds;
+    when some report tokens and others seconds, there is no one sum and the answer is ``None``.
+    Items that report nothing are left out (they add nothing, not 0).
+
+    Example::
+
+        results = client.transcribe_many(paths, model="whisper-large-v3")
+        print(total_usage(results))
+    """
+    found: list[TokenUsage | DurationUsage] = []
+    for item in items:
+        usage = item
+        if not isinstance(item, (TokenUsage, DurationUsage)):
+            usage = getattr(getattr(item, "result", item), "usage", None)
+        if isinstance(usage, (TokenUsage, DurationUsage)):
+            found.append(usage)
+    if not found:
+        return None
+    if all(isinstance(u, DurationUsage) for u in found):
+        seconds = None
+        for u in found:
+            seconds = _add(seconds, u.seconds)  # type: ignore[union-attr]
+        return DurationUsage(seconds=seconds)
+    if all(isinstance(u, TokenUsage) for u in found):
+        tokens = [u for u in found if isinstance(u, TokenUsage)]
+        totals: dict[str, Any] = dict.fromkeys(_TOKEN_FIELDS)
+        audio = text = None
+        for u in tokens:
+            for name in _TOKEN_FIELDS:
+                totals[name] = _add(totals[name], getattr(u, name))
+            if u.input_token_details is not None:
+                audio = _add(audio, u.input_token_details.audio_tokens)
+                text = _add(text, u.input_token_details.text_tokens)
+        details = None
+        if audio is not None or text is not None:
+            details = InputTokenDetails(audio_tokens=audio, text_tokens=text)
+        return TokenUsage(**totals, input_token_details=details)
+    return None
 
 
 class Transcription(_ServerModel):
@@ -106,6 +202,8 @@ class Transcription(_ServerModel):
     text: str = ""
     language: str | None = None
     segments: list[Segment] | None = None
+    usage: Usage = None
+    """What the request cost (tokens or seconds), if the server says."""
     dropped_segments: int | None = None
     """How many segments ``silence_filter`` dropped as probably silent; ``None`` when the
     call had no ``silence_filter``."""
@@ -148,4 +246,3 @@ class VerboseTranscription(Transcription):
 
     duration: float | None = None
     words: list[Word] | None = None
-    usage: Usage | None = Field(default=None)
