@@ -123,6 +123,18 @@ class APITimeoutError(APIConnectionError):
     """A connect, write, read or pool timeout expired before the server answered."""
 
 
+class StreamInterruptedError(APIConnectionError):
+    """A streamed transcription stopped before its last event (the connection broke, the
+    server ended the body early, or an event was too large).
+
+    ``text`` holds the text that had arrived. Nothing is retried once events were delivered.
+    """
+
+    def __init__(self, message: str, *, text: str = "", attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts, reason="stream cut off")
+        self.text = text
+
+
 class _ResponseError(TranscribeError):
     """Shared state of the errors built from an HTTP response."""
 

@@ -1,0 +1,371 @@
+"""Streamed transcription: typed events as the server sends them.
+
+``client.transcribe(..., stream=True)`` returns a :class:`TranscriptionStream` (or, from
+:class:`~transcribe_sdk.AsyncClient`, an :class:`AsyncTranscriptionStream`) that yields these
+events, with OpenAI's names and fields:
+
+- :class:`TranscriptTextDelta` (``transcript.text.delta``): more text, as it is decoded;
+- :class:`TranscriptTextSegment` (``transcript.text.segment``): a finished segment with its
+  times (and speaker, when diarizing);
+- :class:`TranscriptTextDone` (``transcript.text.done``): the whole text and the usage; always
+  the last event of a stream that finished;
+- :class:`UnknownStreamEvent`: any other event, kept as it came.
+
+Other servers' shapes are read as the same events: Mistral's ``transcription.text.delta``,
+``transcription.segment`` and ``transcription.done``, and vLLM's chat-style chunks ending in
+``[DONE]``. A server that ignores ``stream`` and answers plain JSON still gives one
+:class:`TranscriptTextDone`, so code written for streaming works with every server.
+
+Example::
+
+    with client.transcribe("talk.mp3", model="gpt-4o-transcribe", stream=True) as events:
+        for event in events:
+            if event.type == "transcript.text.delta":
+                print(event.delta, end="", flush=True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Literal, TypeAlias
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self
+
+from ._sse import EventTooLargeError, ServerSentEvent, SSEDecoder
+from .errors import StreamInterruptedError, UnexpectedResponseError
+from .models import LooseStr, Usage
+
+__all__ = [
+    "AsyncTranscriptionStream",
+    "Logprob",
+    "StreamEvent",
+    "TranscriptTextDelta",
+    "TranscriptTextDone",
+    "TranscriptTextSegment",
+    "TranscriptionStream",
+    "UnknownStreamEvent",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+class Logprob(_Event):
+    """One token's log-probability (``include=["logprobs"]``)."""
+
+    token: str | None = None
+    bytes: list[int] | None = None
+    logprob: float | None = None
+
+
+class TranscriptTextDelta(_Event):
+    """More of the transcript: ``delta`` follows the text of the events before it."""
+
+    type: Literal["transcript.text.delta"] = "transcript.text.delta"
+    delta: str = ""
+    logprobs: list[Logprob] | None = None
+    segment_id: LooseStr | None = None
+
+
+class TranscriptTextSegment(_Event):
+    """A finished segment: its text, its times in seconds and, when diarizing, its speaker."""
+
+    type: Literal["transcript.text.segment"] = "transcript.text.segment"
+    id: LooseStr | None = None
+    start: float | None = None
+    end: float | None = None
+    text: str = ""
+    speaker: str | None = None
+
+
+class TranscriptTextDone(_Event):
+    """The end of the stream: the whole ``text`` and what the request cost (``usage``)."""
+
+    type: Literal["transcript.text.done"] = "transcript.text.done"
+    text: str = ""
+    logprobs: list[Logprob] | None = None
+    usage: Usage = None
+
+
+class UnknownStreamEvent(_Event):
+    """An event of a type this version does not know, kept whole in ``data``."""
+
+    type: str
+    data: Any = None
+
+
+StreamEvent: TypeAlias = (
+    TranscriptTextDelta | TranscriptTextSegment | TranscriptTextDone | UnknownStreamEvent
+)
+"""Any event a stream yields; tell them apart by ``type`` (or ``isinstance``)."""
+
+
+class EventReader:
+    """Pure code: event-stream bytes in, :data:`StreamEvent` values out.
+
+    Keeps the text so far, so a stream that ends without its ``done`` event can say how much
+    arrived, and so vLLM's ``[DONE]`` can be given the whole text.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.text = ""
+        self.done = False
+        self._usage: Any = None
+        self._segments = 0
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        try:
+            raw = self._decoder.feed(chunk)
+        except EventTooLargeError as exc:
+            raise self.interrupted(str(exc)) from None
+        return [e for sse in raw for e in self._events(sse)]
+
+    def finish(self) -> list[StreamEvent]:
+        """The events left at the end of the body; raises when the stream was cut short."""
+        events = [e for sse in self._decoder.flush() for e in self._events(sse)]
+        if not self.done:
+            raise self.interrupted("the server ended the stream before its last event")
+        return events
+
+    def interrupted(self, why: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            f"The transcription stream was cut off: {why}. {len(self.text)} characters of "
+            "text had arrived (on the error as .text); the request was not retried, since "
+            "events had already been delivered.",
+            text=self.text,
+        )
+
+    def _events(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        if self.done:
+            return []  # nothing counts after the end (vLLM sends [DONE] after its last chunk)
+        if sse.data.strip() == "[DONE]":
+            return [self._done(TranscriptTextDone(text=self.text, usage=self._usage))]
+        try:
+            data = json.loads(sse.data)
+        except ValueError:
+            return [UnknownStreamEvent(type=sse.event or "message", data=sse.data)]
+        if not isinstance(data, Mapping):
+            return [UnknownStreamEvent(type=sse.event or "message", data=data)]
+        kind = data.get("type") or sse.event
+        if kind is None and isinstance(data.get("choices"), list):
+            return self._vllm(data)
+        reader = _READERS.get(str(kind)) if kind is not None else None
+        if reader is None:
+            return [UnknownStreamEvent(type=str(kind or "message"), data=dict(data))]
+        try:
+            event = reader(self, dict(data))
+        except ValidationError:
+            return [UnknownStreamEvent(type=str(kind), data=dict(data))]
+        if isinstance(event, TranscriptTextDelta):
+            self.text += event.delta
+        elif isinstance(event, TranscriptTextDone):
+            event = self._done(event)
+        return [event]
+
+    def _done(self, event: TranscriptTextDone) -> TranscriptTextDone:
+        self.done = True
+        if not event.text and self.text:
+            event = event.model_copy(update={"text": self.text})
+        self.text = event.text
+        return event
+
+    def _vllm(self, data: Mapping[str, Any]) -> list[StreamEvent]:
+        if data.get("usage") is not None:
+            self._usage = data["usage"]
+        events: list[StreamEvent] = []
+        for choice in data["choices"]:
+            delta = choice.get("delta") if isinstance(choice, Mapping) else None
+            content = delta.get("content") if isinstance(delta, Mapping) else None
+            if isinstance(content, str) and content:
+                self.text += content
+                events.append(TranscriptTextDelta(delta=content))
+        return events
+
+    def _segment(self, data: dict[str, Any]) -> TranscriptTextSegment:
+        self._segments += 1
+        if "speaker" not in data and "speaker_id" in data:
+            data["speaker"] = data["speaker_id"]
+        data.setdefault("id", str(self._segments - 1))
+        data["type"] = "transcript.text.segment"
+        return TranscriptTextSegment.model_validate(data)
+
+
+def _openai(model: type[_Event]) -> Callable[[EventReader, dict[str, Any]], StreamEvent]:
+    def read(_: EventReader, data: dict[str, Any]) -> StreamEvent:
+        return model.model_validate(data)  # type: ignore[return-value]
+
+    return read
+
+
+def _mistral_delta(_: EventReader, data: dict[str, Any]) -> StreamEvent:
+    data["type"] = "transcript.text.delta"
+    data.setdefault("delta", data.pop("text", ""))
+    return TranscriptTextDelta.model_validate(data)
+
+
+def _mistral_done(_: EventReader, data: dict[str, Any]) -> StreamEvent:
+    data["type"] = "transcript.text.done"
+    return TranscriptTextDone.model_validate(data)
+
+
+_READERS: dict[str, Callable[[EventReader, dict[str, Any]], StreamEvent]] = {
+    "transcript.text.delta": _openai(TranscriptTextDelta),
+    "transcript.text.segment": EventReader._segment,
+    "transcript.text.done": _openai(TranscriptTextDone),
+    "transcription.text.delta": _mistral_delta,
+    "transcription.segment": EventReader._segment,
+    "transcription.done": _mistral_done,
+}
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    """Whether the server answered with an event stream (not every server honours ``stream``)."""
+    return "text/event-stream" in response.headers.get("content-type", "").lower()
+
+
+def whole_answer_event(result: Any) -> TranscriptTextDone:
+    """The one event for a server that answered a streamed request with its whole result."""
+    if isinstance(result, str):
+        return TranscriptTextDone(text=result)
+    return TranscriptTextDone(text=result.text, usage=getattr(result, "usage", None))
+
+
+def _cut_off(reader: EventReader, exc: httpx.HTTPError) -> StreamInterruptedError:
+    return reader.interrupted(f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+
+class TranscriptionStream:
+    """The events of one streamed transcription, read as they arrive.
+
+    Iterate it once; use it as a context manager (or call :meth:`close`) so the connection is
+    released even when you stop early. ``request_id`` and ``http_response`` say which request
+    it was.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        whole: Callable[[], TranscriptTextDone] | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.http_response = response
+        self._whole = whole
+        self._reader = EventReader()
+        self._max_bytes = max_bytes
+
+    @property
+    def request_id(self) -> str | None:
+        from .errors import request_id_from
+
+        return request_id_from(self.http_response.headers)
+
+    @property
+    def text(self) -> str:
+        """The text that has arrived so far (the whole text once the stream is done)."""
+        return self._reader.text
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        try:
+            if self._whole is not None:
+                yield self._whole()
+                return
+            seen = 0
+            try:
+                for chunk in self.http_response.iter_bytes():
+                    seen += len(chunk)
+                    _check_size(seen, self._max_bytes, self._reader)
+                    yield from self._reader.feed(chunk)
+            except httpx.HTTPError as exc:
+                raise _cut_off(self._reader, exc) from None
+            yield from self._reader.finish()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the connection; events not read yet are dropped."""
+        self.http_response.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncTranscriptionStream:
+    """The async counterpart of :class:`TranscriptionStream`: ``async for`` and
+    ``async with``."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        whole: Callable[[], TranscriptTextDone] | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.http_response = response
+        self._whole = whole
+        self._reader = EventReader()
+        self._max_bytes = max_bytes
+
+    @property
+    def request_id(self) -> str | None:
+        from .errors import request_id_from
+
+        return request_id_from(self.http_response.headers)
+
+    @property
+    def text(self) -> str:
+        """The text that has arrived so far (the whole text once the stream is done)."""
+        return self._reader.text
+
+    async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        try:
+            if self._whole is not None:
+                yield self._whole()
+                return
+            seen = 0
+            try:
+                async for chunk in self.http_response.aiter_bytes():
+                    seen += len(chunk)
+                    _check_size(seen, self._max_bytes, self._reader)
+                    for event in self._reader.feed(chunk):
+                        yield event
+            except httpx.HTTPError as exc:
+                raise _cut_off(self._reader, exc) from None
+            for event in self._reader.finish():
+                yield event
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the connection; events not read yet are dropped."""
+        await self.http_response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _check_size(seen: int, limit: int | None, reader: EventReader) -> None:
+    if limit is not None and seen > limit:
+        raise reader.interrupted(f"the stream went past the {limit}-byte limit on answers")
+
+
+def unexpected_stream(why: str, response: httpx.Response) -> UnexpectedResponseError:
+    """For a 2xx stream answer the client cannot read at all."""
+    return UnexpectedResponseError(
+        f"The server answered {response.status_code} but {why}.",
+        status_code=response.status_code,
+        request_id=None,
+        body=None,
+        headers=response.headers,
+    )
