@@ -15,61 +15,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
+from cli_fake import Fake
 from conftest import FIXTURES
 from wer import word_error_rate
 
 import transcribe_sdk._cli as cli
-from transcribe_sdk import Client
 from transcribe_sdk._cli_args import build_parser
 from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
 
 HELLO_TEXT = "Hello world. This is a test of the transcription client."
-
-
-class TTY(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-@dataclass
-class Fake:
-    """The FakeServer behind ``run``, and what ``run`` built its client with."""
-
-    server: FakeServer = field(default_factory=FakeServer)
-    made: list[dict[str, Any]] = field(default_factory=list)
-    http: list[httpx.Client] = field(default_factory=list)
-
-    def client(self, **kwargs: Any) -> Client:
-        self.made.append(kwargs)
-        http = httpx.Client(transport=self.server)
-        self.http.append(http)
-        return Client(
-            api_key="test-key",
-            http_client=http,
-            max_retries=kwargs.get("max_retries", 2),
-            timeout=kwargs.get("timeout"),
-        )
-
-    def run(self, *argv: str | Path, tty: bool = False) -> Result:
-        out = io.StringIO()
-        err: io.StringIO = TTY() if tty else io.StringIO()
-        code = cli.run([str(a) for a in argv], stdout=out, stderr=err)
-        return Result(code, out.getvalue(), err.getvalue())
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
