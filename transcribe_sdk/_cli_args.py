@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Transcribe audio files with an OpenAI-compatible speech-to-text API\n"
         "(the cortecs.ai router by default), or offline with --local.",
         epilog=f"The API key comes from ${ENV_API_KEY}; the server from ${ENV_BASE_URL} or\n"
-        "--base-url. Exit status: 0 all done, 1 some files failed, 2 usage error.\n\n"
+        "--base-url. Exit status: 0 all done, 1 some files failed, 2 usage error,\n"
+        "130 stopped with Ctrl+C. Transcripts are named after their input: talk.mp3 gives\n"
+        "talk.mp3.txt (or .json, .srt, .vtt), next to it or below --output-dir.\n\n"
         "examples:\n"
         "  transcribe talk.mp3\n"
         "  transcribe recordings/ --format srt --output-dir subtitles/\n"
