@@ -591,3 +591,83 @@ async def test_async_bad_arguments(files: Any, limit: int) -> None:
         with pytest.raises(InvalidInputError):
             await client.transcribe_many(files, model=MODEL, max_concurrency=limit)
     assert server.requests == []
+
+
+def _streams(tmp_path: Path) -> dict[str, Callable[[], list[Any]]]:
+    """Batches that hold one stream more than once, each way it can be given."""
+    path = tmp_path / "a.wav"
+    path.write_bytes(WAV)
+
+    def one_file_four_times() -> list[Any]:
+        return [path.open("rb")] * 4
+
+    def bare_and_in_a_tuple() -> list[Any]:
+        handle = path.open("rb")
+        return [handle, ("a.wav", handle)]
+
+    def two_tuples() -> list[Any]:
+        memory = io.BytesIO(WAV)
+        return [("a.wav", memory), ("b.wav", memory, "audio/wav")]
+
+    return {
+        "one_file_four_times": one_file_four_times,
+        "bare_and_in_a_tuple": bare_and_in_a_tuple,
+        "two_tuples": two_tuples,
+    }
+
+
+@pytest.mark.parametrize("way", ["one_file_four_times", "bare_and_in_a_tuple", "two_tuples"])
+def test_the_same_stream_twice_is_refused_before_anything_is_read(tmp_path: Path, way: str) -> None:
+    files = _streams(tmp_path)[way]()
+    server = FakeServer()
+    with server.client() as client, pytest.raises(InvalidInputError) as caught:
+        client.transcribe_many(files, model=MODEL)
+    assert caught.value.param == "files"
+    assert "inputs 0 and 1 are the same" in str(caught.value)
+    assert "open the file once per input, or pass its path" in str(caught.value)
+    assert server.requests == []
+    streams = {id(s): s for s in (f[1] if isinstance(f, tuple) else f for f in files)}
+    for stream in streams.values():
+        assert stream.tell() == 0  # not read at all
+        stream.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("way", ["one_file_four_times", "bare_and_in_a_tuple", "two_tuples"])
+async def test_async_the_same_stream_twice_is_refused_before_anything_is_read(
+    tmp_path: Path, way: str
+) -> None:
+    files = _streams(tmp_path)[way]()
+    server = FakeServer()
+    async with server.async_client() as client:
+        with pytest.raises(InvalidInputError) as caught:
+            await client.transcribe_many(files, model=MODEL)
+    assert caught.value.param == "files"
+    assert server.requests == []
+    for item in files:
+        (item[1] if isinstance(item, tuple) else item).close()
+
+
+@pytest.mark.anyio
+async def test_async_the_same_async_iterator_twice_is_refused() -> None:
+    async def chunks() -> Any:
+        yield WAV
+
+    stream = chunks()
+    server = FakeServer()
+    async with server.async_client() as client:
+        with pytest.raises(InvalidInputError, match="inputs 0 and 2 are the same"):
+            await client.transcribe_many([stream, WAV, stream], model=MODEL)
+    assert server.requests == []
+
+
+def test_the_same_path_or_bytes_twice_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    path.write_bytes(WAV)
+    server = FakeServer()
+    with server.client() as client:
+        results = client.transcribe_many(
+            [path, path, str(path), WAV, WAV, ("x.wav", WAV)], model=MODEL
+        )
+    assert [r.ok for r in results] == [True] * 6
+    assert all(r.file is not None and r.file.data == WAV for r in server.requests)

@@ -15,60 +15,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
+from cli_fake import Fake
 from conftest import FIXTURES
 from wer import word_error_rate
 
 import transcribe_sdk._cli as cli
-from transcribe_sdk import Client
+from transcribe_sdk._cli_args import build_parser
 from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
 
 HELLO_TEXT = "Hello world. This is a test of the transcription client."
-
-
-class TTY(io.StringIO):
-    """A stream that says it is a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-@dataclass
-class Fake:
-    """The FakeServer behind ``run``, and what ``run`` built its client with."""
-
-    server: FakeServer = field(default_factory=FakeServer)
-    made: list[dict[str, Any]] = field(default_factory=list)
-    http: list[httpx.Client] = field(default_factory=list)
-
-    def client(self, **kwargs: Any) -> Client:
-        self.made.append(kwargs)
-        http = httpx.Client(transport=self.server)
-        self.http.append(http)
-        return Client(
-            api_key="test-key",
-            http_client=http,
-            max_retries=kwargs.get("max_retries", 2),
-            timeout=kwargs.get("timeout"),
-        )
-
-    def run(self, *argv: str | Path, tty: bool = False) -> Result:
-        out = io.StringIO()
-        err: io.StringIO = TTY() if tty else io.StringIO()
-        code = cli.run([str(a) for a in argv], stdout=out, stderr=err)
-        return Result(code, out.getvalue(), err.getvalue())
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture
@@ -102,44 +60,52 @@ def sent_files(server: FakeServer) -> list[str]:
 def test_find_inputs_files_folders_globs(audio: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(FIXTURES / "hello.flac", audio / "LOUD.FLAC")
     found, missing = cli.find_inputs([str(audio)])
-    assert found == [
-        audio / "LOUD.FLAC",
-        audio / "hello.wav",
-        audio / "numbers.wav",
-        audio / "sub" / "hello.mp3",
-    ]  # recursive, sorted, audio only (notes.txt is left out), any case of extension
+    assert found == {
+        audio / "LOUD.FLAC": Path("LOUD.FLAC"),
+        audio / "hello.wav": Path("hello.wav"),
+        audio / "numbers.wav": Path("numbers.wav"),
+        audio / "sub" / "hello.mp3": Path("sub/hello.mp3"),
+    }  # recursive, audio only (notes.txt is left out), any case of extension
+    assert list(found) == sorted(found)  # sorted
     assert missing == []
 
     monkeypatch.chdir(audio)
     found, missing = cli.find_inputs(["*.wav", "hello.wav", "./hello.wav", "**/*.mp3", "no*.mp3"])
-    assert found == [Path("hello.wav"), Path("numbers.wav"), Path("sub/hello.mp3")]  # once each
-    assert missing == ["no*.mp3"]
+    assert list(found) == [Path("hello.wav"), Path("numbers.wav"), Path("sub/hello.mp3")]
+    assert missing == ["no*.mp3"]  # once each, however spelled
 
-    found, missing = cli.find_inputs(["notes.txt", "s*", "absent.wav"])
-    assert found == [Path("notes.txt")]  # named explicitly: taken as given
+    found, missing = cli.find_inputs(["notes.txt", "s*", "absent.wav", f"{audio}/s*/*.mp3"])
+    assert found == {  # named explicitly: taken as given; a glob: below its fixed part
+        Path("notes.txt"): Path("notes.txt"),
+        audio / "sub" / "hello.mp3": Path("sub/hello.mp3"),
+    }
     assert missing == ["s*", "absent.wav"]  # a glob matching only a folder matches no file
 
 
 def test_output_paths(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    sources = [a / "talk.mp3", a / "talk.wav", a / "solo.flac", b / "talk.wav"]
+    sources = {
+        a / "talk.mp3": Path("talk.mp3"),
+        a / "talk.wav": Path("talk.wav"),
+        a / "solo.flac": Path("solo.flac"),
+        b / "x" / "talk.wav": Path("x/talk.wav"),
+    }
     assert cli.output_paths(sources, "srt", None) == {
-        a / "talk.mp3": a / "talk.mp3.srt",  # two inputs would share talk.srt: keep extensions
+        a / "talk.mp3": a / "talk.mp3.srt",  # the input's whole name, next to it
         a / "talk.wav": a / "talk.wav.srt",
-        a / "solo.flac": a / "solo.srt",
-        b / "talk.wav": b / "talk.srt",
+        a / "solo.flac": a / "solo.flac.srt",
+        b / "x" / "talk.wav": b / "x" / "talk.wav.srt",
     }
     out = tmp_path / "out"
-    targets = cli.output_paths(sources, "text", out)
-    assert targets == {
-        a / "talk.mp3": out / "talk.mp3.txt",
+    assert cli.output_paths(sources, "text", out) == {
+        a / "talk.mp3": out / "talk.mp3.txt",  # under -o: the path below the argument
         a / "talk.wav": out / "talk.wav.txt",
-        a / "solo.flac": out / "solo.txt",
-        b / "talk.wav": out / "talk.wav-2.txt",  # same name from another folder: numbered
+        a / "solo.flac": out / "solo.flac.txt",
+        b / "x" / "talk.wav": out / "x" / "talk.wav.txt",
     }
-    assert len(set(targets.values())) == len(sources)
     for fmt, ext in [("json", "json"), ("verbose_json", "json"), ("vtt", "vtt")]:
-        assert cli.output_paths([a / "x.ogg"], fmt, None) == {a / "x.ogg": a / f"x.{ext}"}
+        one = {a / "x.ogg": Path("x.ogg")}
+        assert cli.output_paths(one, fmt, None) == {a / "x.ogg": a / f"x.ogg.{ext}"}
 
 
 # -- writing transcripts -----------------------------------------------------------------------
@@ -149,7 +115,7 @@ def test_transcripts_are_written_next_to_inputs(fake: Fake, audio: Path) -> None
     result = fake.run(audio)
     assert result.code == 0
     assert result.stdout == ""
-    for name in ("hello.txt", "numbers.txt", "sub/hello.txt"):
+    for name in ("hello.wav.txt", "numbers.wav.txt", "sub/hello.mp3.txt"):
         assert (audio / name).read_text() == DEFAULT_TEXT + "\n"
     assert sent_files(fake.server) == ["hello.mp3", "hello.wav", "numbers.wav"]
     assert {r.field("response_format") for r in fake.server.requests} == {"text"}
@@ -166,7 +132,7 @@ def test_each_format(fake: Fake, tmp_path: Path, fmt: str) -> None:
     assert fake.run(source, "--format", fmt).code == 0
     assert fake.server.requests[0].field("response_format") == fmt
     ext = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}[fmt]
-    text = (tmp_path / f"talk.{ext}").read_text()
+    text = (tmp_path / f"talk.wav.{ext}").read_text()
     assert text.endswith("\n")
     if fmt in ("json", "verbose_json"):
         data = json.loads(text)
@@ -185,15 +151,15 @@ def test_output_dir(fake: Fake, audio: Path, tmp_path: Path) -> None:
     result = fake.run(audio / "hello.wav", audio / "sub", "-o", out, "-f", "srt")
     assert result.code == 0
     assert sorted(p.name for p in out.iterdir()) == ["hello.mp3.srt", "hello.wav.srt"]
-    assert not (audio / "hello.srt").exists()
+    assert not (audio / "hello.wav.srt").exists()
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(fake: Fake, audio: Path) -> None:
-    (audio / "hello.txt").write_text("kept\n")
+    (audio / "hello.wav.txt").write_text("kept\n")
     result = fake.run(audio / "hello.wav", audio / "numbers.wav")
     assert result.code == 0
     assert sent_files(fake.server) == ["numbers.wav"]
-    assert (audio / "hello.txt").read_text() == "kept\n"
+    assert (audio / "hello.wav.txt").read_text() == "kept\n"
     assert "1 done, 0 failed, 1 skipped" in result.stderr
     assert "--overwrite" in result.stderr
 
@@ -204,19 +170,19 @@ def test_existing_outputs_are_skipped_unless_overwrite(fake: Fake, audio: Path) 
 
     forced = fake.run(audio / "hello.wav", "--overwrite")
     assert forced.code == 0
-    assert (audio / "hello.txt").read_text() == DEFAULT_TEXT + "\n"
+    assert (audio / "hello.wav.txt").read_text() == DEFAULT_TEXT + "\n"
     assert len(fake.server.requests) == 2
 
 
 def test_stdout_prints_in_input_order_and_writes_nothing(fake: Fake, audio: Path) -> None:
-    (audio / "numbers.txt").write_text("existing\n")  # --stdout ignores existing outputs
+    (audio / "numbers.wav.txt").write_text("existing\n")  # --stdout ignores existing outputs
     fake.server.add_result("first")
     fake.server.add_result("second")
     result = fake.run(audio / "numbers.wav", audio / "hello.wav", "--stdout", "-c", "1")
     assert result.code == 0
     assert result.stdout == "first\nsecond\n"
-    assert not (audio / "hello.txt").exists()
-    assert (audio / "numbers.txt").read_text() == "existing\n"
+    assert not (audio / "hello.wav.txt").exists()
+    assert (audio / "numbers.wav.txt").read_text() == "existing\n"
 
 
 # -- failures ----------------------------------------------------------------------------------
@@ -227,7 +193,7 @@ def test_missing_inputs_fail_with_a_message(fake: Fake, audio: Path) -> None:
     assert result.code == 1
     assert f"nothing matches '{audio / 'nope.wav'}'" in result.stderr
     assert "1 done, 1 failed" in result.stderr
-    assert (audio / "hello.txt").exists()
+    assert (audio / "hello.wav.txt").exists()
 
     only_missing = fake.run(audio / "nope.wav", audio / "*.ogg")
     assert only_missing.code == 1
@@ -242,7 +208,7 @@ def test_no_key_and_no_local_is_a_configuration_error(audio: Path) -> None:
     code = cli.run([str(audio / "hello.wav")], stdout=io.StringIO(), stderr=err)
     assert code == 2
     assert "TRANSCRIBE_API_KEY" in err.getvalue()
-    assert not (audio / "hello.txt").exists()
+    assert not (audio / "hello.wav.txt").exists()
 
 
 def test_a_failing_file_gives_exit_1_and_a_summary(fake: Fake, audio: Path) -> None:
@@ -251,24 +217,52 @@ def test_a_failing_file_gives_exit_1_and_a_summary(fake: Fake, audio: Path) -> N
     assert result.code == 1
     assert re.search(r"failed .*hello\.wav: .*this audio is corrupt", result.stderr)
     assert "1 done, 1 failed, 0 skipped" in result.stderr
-    assert not (audio / "hello.txt").exists()
-    assert (audio / "numbers.txt").read_text() == DEFAULT_TEXT + "\n"
+    assert not (audio / "hello.wav.txt").exists()
+    assert (audio / "numbers.wav.txt").read_text() == DEFAULT_TEXT + "\n"
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-c", "0"], "max_concurrency"),
-        (["--retries", "-1"], "max_retries"),
-        (["--temperature", "7"], "temperature"),
+        (["-c", "0"], "argument -c/--concurrency: expects an integer of 1 or more, not '0'"),
+        (["--retries", "-1"], "argument --retries: expects an integer of 0 or more, not '-1'"),
+        (["--timeout", "0"], "argument --timeout: expects a number above 0, not '0'"),
+        (["--deadline", "inf"], "argument --deadline: expects a number above 0, not 'inf'"),
+        (["--split", "--max-chunk-mb", "nan"], "argument --max-chunk-mb: expects a number"),
+        (["--max-chunk-seconds", "-5"], "argument --max-chunk-seconds: expects a number above"),
+        (["--temperature", "nan"], "argument --temperature: expects a finite number"),
     ],
 )
-def test_bad_options_are_usage_errors(
+def test_bad_numbers_are_usage_errors_naming_the_flag(
+    fake: Fake, audio: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        fake.run(audio / "hello.wav", *argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert fake.server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--temperature", "7"], "transcribe: --temperature: "),
+        (["--split", "--max-chunk-mb", "0.01"], "transcribe: --max-chunk-mb: must be at least"),
+        (["--language", "english"], "transcribe: -l/--language: "),
+        (["--extra", "nope"], "transcribe: --extra: expects NAME=VALUE"),
+        (["--extra", "language=fr"], "transcribe: --extra: sets 'language'"),
+    ],
+)
+def test_bad_options_are_usage_errors_in_the_commands_words(
     fake: Fake, audio: Path, argv: list[str], message: str
 ) -> None:
     result = fake.run(audio / "hello.wav", *argv)
     assert result.code == 2
     assert message in result.stderr
+    for python_name in ("max_concurrency", "extra_body", "temperature:", "language:", "=..."):
+        assert python_name not in result.stderr.replace(message, "")
     assert fake.server.requests == []
 
 
@@ -346,7 +340,7 @@ def test_split_sends_pieces_and_writes_one_transcript(fake: Fake, tmp_path: Path
     assert sent_files(fake.server) == [f"long.part00{i}.wav" for i in range(3)]
     assert {r.field("response_format") for r in fake.server.requests} == {"verbose_json"}
     assert {r.field("language") for r in fake.server.requests} == {"en"}
-    assert (tmp_path / "long.txt").read_text() == " ".join([DEFAULT_TEXT] * 3) + "\n"
+    assert (tmp_path / "long.wav.txt").read_text() == " ".join([DEFAULT_TEXT] * 3) + "\n"
 
 
 # -- progress ----------------------------------------------------------------------------------
@@ -398,7 +392,7 @@ def test_help_mentions_every_option(
         cli.run(["--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    parser = cli._parser()
+    parser = build_parser()
     options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
     assert len(options) >= 20
     for option in options:
@@ -450,7 +444,7 @@ def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> Non
     shutil.copy(FIXTURES / "hello.wav", tmp_path / "hello.wav")
     done = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    transcript = (tmp_path / "out" / "hello.txt").read_text()
+    transcript = (tmp_path / "out" / "hello.wav.txt").read_text()
     assert word_error_rate(manifest["hello.wav"], transcript) < 0.35, transcript
     assert "done hello.wav (1/1)" in done.stderr  # plain lines: stderr is a pipe
     assert "transcribe: 1 done, 0 failed, 0 skipped" in done.stderr
@@ -459,7 +453,7 @@ def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> Non
     again = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "0 done, 0 failed, 1 skipped" in again.stderr
-    assert (tmp_path / "out" / "hello.txt").read_text() == transcript
+    assert (tmp_path / "out" / "hello.wav.txt").read_text() == transcript
 
 
 def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[str, str]) -> None:
@@ -468,9 +462,9 @@ def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[s
     assert "nothing matches 'missing.wav'" in done.stderr
     assert "3 done, 1 failed" in done.stderr
     expected = {
-        "hello.srt": "hello.wav",
-        "numbers.srt": "numbers.wav",
-        "sub/hello.srt": "hello.mp3",
+        "hello.wav.srt": "hello.wav",
+        "numbers.wav.srt": "numbers.wav",
+        "sub/hello.mp3.srt": "hello.mp3",
     }
     for name, source in expected.items():
         srt = (audio / name).read_text()
@@ -480,7 +474,7 @@ def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[s
             line for line in srt.splitlines() if line and "-->" not in line and not line.isdigit()
         )
         assert word_error_rate(manifest[source], words) < 0.35, (name, words)
-    assert not (audio / "notes.srt").exists()
+    assert not (audio / "notes.txt.srt").exists()
 
 
 def test_local_without_the_extra_is_a_clear_error(

@@ -7,17 +7,18 @@ slows down as a whole instead of each worker finding the limit on its own.
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
-from .errors import InvalidFileError, InvalidInputError, TranscribeError
+from .errors import InvalidFileError, InvalidInputError, TranscribeError, type_name
 
 if TYPE_CHECKING:
     from ._async_files import AsyncFileInput
@@ -106,6 +107,46 @@ def _settle_item(index: int, item: Any, run: Callable[[], Any]) -> BatchResult[A
         return _failed(index, item, exc)
 
 
+_POLL_SECONDS = 0.2
+"""How often the calling thread wakes while it waits for a batch's results, so that Ctrl+C is
+seen promptly on every platform (a lock wait cannot be interrupted on Windows)."""
+
+_REUSABLE = (str, os.PathLike, bytes, bytearray, memoryview)
+
+
+def _stateful_parts(item: Any) -> list[Any]:
+    """What in one input holds a read position: a file object, an iterator, a prepared
+    :class:`AudioFile`. Paths and bytes can be read any number of times."""
+    content = item[1] if isinstance(item, tuple) and len(item) >= 2 else item
+    return [] if isinstance(content, _REUSABLE) else [content]
+
+
+def check_distinct(items: Sequence[Any]) -> None:
+    """Refuse a stream given twice in one batch.
+
+    Workers would share its read position: each upload would hold part of the file, and each
+    could still come back "ok". Raised before any input is read or sent.
+    """
+    first: dict[int, int] = {}  # id() is unique here: every item is alive in ``items``
+    for index, item in enumerate(items):
+        for part in _stateful_parts(item):
+            seen = first.setdefault(id(part), index)
+            if seen != index:
+                raise InvalidInputError(
+                    "files",
+                    f"inputs {seen} and {index} are the same {type_name(part)} object; a stream "
+                    "is read as it is uploaded, so a batch may hold it once: open the file once "
+                    "per input, or pass its path",
+                )
+
+
+class _Failure:
+    """An exception other than a file's failure, carried from a worker to the calling thread."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 def run_batch(
     files: list[FileInput],
     call: Callable[[FileInput, RateGate], Any],
@@ -113,28 +154,59 @@ def run_batch(
     max_concurrency: int,
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
-    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads."""
-    gate = RateGate()
-    results: list[BatchResult[Any] | None] = [None] * len(files)
+    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads.
+
+    The workers are daemon threads that take the next input from a queue. When the calling
+    thread stops waiting (Ctrl+C, a failing ``on_progress``), no further input is started and
+    the exception is raised at once: the calls still in flight are not waited for (they end on
+    their own, and their results are dropped), and a program that exits is not held up by them.
+    """
+    check_distinct(files)
     if not files:
         return []
-    pool = ThreadPoolExecutor(
-        max_workers=min(max_concurrency, len(files)), thread_name_prefix="transcribe"
-    )
+    gate = RateGate()
+    todo: queue.SimpleQueue[tuple[int, FileInput]] = queue.SimpleQueue()
+    for pair in enumerate(files):
+        todo.put(pair)
+    finished: queue.SimpleQueue[BatchResult[Any] | _Failure] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                index, item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put(_settle_item(index, item, partial(call, item, gate)))
+            except BaseException as exc:  # raised in the calling thread, as itself
+                finished.put(_Failure(exc))
+                return
+
+    workers = [
+        threading.Thread(target=work, name=f"transcribe-{n}", daemon=True)
+        for n in range(min(max_concurrency, len(files)))
+    ]
+    for worker in workers:
+        worker.start()
+    results: list[BatchResult[Any] | None] = [None] * len(files)
     try:
-        futures = [
-            pool.submit(_settle_item, i, f, partial(call, f, gate)) for i, f in enumerate(files)
-        ]
-        for done, future in enumerate(as_completed(futures), start=1):
-            item = future.result()
-            results[item.index] = item
+        for done in range(1, len(files) + 1):
+            while True:
+                try:
+                    outcome = finished.get(timeout=_POLL_SECONDS)
+                    break
+                except queue.Empty:
+                    continue
+            if isinstance(outcome, _Failure):
+                raise outcome.exc
+            results[outcome.index] = outcome
             if on_progress is not None:
-                on_progress(done, len(files), item)
-    except BaseException:
-        # A failing callback or Ctrl+C: files not started yet are not uploaded any more.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+                on_progress(done, len(files), outcome)
+    finally:
+        stop.set()  # nothing new starts; a worker between inputs returns
+    for worker in workers:
+        worker.join()  # each has finished its last input: this does not wait on the network
     return [r for r in results if r is not None]
 
 
@@ -146,6 +218,7 @@ async def arun_batch(
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
     """Run the coroutine function ``call`` over ``files``, at most ``max_concurrency`` at once."""
+    check_distinct(files)
     gate = RateGate()
     results: list[BatchResult[Any] | None] = [None] * len(files)
     limiter = anyio.Semaphore(max_concurrency)

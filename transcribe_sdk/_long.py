@@ -141,7 +141,12 @@ def transcribe_long(
 
     with ExitStack() as stack:
         reader = stack.enter_context(audio.open())
-        pool = stack.enter_context(ThreadPoolExecutor(max_concurrency, "transcribe-piece"))
+        pool = ThreadPoolExecutor(max_concurrency, "transcribe-piece")
+        # Stopped (Ctrl+C, a failing callback): pieces not started are dropped and the ones in
+        # flight are not waited for, so the caller gets the exception at once.
+        stack.push(
+            lambda kind, *_: pool.shutdown(wait=kind is None, cancel_futures=kind is not None)
+        )
         pieces = stack.enter_context(closing(iter_pieces(reader, max_seconds=plan.max_seconds)))
         while True:
             slots.acquire()  # before decoding: at most max_concurrency pieces held at once

@@ -1,0 +1,211 @@
+"""Ctrl+C and cancellation stop a batch at once: the command (a real process, a real SIGINT),
+``Client.transcribe_many`` and ``AsyncClient.transcribe_many``, against a loopback server that
+holds some answers until the test lets them go.
+
+A held answer is never released before the run under test has returned, so "it stopped
+promptly" is shown by the run returning at all, not by a timing assertion: the old behaviour
+(wait for every request in flight) would block until the test gives up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+from conftest import API_KEY, FIXTURES
+from loopback import LoopbackServer, Recorded, Reply, json_reply, text_reply
+
+import transcribe_sdk._cli as cli
+from transcribe_sdk import AsyncClient, BatchResult, Client
+
+MODEL = "whisper-large-v3"
+WAV = (FIXTURES / "hello.wav").read_bytes()
+HOLD_LIMIT = 60.0
+"""Seconds a held answer waits at most for the test to release it."""
+WAIT_LIMIT = 30.0
+"""Seconds a test waits for the run under test to reach the state it needs."""
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="sends SIGINT to a process, a POSIX signal"
+)
+
+
+class Held:
+    """The server's script: names starting with ``slow`` are answered once released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Condition()
+        self.holding = 0
+        self.answered = 0
+        """Held answers sent: 0 while the run under test must not have waited for one."""
+
+    def respond(self, request: Recorded) -> Reply:
+        form = request.form()
+        name = form.file().filename or ""
+        if name.startswith("slow"):
+            with self.lock:
+                self.holding += 1
+                self.lock.notify_all()
+            self.release.wait(HOLD_LIMIT)
+            with self.lock:
+                self.answered += 1
+        if form.field("response_format") == "text":
+            return text_reply(f"transcript of {name}")
+        return json_reply({"text": f"transcript of {name}"})
+
+    def wait_holding(self, count: int) -> None:
+        with self.lock:
+            assert self.lock.wait_for(lambda: self.holding >= count, WAIT_LIMIT), self.holding
+
+
+@contextmanager
+def held_server() -> Iterator[tuple[LoopbackServer, Held]]:
+    held = Held()
+    with LoopbackServer(held.respond) as server:
+        try:
+            yield server, held
+        finally:
+            held.release.set()
+            _let_workers_finish()
+
+
+def _let_workers_finish() -> None:
+    # A stopped batch leaves its in-flight calls to end on their own; once released they do,
+    # and the next test starts without them.
+    deadline = time.monotonic() + WAIT_LIMIT
+    for thread in threading.enumerate():
+        if thread.name.startswith("transcribe-"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _filenames(server: LoopbackServer) -> list[str]:
+    return sorted(r.form().file().filename or "" for r in server.requests)
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def _command() -> str:
+    path = Path(sys.executable).parent / "transcribe"
+    if not path.exists():
+        pytest.skip("the transcribe console script is not installed next to the interpreter")
+    return str(path)
+
+
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + WAIT_LIMIT
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_stops_the_command_at_once_and_keeps_what_finished(tmp_path: Path) -> None:
+    for name in ("fast.wav", "slow1.wav", "slow2.wav", "slow3.wav"):
+        shutil.copy(FIXTURES / "hello.wav", tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
+    env["TRANSCRIBE_API_KEY"] = API_KEY
+    with held_server() as (server, held):
+        process = subprocess.Popen(
+            [_command(), str(tmp_path), "-c", "2", "--base-url", server.base_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            held.wait_holding(2)  # slow1 and slow2 are in flight, slow3 waits for a worker
+            _wait_for(tmp_path / "fast.wav.txt")
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=WAIT_LIMIT)
+            still_held = held.answered == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert still_held  # it did not wait for the answers in flight
+    assert process.returncode == 130, err
+    assert out == ""
+    assert (tmp_path / "fast.wav.txt").read_text() == "transcript of fast.wav\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".txt")) == ["fast.wav.txt"]
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+    assert "Traceback" not in err
+    assert "transcribe: interrupted: 1 done, 0 failed, 3 not finished, 0 skipped" in err
+    assert "slow3.wav" not in _filenames(server)  # not started after Ctrl+C
+
+
+def test_a_second_ctrl_c_while_tidying_up_ends_the_process() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with cli._second_interrupt_kills(True):
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is before
+    with cli._second_interrupt_kills(False):
+        assert signal.getsignal(signal.SIGINT) is before
+
+
+# -- the Python API ----------------------------------------------------------------------------
+
+INPUTS = [(name, WAV, "audio/wav") for name in ("fast.wav", "slow1.wav", "slow2.wav", "later.wav")]
+
+
+def test_ctrl_c_in_sync_transcribe_many_returns_at_once() -> None:
+    finished: list[BatchResult[Any]] = []
+    with held_server() as (server, held), Client(api_key=API_KEY, base_url=server.base_url) as c:
+
+        def interrupt() -> None:
+            held.wait_holding(2)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        sender = threading.Thread(target=interrupt)
+        sender.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                c.transcribe_many(
+                    INPUTS,
+                    model=MODEL,
+                    max_concurrency=2,
+                    on_progress=lambda _d, _t, item: finished.append(item),
+                )
+            still_held = held.answered == 0
+        finally:
+            sender.join(WAIT_LIMIT)
+    assert still_held
+    assert [item.input[0] for item in finished] == ["fast.wav"]
+    assert finished[0].ok
+    assert "later.wav" not in _filenames(server)  # pending work was dropped
+
+
+@pytest.mark.anyio
+async def test_cancelling_async_transcribe_many_cancels_the_requests_in_flight() -> None:
+    finished: list[BatchResult[Any]] = []
+    with held_server() as (server, held):
+        async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
+            async with anyio.create_task_group() as group:
+
+                async def run() -> None:
+                    await client.transcribe_many(
+                        INPUTS,
+                        model=MODEL,
+                        max_concurrency=2,
+                        on_progress=lambda _d, _t, item: finished.append(item),
+                    )
+
+                group.start_soon(run)
+                await anyio.to_thread.run_sync(held.wait_holding, 2)
+                group.cancel_scope.cancel()
+            still_held = held.answered == 0
+    assert still_held
+    assert [item.input[0] for item in finished] == ["fast.wav"]
+    assert "later.wav" not in _filenames(server)
