@@ -80,7 +80,8 @@ def check_chunking(value: object) -> str | dict[str, Any]:
                 )
             if kind is int and not float(item).is_integer():
                 raise InvalidInputError("chunking_strategy", f"{key} must be whole milliseconds")
-            item = int(item) if kind is int else item
+            checked[key] = int(item) if kind is int else item
+            continue
         checked[key] = item
     return checked
 
@@ -183,7 +184,7 @@ def _seconds(data: bytes) -> float | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         try:
             with wave.open(io.BytesIO(data)) as reader:
-                return reader.getnframes() / reader.getframerate()
+                return float(reader.getnframes() / reader.getframerate())
         except (wave.Error, EOFError, ZeroDivisionError):
             pass
     try:
