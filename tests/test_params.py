@@ -168,7 +168,7 @@ def test_extra_body_follows_the_same_rules() -> None:
             "beam_size": 5,
             "best_of": 0.5,
             "hotwords": ["Cortecs", "OVH"],
-            "chunking_strategy": {"type": "server_vad", "threshold": 0.5, "skipped": None},
+            "vad_parameters": {"type": "server_vad", "threshold": 0.5, "skipped": None},
             "skipped": None,
         }
     )
@@ -179,8 +179,8 @@ def test_extra_body_follows_the_same_rules() -> None:
         ("best_of", "0.5"),
         ("hotwords[]", "Cortecs"),
         ("hotwords[]", "OVH"),
-        ("chunking_strategy[type]", "server_vad"),
-        ("chunking_strategy[threshold]", "0.5"),
+        ("vad_parameters[type]", "server_vad"),
+        ("vad_parameters[threshold]", "0.5"),
     ]
 
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
+from ._diarize import check_chunking, check_include, check_speakers
 from ._languages import ISO_639_1, to_language_code
 from .errors import InvalidInputError
 from .errors import type_name as _type_name
 
-ResponseFormat = Literal["json", "verbose_json", "text", "srt", "vtt"]
+ResponseFormat = Literal["json", "verbose_json", "text", "srt", "vtt", "diarized_json"]
 Preference = Literal["speed", "cost", "balanced"]
 TimestampGranularity = Literal["word", "segment"]
 
@@ -50,6 +51,11 @@ TYPED_FIELDS = frozenset(
         "allow_zero_data_retention",
         "enable_model_fallback",
         "timestamp_granularities",
+        "known_speaker_names",
+        "known_speaker_references",
+        "chunking_strategy",
+        "include",
+        "stream",
     }
 )
 _FLAGS = ("eu_native", "allow_quantization", "allow_zero_data_retention", "enable_model_fallback")
@@ -188,6 +194,10 @@ def build_params(
     allow_zero_data_retention: object = None,
     enable_model_fallback: object = None,
     timestamp_granularities: object = None,
+    known_speaker_names: object = None,
+    known_speaker_references: object = None,
+    chunking_strategy: object = None,
+    include: object = None,
     extra_body: object = None,
 ) -> RequestParams:
     """Check every parameter and encode the form fields, in a stable order.
@@ -231,6 +241,18 @@ def build_params(
         values["preference"] = preference
     if allowed_providers is not None:
         values["allowed_providers"] = _check_providers(allowed_providers)
+    if known_speaker_names is not None or known_speaker_references is not None:
+        names, urls = check_speakers(known_speaker_names, known_speaker_references)
+        values["known_speaker_names"] = names
+        values["known_speaker_references"] = urls
+        if chunking_strategy is None:
+            chunking_strategy = "auto"  # what diarizing long audio needs; the user did not choose
+    if response_format == "diarized_json" and chunking_strategy is None:
+        chunking_strategy = "auto"
+    if chunking_strategy is not None:
+        values["chunking_strategy"] = check_chunking(chunking_strategy)
+    if include is not None:
+        values["include"] = check_include(include)
     flags = {
         "eu_native": eu_native,
         "allow_quantization": allow_quantization,

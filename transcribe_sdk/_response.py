@@ -130,7 +130,7 @@ def parse_success(
     except ValueError:
         if _looks_like_html(content_type, text):
             raise _unexpected("sent an HTML page instead of JSON", status, headers, text) from None
-        if response_format not in (None, "json", "verbose_json") or (
+        if response_format not in (None, "json", "verbose_json", "diarized_json") or (
             not is_json and content_type.startswith("text/plain")
         ):
             # A server that answers plain text although JSON was asked for: the text is the result.
@@ -153,9 +153,13 @@ def parse_success(
     # and a program that never gets an answer should not pay it.
     import pydantic
 
-    from .models import Transcription, VerboseTranscription
+    from .models import DiarizedTranscription, Transcription, VerboseTranscription
 
-    model = VerboseTranscription if response_format == "verbose_json" else Transcription
+    model: type[Transcription] = Transcription
+    if response_format == "verbose_json":
+        model = VerboseTranscription
+    elif response_format == "diarized_json":
+        model = DiarizedTranscription
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
@@ -167,10 +171,12 @@ def parse_success(
 def _wrap_text(
     text: str, response_format: str | None
 ) -> Transcription | VerboseTranscription | str:
-    from .models import Transcription, VerboseTranscription
+    from .models import DiarizedTranscription, Transcription, VerboseTranscription
 
     if response_format == "verbose_json":
         return VerboseTranscription(text=text.strip())
+    if response_format == "diarized_json":
+        return DiarizedTranscription(text=text.strip())
     if response_format in (None, "json"):
         return Transcription(text=text.strip())
     return text

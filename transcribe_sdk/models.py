@@ -12,11 +12,12 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, field_validator
 
 from ._languages import to_language_code
 
 __all__ = [
+    "DiarizedTranscription",
     "DurationUsage",
     "InputTokenDetails",
     "Segment",
@@ -51,6 +52,8 @@ def _loose_str(value: Any) -> Any:
 
 
 LooseInt = Annotated[int, BeforeValidator(_loose_int)]
+LooseId = Annotated[int | str, BeforeValidator(_loose_int)]
+"""A segment id: a number (Whisper servers), or a string (``"seg_0"``, diarizing servers)."""
 LooseStr = Annotated[str, BeforeValidator(_loose_str)]
 
 
@@ -77,7 +80,7 @@ class Segment(_ServerModel):
     send placeholders for them.
     """
 
-    id: LooseInt | None = None
+    id: LooseId | None = None
     seek: LooseInt | None = None
     start: float | None = None
     end: float | None = None
@@ -88,6 +91,8 @@ class Segment(_ServerModel):
     compression_ratio: float | None = None
     no_speech_prob: float | None = None
     words: list[Word] | None = None
+    speaker: str | None = None
+    """Who spoke (``diarized_json``): a known speaker's name, else ``"A"``, ``"B"``, ..."""
 
 
 class InputTokenDetails(_ServerModel):
@@ -246,3 +251,39 @@ class VerboseTranscription(Transcription):
 
     duration: float | None = None
     words: list[Word] | None = None
+
+
+def _speaker(value: Any) -> Any:
+    # Mistral calls it speaker_id; OpenAI speaker.
+    if isinstance(value, Mapping) and "speaker" not in value and "speaker_id" in value:
+        return {**value, "speaker": value["speaker_id"]}
+    return value
+
+
+class DiarizedTranscription(Transcription):
+    """The answer to a ``diarized_json`` transcription: segments labelled with who spoke.
+
+    Example::
+
+        result = client.transcribe("meeting.wav", model="gpt-4o-transcribe-diarize",
+                                   response_format="diarized_json")
+        for segment in result.segments or []:
+            print(f"{segment.speaker}: {segment.text}")
+    """
+
+    duration: float | None = None
+    task: str | None = None
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _speakers(cls, value: Any) -> Any:
+        return [_speaker(s) for s in value] if isinstance(value, list) else value
+
+    @property
+    def speakers(self) -> list[str]:
+        """The speakers heard, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for segment in self.segments or []:
+            if segment.speaker is not None:
+                seen.setdefault(segment.speaker, None)
+        return list(seen)
