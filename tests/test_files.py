@@ -572,7 +572,7 @@ def test_empty_one_shot_stream(stack: contextlib.ExitStack) -> None:
 
 @pytest.mark.parametrize("url", ["https://example.com/talk.mp3", "http://127.0.0.1/a.wav"])
 def test_url_string(url: str) -> None:
-    invalid(lambda: prepare_file(url), "is a URL", "download it first")
+    invalid(lambda: prepare_file(url), "is a URL", "from_url")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from ._response import RawResponse
 from ._retry import RetryPolicy
 from ._silence import SilenceFilter
 from ._splitter import SplitUnavailable
+from ._url_input import DEFAULT_URL_MAX_BYTES, from_url
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -93,6 +94,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CHUNK_BYTES",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_URL_MAX_BYTES",
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "APIConnectionError",
@@ -140,6 +142,7 @@ __all__ = [
     "VerboseTranscription",
     "Word",
     "__version__",
+    "from_url",
     "prepare_file",
     "to_srt",
     "to_vtt",

@@ -168,7 +168,7 @@ def finish_name(filename: str | None, content_type: str | None, head: bytes) -> 
 def _path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
     if path.startswith(("http://", "https://")):
         raise InvalidFileError(
-            f"{path!r} is a URL; download it first, or pass an open stream of it"
+            f"{path!r} is a URL; pass transcribe_sdk.from_url(url) to stream it from there"
         )
     if "\0" in path:
         raise InvalidFileError(f"{path!r} is not a path: it contains a NUL character")
