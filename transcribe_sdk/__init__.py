@@ -14,7 +14,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ._async_files import AsyncFileInput
-from ._base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
+from ._base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_SPOOL_BYTES,
+    DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    TranscribeOptions,
+)
 from ._batch import BatchResult, ProgressCallback
 from ._client import AsyncClient, Client
 from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
@@ -29,6 +37,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     FileTooLargeError,
     InternalServerError,
@@ -39,6 +48,8 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
+    SpoolLimitError,
     TranscribeError,
     UnexpectedResponseError,
     UnprocessableEntityError,
@@ -79,6 +90,8 @@ __all__ = [
     "ARRAY_SUFFIX",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CHUNK_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_SPOOL_BYTES",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
@@ -92,6 +105,7 @@ __all__ = [
     "BadRequestError",
     "BatchResult",
     "Client",
+    "ClientClosedError",
     "ConflictError",
     "FileContent",
     "FileInput",
@@ -110,9 +124,11 @@ __all__ = [
     "RawResponse",
     "RequestTimeoutError",
     "ResponseFormat",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Segment",
     "SplitUnavailable",
+    "SpoolLimitError",
     "TimestampGranularity",
     "TranscribeError",
     "TranscribeOptions",

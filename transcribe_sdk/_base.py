@@ -17,13 +17,13 @@ import re
 import time
 import uuid
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 from typing_extensions import TypedDict
 
-from ._auth import BearerAuth
+from ._auth import BearerAuth, Secrets
 from ._batch import RateGate, check_concurrency
 from ._long import SplitPlan, plan_split
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
@@ -33,11 +33,15 @@ from ._version import __version__
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    ClientClosedError,
     InvalidInputError,
     MissingAPIKeyError,
+    ResponseTooLargeError,
+    TranscribeError,
     UnexpectedResponseError,
     error_from_response,
     request_id_from,
+    scrub_error,
 )
 from .errors import type_name as _type_name
 from .files import AudioFile
@@ -64,6 +68,18 @@ sharing one AsyncClient) keeps its connection for the next call instead of recon
 
 ERROR_BODY_LIMIT = 64 * 1024
 """At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Default ``max_response_bytes``: the most of a success body (after decompression) a client
+reads. A ten-hour ``verbose_json`` with word times is about 10 MB; a gzip bomb or an endless
+chunked answer stops here with :class:`ResponseTooLargeError`."""
+
+DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024
+"""Default ``max_spool_bytes``: the most of a one-shot stream (a pipe, a generator) a client
+copies so that retries can re-send it. Past it: :class:`SpoolLimitError`."""
+
+ROUTER_HOSTS = frozenset({httpx.URL(DEFAULT_BASE_URL).host})
+"""Hosts known to be routers that choose a provider (advice about allowed_providers applies)."""
 
 TimeoutTypes: TypeAlias = float | httpx.Timeout
 
@@ -157,6 +173,14 @@ def within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
     )
 
 
+def _check_byte_limit(value: object, param: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            param, f"must be a number of bytes (an int of 1 or more), not {value!r}"
+        )
+    return value
+
+
 def _check_retries(value: object, param: str = "max_retries") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(param, f"must be an int of 0 or more, not {value!r}")
@@ -244,11 +268,40 @@ class Call:
     started: float
     upload_size: int | None = None
     gate: RateGate | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    local: bool = False
+    router: bool = False
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
 
     @property
     def shown_url(self) -> str:
         """The URL for messages and logs: without a user name or password it may carry."""
         return shown_url(self.url)
+
+    @property
+    def where(self) -> str:
+        """Where the request goes, for messages: the method and URL, or the local engine."""
+        return "the local engine" if self.local else f"POST {self.shown_url}"
+
+    def deadline_at(self) -> float | None:
+        """``time.monotonic()`` at the deadline, ``None`` without one."""
+        if self.policy.deadline is None:
+            return None
+        return self.started + self.policy.deadline
+
+    def time_left(self) -> float | None:
+        """Seconds until the call's deadline (0 once past it), ``None`` without one."""
+        if self.policy.deadline is None:
+            return None
+        return max(0.0, self.policy.deadline - (time.monotonic() - self.started))
+
+    def deadline_error(self) -> APITimeoutError:
+        """The error of a call that ran out of its deadline."""
+        return APITimeoutError(
+            f"The call to {self.where} ran out of its deadline of {self.policy.deadline:g} s "
+            "(retries and waits included). Raise deadline= (or drop it) to wait longer.",
+            reason="deadline",
+        )
 
 
 @dataclass
@@ -258,6 +311,57 @@ class Exchange:
     response: httpx.Response
     content: bytes
     truncated: bool = False
+
+
+class BodySink:
+    """Collects a response body as it is read, up to its cap: ``max_response_bytes`` for a
+    success, :data:`ERROR_BODY_LIMIT` for an error. :meth:`add` says when to stop reading; it
+    also stops a body that is still arriving when the call's deadline passes."""
+
+    def __init__(self, call: Call, response: httpx.Response) -> None:
+        self._call = call
+        self._response = response
+        self._limit = call.max_response_bytes if response.is_success else ERROR_BODY_LIMIT
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Take a chunk; ``True`` once the cap is passed (stop reading)."""
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._call.time_left() == 0:
+            # A server dripping its body must not outlast the deadline (each read has its own
+            # timeout; this bounds them all).
+            raise httpx.ReadTimeout("the call's deadline passed while the body was arriving")
+        return self._size > self._limit
+
+    def exchange(self) -> Exchange:
+        """What was read, cut at the cap."""
+        content = b"".join(self._chunks)
+        truncated = len(content) > self._limit
+        if not truncated:
+            # What response.read() would have stored: RawResponse users read .content/.json().
+            self._response._content = content
+        return Exchange(self._response, content[: self._limit], truncated=truncated)
+
+
+_NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
+
+
+def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> bool:
+    """Whether an attempt that failed with ``exc`` may be sent again at once, as the same
+    attempt: it went out on a reused keep-alive connection (no connect in ``events``, the
+    httpcore trace of the attempt) that the server had already closed, and nothing shows a
+    response had begun. This is the keep-alive race every HTTP/1.1 client meets."""
+    if "http11.send_request_headers.started" not in events:
+        return False  # httpcore never wrote on a connection (a mock transport, a proxy...)
+    if "connection.connect_tcp.started" in events:
+        return False  # a new connection: a real failure, for the retry policy
+    if any(e.startswith("http11.receive_response_headers.complete") for e in events):
+        return False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _NO_RESPONSE in str(exc)
+    return isinstance(exc, httpx.WriteError)
 
 
 def _one_key_per_call(options: Mapping[str, Any]) -> None:
@@ -283,11 +387,17 @@ class BaseClient:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
     ) -> None:
         raw_url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
         self.local_model = local_model_of(raw_url)
         key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
-        self._auth: BearerAuth | None = BearerAuth(key) if key else None
+        self._auth: httpx.Auth | None = BearerAuth(key) if key else None
+        # What no message we build may show (a key shorter than 8 would match ordinary words).
+        self._secrets = Secrets((key,) if key and len(key) >= 8 else ())
+        self.max_response_bytes = _check_byte_limit(max_response_bytes, "max_response_bytes")
+        self.max_spool_bytes = _check_byte_limit(max_spool_bytes, "max_spool_bytes")
         if self.local_model is not None:
             self.base_url = LOCAL_BASE_URL
         else:
@@ -302,6 +412,7 @@ class BaseClient:
             self.base_url = _check_base_url(
                 raw_url if base_url is not None else raw_url or DEFAULT_BASE_URL
             )
+            self._take_userinfo(bool(key))
         self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
@@ -314,6 +425,20 @@ class BaseClient:
             "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
             **_check_headers(default_headers, "default_headers"),
         }
+
+    def _take_userinfo(self, has_key: bool) -> None:
+        """A user name and password in ``base_url`` leave the URL (httpx logs every request's
+        URL, and a password must not reach a log). Without an API key they are sent as HTTP
+        Basic auth; with one, the key is sent (as before) and they are not used."""
+        parsed = httpx.URL(self.base_url)
+        if not parsed.userinfo:
+            return
+        self._secrets = Secrets(
+            (*self._secrets, *(s for s in (parsed.password,) if len(s) >= 4))
+        )
+        if not has_key:
+            self._auth = httpx.BasicAuth(parsed.username, parsed.password)
+        self.base_url = shown_url(self.base_url)
 
     def __repr__(self) -> str:
         where = "local" if self.local_model is not None else shown_url(self.base_url)
@@ -445,6 +570,10 @@ class BaseClient:
             # retried duplicate instead of transcribing (and billing) it twice.
             headers["Idempotency-Key"] = f"transcribe-sdk-{uuid.uuid4().hex}"
         return Call(
+            max_response_bytes=self.max_response_bytes,
+            local=self.local_model is not None,
+            router=httpx.URL(self.base_url).host in ROUTER_HOSTS,
+            secrets=self._secrets,
             url=f"{self.base_url}/audio/transcriptions",
             params=params,
             headers=headers,
@@ -474,8 +603,10 @@ def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionErr
 def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
     """Our exception for an httpx transport failure (or an undecodable body), with what to do
     about it."""
-    where = f"POST {call.shown_url}"
+    where = call.where
     if isinstance(exc, httpx.TimeoutException):
+        if call.time_left() == 0:
+            return call.deadline_error()
         doing, phase = next(
             (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
         )
@@ -512,6 +643,19 @@ def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
         advice = "The connection failed mid-request; retrying usually helps."
     return APIConnectionError(
         f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
+    )
+
+
+def closed_error(exc: RuntimeError, call: Call, closed: bool) -> Exception:
+    """httpx raises a bare ``RuntimeError`` when its client is closed under a running call (from
+    another thread or task): that is a :class:`ClientClosedError`. Any other one is ours."""
+    if not closed:
+        return exc
+    return ClientClosedError(
+        f"The client was closed (close() or the end of its with-block, in another thread or "
+        f"task) while a call to {call.where} was running; it was abandoned. Close a client "
+        "only once every call on it has finished.",
+        reason="client closed",
     )
 
 
@@ -573,7 +717,10 @@ def call_flow(
         outcome = yield Send(attempt)
         if outcome is None:
             raise RuntimeError("call_flow: a Send step must be answered with its outcome")
-        step = settle(call, attempt, outcome)
+        try:
+            step = settle(call, attempt, outcome)
+        except TranscribeError as exc:
+            raise scrub_error(exc, call.secrets) from exc.__cause__
         if isinstance(step, RawResponse):
             return step
         yield Wait(step)
@@ -615,6 +762,8 @@ def settle(
     response = outcome.response
     status = response.status_code
     if 200 <= status < 300:
+        if outcome.truncated:
+            raise _after_attempts(_too_large(call, response), attempt)
         try:
             parsed = parse_success(
                 status=status,
@@ -659,24 +808,49 @@ def settle(
         attempts=attempt,
         retry_after=parse_retry_after(response.headers, now),
         upload_size=call.upload_size,
+        where=call.where,
+        router=call.router or any(k.lower().startswith("x-litellm-") for k in response.headers),
     )
+
+
+def _too_large(call: Call, response: httpx.Response) -> ResponseTooLargeError:
+    limit = call.max_response_bytes
+    request_id = request_id_from(response.headers)
+    error = ResponseTooLargeError(
+        f"The answer from {call.where} is larger than max_response_bytes={limit:,} "
+        f"({limit / 1024 / 1024:.0f} MiB, after decompression); reading stopped there. No real "
+        "transcript is this large: the server (or a proxy) is misbehaving. Raise "
+        "max_response_bytes on the client if you expect such answers."
+        + (f" (request id: {request_id})" if request_id else ""),
+        status_code=response.status_code,
+        request_id=request_id,
+        body=None,
+        headers=response.headers,
+    )
+    error.limit = limit
+    return error
 
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_SPOOL_BYTES",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ERROR_BODY_LIMIT",
     "BaseClient",
+    "BodySink",
     "Call",
     "Exchange",
     "Send",
     "TranscribeOptions",
     "Wait",
     "call_flow",
+    "closed_error",
     "map_transport_error",
     "needs_spool",
+    "resend_on_fresh_connection",
     "settle",
 ]
