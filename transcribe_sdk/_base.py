@@ -433,9 +433,7 @@ class BaseClient:
         parsed = httpx.URL(self.base_url)
         if not parsed.userinfo:
             return
-        self._secrets = Secrets(
-            (*self._secrets, *(s for s in (parsed.password,) if len(s) >= 4))
-        )
+        self._secrets = Secrets((*self._secrets, *(s for s in (parsed.password,) if len(s) >= 4)))
         if not has_key:
             self._auth = httpx.BasicAuth(parsed.username, parsed.password)
         self.base_url = shown_url(self.base_url)

@@ -16,12 +16,14 @@ pool so that every connection's reads and writes:
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
+import anyio
 import httpcore
 
 __all__ = ["deadline", "guard_client"]
@@ -41,12 +43,16 @@ def _cap(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def _answered(stream: Any) -> bool:
-    """Whether the server has sent something (or closed) on this plain-TCP connection."""
+def _plain_socket(stream: Any) -> socket.socket | None:
     if stream.get_extra_info("ssl_object") is not None:
-        return False
+        return None
     sock = stream.get_extra_info("socket")
-    if not isinstance(sock, socket.socket):
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _answered(sock: socket.socket | None) -> bool:
+    """Whether the server has sent something (or closed) on this plain-TCP connection."""
+    if sock is None or sock.fileno() < 0:
         return False
     # A sync socket has a timeout, and recv with one waits for data first: look without waiting.
     previous = sock.gettimeout()
@@ -74,7 +80,7 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _cap(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer and _answered(self._inner):
+        if buffer and _answered(_plain_socket(self._inner)):
             raise _early()
         self._inner.write(buffer, _cap(timeout))
 
@@ -93,26 +99,82 @@ class _Stream(httpcore.NetworkStream):
 class _AsyncStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._spare = _spare_socket(inner)
+        self._broken = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _cap(timeout))
+        if not self._broken:
+            try:
+                return await self._inner.read(max_bytes, _cap(timeout))
+            except httpcore.ReadError:
+                if self._spare is None:
+                    raise
+                self._broken = True  # what the kernel still holds may be the answer
+        if self._spare is None:
+            raise httpcore.ReadError("the connection was closed")
+        return await _read_spare(self._spare, max_bytes, _cap(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer and _answered(self._inner):
-            raise _early()
-        await self._inner.write(buffer, _cap(timeout))
+        try:
+            if buffer and _answered(self._spare):
+                raise _early()
+            await self._inner.write(buffer, _cap(timeout))
+        except httpcore.WriteError:
+            # httpcore now reads the answer; asyncio may have closed its socket already.
+            self._broken = True
+            raise
 
     async def aclose(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
         await self._inner.aclose()
 
     async def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
         inner = await self._inner.start_tls(ssl_context, server_hostname, _cap(timeout))
         return _AsyncStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+def _spare_socket(stream: httpcore.AsyncNetworkStream) -> socket.socket | None:
+    """A second descriptor of a plain-TCP connection's socket. asyncio closes its own when a
+    write fails, dropping an answer that already arrived; through this one it can still be read
+    (one more descriptor per connection, closed with it)."""
+    if stream.get_extra_info("ssl_object") is not None:
+        return None
+    sock = stream.get_extra_info("socket")  # asyncio gives a TransportSocket, not a socket
+    fileno = getattr(sock, "fileno", None)
+    family = getattr(sock, "family", None)
+    if not callable(fileno) or family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        spare = socket.fromfd(fileno(), family, socket.SOCK_STREAM)  # dup()s the descriptor
+    except OSError:
+        return None
+    spare.setblocking(False)
+    return spare
+
+
+async def _read_spare(spare: socket.socket, max_bytes: int, timeout: float | None) -> bytes:
+    wait = getattr(anyio, "wait_readable", None) or anyio.wait_socket_readable
+    with anyio.move_on_after(math.inf if timeout is None else timeout):
+        while True:
+            try:
+                return spare.recv(max_bytes)
+            except (BlockingIOError, InterruptedError):
+                try:
+                    await wait(spare)
+                except NotImplementedError as exc:  # an event loop that cannot watch a socket
+                    raise httpcore.ReadError("the connection was closed") from exc
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc)) from exc
+    raise httpcore.ReadTimeout("timed out reading the answer")
 
 
 class _Backend(httpcore.NetworkBackend):
