@@ -361,6 +361,11 @@ def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> boo
         return False
     if isinstance(exc, httpx.RemoteProtocolError):
         return _NO_RESPONSE in str(exc)
+    if isinstance(exc, httpx.ReadError):
+        # A reset read after a failed write: the server had closed before the request was in.
+        # (A reset after the whole request went out may come from a server that had started
+        # on it: that one is for the retry policy.)
+        return any(e.startswith("http11.send_request_") and e.endswith(".failed") for e in events)
     return isinstance(exc, httpx.WriteError)
 
 
