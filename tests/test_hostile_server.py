@@ -23,7 +23,7 @@ import anyio
 import pytest
 from conftest import API_KEY, FIXTURES
 from faults import JSON, Answer, Drip, FaultServer, Flood, Stall, json_answer
-from loopback import LoopbackServer, json_reply
+from loopback import LoopbackServer, Reply, json_reply
 
 from transcribe_sdk import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -370,3 +370,44 @@ async def test_close_from_another_task_gives_a_typed_error() -> None:
                 await client.close()
     assert len(caught) == 1
     assert isinstance(caught[0], ClientClosedError)
+
+
+def _slow(request: Any) -> Reply:
+    return Reply(200, b'{"text": "late"}', (("Content-Type", "application/json"),), delay=1.0)
+
+
+def test_close_while_waiting_for_the_answer_gives_a_typed_error() -> None:
+    with LoopbackServer(_slow) as running:
+        client = Client(api_key=API_KEY, base_url=running.base_url)
+
+        def close_soon() -> None:
+            _wait_for(lambda: len(running.requests) >= 1)
+            client.close()  # the call is waiting for the answer
+
+        closer = threading.Thread(target=close_soon)
+        closer.start()
+        with pytest.raises(ClientClosedError):
+            client.transcribe(HELLO, model=MODEL)
+        closer.join(WAIT)
+    assert len(running.requests) == 1  # not retried into a closed client
+
+
+@pytest.mark.anyio
+async def test_async_close_while_waiting_for_the_answer_gives_a_typed_error() -> None:
+    with LoopbackServer(_slow) as running:
+        client = AsyncClient(api_key=API_KEY, base_url=running.base_url)
+        caught: list[BaseException] = []
+
+        async def call() -> None:
+            try:
+                await client.transcribe(HELLO, model=MODEL)
+            except TranscribeError as exc:
+                caught.append(exc)
+
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(call)
+                while not running.requests:
+                    await anyio.sleep(0.01)
+                await client.close()
+    assert [type(e) for e in caught] == [ClientClosedError]

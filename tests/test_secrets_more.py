@@ -164,3 +164,13 @@ async def test_async_a_key_echoed_by_the_server_is_scrubbed() -> None:
                 await client.transcribe(HELLO, model=MODEL)
     assert SECRET not in everything_shown(info.value)
     assert info.value.error_param == "Bearer [redacted]"
+
+
+@pytest.mark.parametrize(
+    "url", [f"https://user:{PASSWORD}@host:port/v1", f"ftp://user:{PASSWORD}@host/v1"]
+)
+def test_a_bad_url_with_a_password_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Client(api_key=SECRET, base_url=url)
+    assert info.value.param == "base_url"
+    assert "SECRETPART" not in everything_shown(info.value)

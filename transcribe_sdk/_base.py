@@ -23,6 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import httpx
 from typing_extensions import TypedDict
 
+from ._attempt import (
+    ERROR_BODY_LIMIT,
+    BodySink,
+    Exchange,
+    closed_error,
+    map_transport_error,
+    resend_on_fresh_connection,
+)
 from ._auth import BearerAuth, Secrets
 from ._batch import RateGate, check_concurrency
 from ._long import SplitPlan, plan_split
@@ -33,7 +41,6 @@ from ._version import __version__
 from .errors import (
     APIConnectionError,
     APITimeoutError,
-    ClientClosedError,
     InvalidInputError,
     MissingAPIKeyError,
     ResponseTooLargeError,
@@ -65,9 +72,6 @@ _HTTPX_DEFAULT = httpx.Timeout(5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 """Connections of the clients we create: every one of many concurrent calls (a batch, tasks
 sharing one AsyncClient) keeps its connection for the next call instead of reconnecting."""
-
-ERROR_BODY_LIMIT = 64 * 1024
-"""At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """Default ``max_response_bytes``: the most of a success body (after decompression) a client
@@ -245,15 +249,20 @@ def _check_base_url(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError("base_url", f"must be a non-empty str, not {value!r}")
     url = value.strip().rstrip("/")
+    shown = _USERINFO.sub("//***@", value)  # a password must not reach the message either
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise InvalidInputError("base_url", f"{value!r} is not a valid URL: {exc}") from None
+        detail = _USERINFO.sub("//***@", str(exc))
+        raise InvalidInputError("base_url", f"{shown!r} is not a valid URL: {detail}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidInputError(
-            "base_url", f"{value!r} must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}"
+            "base_url", f"{shown!r} must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}"
         )
     return url
+
+
+_USERINFO = re.compile(r"//[^/?#]*@")
 
 
 @dataclass
@@ -302,71 +311,6 @@ class Call:
             "(retries and waits included). Raise deadline= (or drop it) to wait longer.",
             reason="deadline",
         )
-
-
-@dataclass
-class Exchange:
-    """What one attempt read: the response (closed) and its body, maybe only the start of it."""
-
-    response: httpx.Response
-    content: bytes
-    truncated: bool = False
-
-
-class BodySink:
-    """Collects a response body as it is read, up to its cap: ``max_response_bytes`` for a
-    success, :data:`ERROR_BODY_LIMIT` for an error. :meth:`add` says when to stop reading; it
-    also stops a body that is still arriving when the call's deadline passes."""
-
-    def __init__(self, call: Call, response: httpx.Response) -> None:
-        self._call = call
-        self._response = response
-        self._limit = call.max_response_bytes if response.is_success else ERROR_BODY_LIMIT
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    def add(self, chunk: bytes) -> bool:
-        """Take a chunk; ``True`` once the cap is passed (stop reading)."""
-        self._chunks.append(chunk)
-        self._size += len(chunk)
-        if self._call.time_left() == 0:
-            # A server dripping its body must not outlast the deadline (each read has its own
-            # timeout; this bounds them all).
-            raise httpx.ReadTimeout("the call's deadline passed while the body was arriving")
-        return self._size > self._limit
-
-    def exchange(self) -> Exchange:
-        """What was read, cut at the cap."""
-        content = b"".join(self._chunks)
-        truncated = len(content) > self._limit
-        if not truncated:
-            # What response.read() would have stored: RawResponse users read .content/.json().
-            self._response._content = content
-        return Exchange(self._response, content[: self._limit], truncated=truncated)
-
-
-_NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
-
-
-def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> bool:
-    """Whether an attempt that failed with ``exc`` may be sent again at once, as the same
-    attempt: it went out on a reused keep-alive connection (no connect in ``events``, the
-    httpcore trace of the attempt) that the server had already closed, and nothing shows a
-    response had begun. This is the keep-alive race every HTTP/1.1 client meets."""
-    if "http11.send_request_headers.started" not in events:
-        return False  # httpcore never wrote on a connection (a mock transport, a proxy...)
-    if "connection.connect_tcp.started" in events:
-        return False  # a new connection: a real failure, for the retry policy
-    if any(e.startswith("http11.receive_response_headers.complete") for e in events):
-        return False
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return _NO_RESPONSE in str(exc)
-    if isinstance(exc, httpx.ReadError):
-        # A reset read after a failed write: the server had closed before the request was in.
-        # (A reset after the whole request went out may come from a server that had started
-        # on it: that one is for the retry policy.)
-        return any(e.startswith("http11.send_request_") and e.endswith(".failed") for e in events)
-    return isinstance(exc, httpx.WriteError)
 
 
 def _one_key_per_call(options: Mapping[str, Any]) -> None:
@@ -585,81 +529,6 @@ class BaseClient:
             policy=policy,
             started=time.monotonic(),
         )
-
-
-_TIMEOUT_PHASES = {
-    httpx.ConnectTimeout: ("connecting", "connect"),
-    httpx.WriteTimeout: ("uploading the file", "write"),
-    httpx.ReadTimeout: ("waiting for the answer", "read"),
-    httpx.PoolTimeout: ("waiting for a free connection", "pool"),
-}
-
-
-def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
-    error = _transport_error(exc, call)
-    # Kept for debugging; httpx puts no request headers (so no key) in its messages.
-    error.__cause__ = exc
-    error.__suppress_context__ = True
-    return error
-
-
-def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
-    """Our exception for an httpx transport failure (or an undecodable body), with what to do
-    about it."""
-    where = call.where
-    if isinstance(exc, httpx.TimeoutException):
-        if call.time_left() == 0:
-            return call.deadline_error()
-        doing, phase = next(
-            (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
-        )
-        limit = getattr(call.timeout, phase, None)
-        if call.policy.deadline is not None:
-            advice = (
-                f"The call's deadline is {call.policy.deadline:g} s and no wait may outlast what "
-                "is left of it: raise deadline= (or drop it) to wait longer."
-            )
-        else:
-            advice = (
-                f"Long audio can take minutes: raise it, e.g. "
-                f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
-            )
-        return APITimeoutError(
-            f"Timed out {doing} for {where} (the {phase} timeout is {limit:g} s). {advice}"
-            if limit is not None
-            else f"Timed out {doing} for {where}. {advice}",
-            reason=f"{phase} timeout",
-        )
-    detail = (str(exc) or type(exc).__name__).rstrip(".")
-    if isinstance(exc, httpx.ConnectError):
-        advice = "Check base_url, the network and any proxy settings."
-    elif isinstance(exc, httpx.DecodingError):
-        advice = (
-            "The server's body could not be decoded as its Content-Encoding says; a proxy may "
-            "have damaged it."
-        )
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        advice = (
-            "The server closed the connection early; it may have restarted or refused the upload."
-        )
-    else:
-        advice = "The connection failed mid-request; retrying usually helps."
-    return APIConnectionError(
-        f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
-    )
-
-
-def closed_error(exc: RuntimeError, call: Call, closed: bool) -> Exception:
-    """httpx raises a bare ``RuntimeError`` when its client is closed under a running call (from
-    another thread or task): that is a :class:`ClientClosedError`. Any other one is ours."""
-    if not closed:
-        return exc
-    return ClientClosedError(
-        f"The client was closed (close() or the end of its with-block, in another thread or "
-        f"task) while a call to {call.where} was running; it was abandoned. Close a client "
-        "only once every call on it has finished.",
-        reason="client closed",
-    )
 
 
 def _keep_to_deadline(call: Call, spent: float) -> None:

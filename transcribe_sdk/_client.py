@@ -403,10 +403,13 @@ class Client(BaseClient):
                         outcome = self._send_once(call, audio)
                     except OSError as exc:  # the file, not the network: httpx maps its own
                         raise InvalidFileError(f"reading the file failed: {exc}") from exc
-                    except httpx.RequestError as exc:  # transport failures, undecodable bodies
+                    except (httpx.RequestError, RuntimeError) as exc:
+                        # Transport failures and undecodable bodies; a client closed under us.
+                        if self._http.is_closed:
+                            raise closed_error(call) from exc
+                        if isinstance(exc, RuntimeError):
+                            raise
                         outcome = map_transport_error(exc, call)
-                    except RuntimeError as exc:
-                        raise closed_error(exc, call, self._http.is_closed) from exc
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
@@ -763,10 +766,13 @@ class AsyncClient(BaseClient):
                             outcome = await self._send_once(call, audio)
                         except OSError as exc:  # the file, not the network
                             raise InvalidFileError(f"reading the file failed: {exc}") from exc
-                        except httpx.RequestError as exc:  # transport failures, bad bodies
+                        except (httpx.RequestError, RuntimeError) as exc:
+                            # Transport failures and bad bodies; a client closed under us.
+                            if self._http.is_closed:
+                                raise closed_error(call) from exc
+                            if isinstance(exc, RuntimeError):
+                                raise
                             outcome = map_transport_error(exc, call)
-                        except RuntimeError as exc:
-                            raise closed_error(exc, call, self._http.is_closed) from exc
                     if scope.cancelled_caught:
                         outcome = call.deadline_error()
                 try:
