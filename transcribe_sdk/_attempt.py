@@ -65,12 +65,16 @@ class BodySink:
 
     def exchange(self) -> Exchange:
         """What was read, cut at the cap."""
+        if self._size > self._limit and self._response.is_success:
+            self._chunks.clear()  # refused whole (ResponseTooLargeError): no copy of it needed
+            return Exchange(self._response, b"", truncated=True)
         content = b"".join(self._chunks)
-        truncated = len(content) > self._limit
-        if not truncated:
+        self._chunks.clear()
+        if self._size <= self._limit:
             # What response.read() would have stored: RawResponse users read .content/.json().
             self._response._content = content
-        return Exchange(self._response, content[: self._limit], truncated=truncated)
+            return Exchange(self._response, content)
+        return Exchange(self._response, content[: self._limit], truncated=True)
 
 
 _NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
