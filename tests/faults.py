@@ -48,7 +48,9 @@ __all__ = [
     "Action",
     "Answer",
     "Attempt",
+    "Drip",
     "FaultServer",
+    "Flood",
     "Reset",
     "Respond",
     "Stall",
@@ -80,6 +82,30 @@ class Answer:
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
     close: bool = False
+    hangup: float | None = None
+    """Close the connection this many seconds after answering, without saying so (no
+    ``Connection: close``); what the client sent meanwhile is dropped unanswered."""
+
+
+@dataclass(frozen=True)
+class Drip:
+    """Read the request, send the first ``burst`` bytes of ``raw`` (a whole answer, head
+    included) at once, then the rest one byte every ``every`` seconds, then close: a server
+    that keeps a connection busy without ever letting a read time out."""
+
+    raw: bytes
+    every: float
+    burst: int = 0
+
+
+@dataclass(frozen=True)
+class Flood:
+    """Answer 200 with a chunked body of ``chunk`` repeated up to ``total`` bytes (or until the
+    client hangs up): an answer with no length that does not end."""
+
+    chunk: bytes
+    total: int
+    headers: Sequence[tuple[str, str]] = JSON
 
 
 @dataclass(frozen=True)
@@ -117,7 +143,7 @@ class Truncate:
     headers: Sequence[tuple[str, str]] = JSON
 
 
-Action: TypeAlias = Answer | Respond | Reset | Stall | Truncate
+Action: TypeAlias = Answer | Respond | Reset | Stall | Truncate | Drip | Flood
 
 
 def json_answer(data: object, status: int = 200, headers: Sequence[tuple[str, str]] = ()) -> Answer:
@@ -512,9 +538,36 @@ class FaultServer:
             conn.send(_head(action.status, action.headers, action.declared, close=True))
             conn.send(action.body)
             return False
+        if isinstance(action, Drip):
+            self._drip(conn, action)
+            return False
+        if isinstance(action, Flood):
+            self._flood(conn, action)
+            return False
         conn.send(_head(action.status, action.headers, len(action.body), close=action.close))
         conn.send(action.body)
+        if action.hangup is not None:
+            self._stop.wait(action.hangup)
+            _drain(conn.sock)  # so the close is a FIN the client reads, not a reset
+            return False
         return not action.close and (attempt.header("connection") or "").lower() != "close"
+
+    def _drip(self, conn: _Conn, action: Drip) -> None:
+        conn.send(action.raw[: action.burst])
+        for index in range(action.burst, len(action.raw)):
+            if self._stop.wait(action.every):
+                return
+            conn.send(action.raw[index : index + 1])
+
+    def _flood(self, conn: _Conn, action: Flood) -> None:
+        head = _head(200, (*action.headers, ("Transfer-Encoding", "chunked")), 0, close=True)
+        conn.send(head)
+        piece = f"{len(action.chunk):x}\r\n".encode() + action.chunk + b"\r\n"
+        for _ in range(action.total // len(action.chunk)):
+            if self._stop.is_set():
+                return
+            conn.send(piece)
+        conn.send(b"0\r\n\r\n")
 
     def _next_action_for(self, attempt: Attempt) -> Action:
         # Numbered, recorded and matched to its action as one step, in arrival order.
@@ -545,6 +598,14 @@ class FaultServer:
                             return  # the client gave up and closed
                     except OSError:
                         return
+
+
+def _drain(sock: socket.socket) -> None:
+    """Read and drop whatever the client has sent so far, without waiting."""
+    sock.setblocking(False)
+    with contextlib.suppress(OSError):
+        while sock.recv(65536):
+            pass
 
 
 def _head(

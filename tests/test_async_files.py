@@ -400,7 +400,8 @@ async def test_aspool_closes_its_copy_when_the_source_fails(
 
     before = open_fds() if HAS_PROC_FDS else 0
     audio = await aprepare_file(("x.wav", broken()))
-    with pytest.raises(OSError, match="connection reset"):
+    # As spool() does: a read that fails is the file's problem, a typed InvalidFileError.
+    with pytest.raises(InvalidFileError, match="connection reset"):
         await aspool(audio)
     if HAS_PROC_FDS:
         assert open_fds() == before

@@ -483,13 +483,6 @@ def test_sync_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    reason="httpx's async transport on asyncio loses a response that arrives while the body "
-    "is still being written (httpx.ReadError; plain httpx.AsyncClient does the same), where "
-    "the sync transport reads it",
-    raises=APIConnectionError,
-    strict=False,
-)
 async def test_async_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> None:
     with LoopbackServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url, max_retries=0) as client:

@@ -194,7 +194,7 @@ def test_a_transcription_with_any_extra_fields_parses(
         assert isinstance(result, UnexpectedResponseError)
     else:
         assert isinstance(result, Transcription)
-        assert result.text == data["text"]
+        assert result.text == data["text"].strip()  # one rule: no surrounding whitespace
 
 
 # -- error_from_response: always an APIStatusError, never a crash ----------------------------------

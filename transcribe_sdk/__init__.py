@@ -14,7 +14,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ._async_files import AsyncFileInput
-from ._base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
+from ._base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_SPOOL_BYTES,
+    DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    TranscribeOptions,
+)
 from ._batch import BatchResult, ProgressCallback
 from ._client import AsyncClient, Client
 from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
@@ -31,6 +39,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     FileTooLargeError,
     InternalServerError,
@@ -41,6 +50,8 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
+    SpoolLimitError,
     TranscribeError,
     UnexpectedResponseError,
     UnprocessableEntityError,
@@ -93,6 +104,8 @@ __all__ = [
     "ARRAY_SUFFIX",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CHUNK_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_SPOOL_BYTES",
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL_MAX_BYTES",
     "ENV_API_KEY",
@@ -107,6 +120,7 @@ __all__ = [
     "BadRequestError",
     "BatchResult",
     "Client",
+    "ClientClosedError",
     "ConflictError",
     "DurationUsage",
     "FileContent",
@@ -126,10 +140,12 @@ __all__ = [
     "RawResponse",
     "RequestTimeoutError",
     "ResponseFormat",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Segment",
     "SilenceFilter",
     "SplitUnavailable",
+    "SpoolLimitError",
     "TimestampGranularity",
     "TokenUsage",
     "TranscribeError",

@@ -188,22 +188,29 @@ async def aopen(audio: AudioFile) -> AsyncIterator[AsyncReader]:
         )
 
 
-async def aspool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
+async def aspool(audio: AudioFile, limit: int | None = None) -> tuple[AudioFile, IO[bytes]]:
     """The async :func:`~transcribe_sdk.files.spool`; writes go to a thread in 1 MB batches."""
     # Read at call time, so the one setting in files.py governs both clients.
-    limit = files.SPOOL_MEMORY_LIMIT
-    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115
+    memory = files.SPOOL_MEMORY_LIMIT
+    copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=memory)  # noqa: SIM115
     batch = bytearray()
+    total = 0
     try:
         async with aopen(audio) as reader:
             while chunk := await reader.read(CHUNK_SIZE):
                 batch += chunk
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise files.spool_limit_error(limit)
                 if len(batch) >= 1024 * 1024:
                     await anyio.to_thread.run_sync(copy.write, bytes(batch))
                     batch.clear()
         if batch:
             await anyio.to_thread.run_sync(copy.write, bytes(batch))
         return spooled_file(audio, copy), copy
+    except OSError as exc:  # as spool() does: a stream that fails to read is the file's fault
+        copy.close()
+        raise InvalidFileError(f"reading the stream failed: {exc}") from exc
     except BaseException:
         copy.close()
         raise

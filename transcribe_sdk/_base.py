@@ -17,14 +17,23 @@ import re
 import time
 import uuid
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 from typing_extensions import TypedDict
 
-from ._auth import BearerAuth
+from ._attempt import (
+    ERROR_BODY_LIMIT,
+    BodySink,
+    Exchange,
+    closed_error,
+    map_transport_error,
+    resend_on_fresh_connection,
+)
+from ._auth import BearerAuth, Secrets
 from ._batch import RateGate, check_concurrency
+from ._diarize import ChunkingStrategy, Include, SpeakerReference
 from ._long import SplitPlan, plan_split
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
 from ._response import RawResponse, parse_success
@@ -37,9 +46,12 @@ from .errors import (
     APITimeoutError,
     InvalidInputError,
     MissingAPIKeyError,
+    ResponseTooLargeError,
+    TranscribeError,
     UnexpectedResponseError,
     error_from_response,
     request_id_from,
+    scrub_error,
 )
 from .errors import type_name as _type_name
 from .files import AudioFile
@@ -64,8 +76,17 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 """Connections of the clients we create: every one of many concurrent calls (a batch, tasks
 sharing one AsyncClient) keeps its connection for the next call instead of reconnecting."""
 
-ERROR_BODY_LIMIT = 64 * 1024
-"""At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Default ``max_response_bytes``: the most of a success body (after decompression) a client
+reads. A ten-hour ``verbose_json`` with word times is about 10 MB; a gzip bomb or an endless
+chunked answer stops here with :class:`ResponseTooLargeError`."""
+
+DEFAULT_MAX_SPOOL_BYTES = 1024 * 1024 * 1024
+"""Default ``max_spool_bytes``: the most of a one-shot stream (a pipe, a generator) a client
+copies so that retries can re-send it. Past it: :class:`SpoolLimitError`."""
+
+ROUTER_HOSTS = frozenset({httpx.URL(DEFAULT_BASE_URL).host})
+"""Hosts known to be routers that choose a provider (advice about allowed_providers applies)."""
 
 TimeoutTypes: TypeAlias = float | httpx.Timeout
 
@@ -91,6 +112,10 @@ class TranscribeOptions(TypedDict, total=False):
     max_retries: int | None
     deadline: float | None
     silence_filter: SilenceFilter | bool | None
+    known_speaker_names: Sequence[str] | None
+    known_speaker_references: Sequence[SpeakerReference] | None
+    chunking_strategy: ChunkingStrategy | None
+    include: Sequence[Include] | None
 
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
@@ -166,6 +191,14 @@ def within(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
     )
 
 
+def _check_byte_limit(value: object, param: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            param, f"must be a number of bytes (an int of 1 or more), not {value!r}"
+        )
+    return value
+
+
 def _check_retries(value: object, param: str = "max_retries") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(param, f"must be an int of 0 or more, not {value!r}")
@@ -230,15 +263,20 @@ def _check_base_url(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError("base_url", f"must be a non-empty str, not {value!r}")
     url = value.strip().rstrip("/")
+    shown = _USERINFO.sub("//***@", value)  # a password must not reach the message either
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise InvalidInputError("base_url", f"{value!r} is not a valid URL: {exc}") from None
+        detail = _USERINFO.sub("//***@", str(exc))
+        raise InvalidInputError("base_url", f"{shown!r} is not a valid URL: {detail}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidInputError(
-            "base_url", f"{value!r} must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}"
+            "base_url", f"{shown!r} must be an http:// or https:// URL such as {DEFAULT_BASE_URL!r}"
         )
     return url
+
+
+_USERINFO = re.compile(r"//[^/?#]*@")
 
 
 @dataclass
@@ -256,20 +294,42 @@ class Call:
     silence: SilenceFilter | None = None
     """Drop segments the server scored as silence, then give ``asked_format``'s shape."""
     asked_format: str | None = None
+    stream: bool = False
+    """Ask for events; a 2xx event stream is handed to the caller unread."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    local: bool = False
+    router: bool = False
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
 
     @property
     def shown_url(self) -> str:
         """The URL for messages and logs: without a user name or password it may carry."""
         return shown_url(self.url)
 
+    @property
+    def where(self) -> str:
+        """Where the request goes, for messages: the method and URL, or the local engine."""
+        return "the local engine" if self.local else f"POST {self.shown_url}"
 
-@dataclass
-class Exchange:
-    """What one attempt read: the response (closed) and its body, maybe only the start of it."""
+    def deadline_at(self) -> float | None:
+        """``time.monotonic()`` at the deadline, ``None`` without one."""
+        if self.policy.deadline is None:
+            return None
+        return self.started + self.policy.deadline
 
-    response: httpx.Response
-    content: bytes
-    truncated: bool = False
+    def time_left(self) -> float | None:
+        """Seconds until the call's deadline (0 once past it), ``None`` without one."""
+        if self.policy.deadline is None:
+            return None
+        return max(0.0, self.policy.deadline - (time.monotonic() - self.started))
+
+    def deadline_error(self) -> APITimeoutError:
+        """The error of a call that ran out of its deadline."""
+        return APITimeoutError(
+            f"The call to {self.where} ran out of its deadline of {self.policy.deadline:g} s "
+            "(retries and waits included). Raise deadline= (or drop it) to wait longer.",
+            reason="deadline",
+        )
 
 
 def _one_key_per_call(options: Mapping[str, Any]) -> None:
@@ -295,11 +355,17 @@ class BaseClient:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
     ) -> None:
         raw_url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
         self.local_model = local_model_of(raw_url)
         key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
-        self._auth: BearerAuth | None = BearerAuth(key) if key else None
+        self._auth: httpx.Auth | None = BearerAuth(key) if key else None
+        # What no message we build may show (a key shorter than 8 would match ordinary words).
+        self._secrets = Secrets((key,) if key and len(key) >= 8 else ())
+        self.max_response_bytes = _check_byte_limit(max_response_bytes, "max_response_bytes")
+        self.max_spool_bytes = _check_byte_limit(max_spool_bytes, "max_spool_bytes")
         if self.local_model is not None:
             self.base_url = LOCAL_BASE_URL
         else:
@@ -314,6 +380,7 @@ class BaseClient:
             self.base_url = _check_base_url(
                 raw_url if base_url is not None else raw_url or DEFAULT_BASE_URL
             )
+            self._take_userinfo(bool(key))
         self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
         self.max_retries = _check_retries(max_retries)
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
@@ -326,6 +393,18 @@ class BaseClient:
             "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
             **_check_headers(default_headers, "default_headers"),
         }
+
+    def _take_userinfo(self, has_key: bool) -> None:
+        """A user name and password in ``base_url`` leave the URL (httpx logs every request's
+        URL, and a password must not reach a log). Without an API key they are sent as HTTP
+        Basic auth; with one, the key is sent (as before) and they are not used."""
+        parsed = httpx.URL(self.base_url)
+        if not parsed.userinfo:
+            return
+        self._secrets = Secrets((*self._secrets, *(s for s in (parsed.password,) if len(s) >= 4)))
+        if not has_key:
+            self._auth = httpx.BasicAuth(parsed.username, parsed.password)
+        self.base_url = shown_url(self.base_url)
 
     def __repr__(self) -> str:
         where = "local" if self.local_model is not None else shown_url(self.base_url)
@@ -420,7 +499,11 @@ class BaseClient:
         return LocalTransport(LocalApp(shared_engine(self.local_model or None)))
 
     def _prepare_call(
-        self, model: object, response_format: object, options: Mapping[str, Any]
+        self,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        stream: object = False,
     ) -> Call:
         unknown = sorted(set(options) - _OPTION_NAMES)
         if unknown:
@@ -438,6 +521,16 @@ class BaseClient:
         asked = params.response_format  # what the caller gets back, whatever is sent
         if silence is not None:
             params = ask_for_scores(params)
+        if not isinstance(stream, bool):
+            raise InvalidInputError("stream", f"must be True or False, not {stream!r}")
+        if stream:
+            if silence is not None:
+                raise InvalidInputError(
+                    "silence_filter",
+                    "cannot filter a stream: its text is delivered before the segments are "
+                    "scored; use stream=False with silence_filter",
+                )
+            params = RequestParams([*params.fields, ("stream", "true")], params.response_format)
         headers = {
             **self.default_headers,
             **_check_headers(options.get("extra_headers"), "extra_headers"),
@@ -461,6 +554,10 @@ class BaseClient:
             # retried duplicate instead of transcribing (and billing) it twice.
             headers["Idempotency-Key"] = f"transcribe-sdk-{uuid.uuid4().hex}"
         return Call(
+            max_response_bytes=self.max_response_bytes,
+            local=self.local_model is not None,
+            router=httpx.URL(self.base_url).host in ROUTER_HOSTS,
+            secrets=self._secrets,
             url=f"{self.base_url}/audio/transcriptions",
             params=params,
             headers=headers,
@@ -470,67 +567,8 @@ class BaseClient:
             started=time.monotonic(),
             silence=silence,
             asked_format=asked,
+            stream=stream,
         )
-
-
-_TIMEOUT_PHASES = {
-    httpx.ConnectTimeout: ("connecting", "connect"),
-    httpx.WriteTimeout: ("uploading the file", "write"),
-    httpx.ReadTimeout: ("waiting for the answer", "read"),
-    httpx.PoolTimeout: ("waiting for a free connection", "pool"),
-}
-
-
-def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
-    error = _transport_error(exc, call)
-    # Kept for debugging; httpx puts no request headers (so no key) in its messages.
-    error.__cause__ = exc
-    error.__suppress_context__ = True
-    return error
-
-
-def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
-    """Our exception for an httpx transport failure (or an undecodable body), with what to do
-    about it."""
-    where = f"POST {call.shown_url}"
-    if isinstance(exc, httpx.TimeoutException):
-        doing, phase = next(
-            (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
-        )
-        limit = getattr(call.timeout, phase, None)
-        if call.policy.deadline is not None:
-            advice = (
-                f"The call's deadline is {call.policy.deadline:g} s and no wait may outlast what "
-                "is left of it: raise deadline= (or drop it) to wait longer."
-            )
-        else:
-            advice = (
-                f"Long audio can take minutes: raise it, e.g. "
-                f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
-            )
-        return APITimeoutError(
-            f"Timed out {doing} for {where} (the {phase} timeout is {limit:g} s). {advice}"
-            if limit is not None
-            else f"Timed out {doing} for {where}. {advice}",
-            reason=f"{phase} timeout",
-        )
-    detail = (str(exc) or type(exc).__name__).rstrip(".")
-    if isinstance(exc, httpx.ConnectError):
-        advice = "Check base_url, the network and any proxy settings."
-    elif isinstance(exc, httpx.DecodingError):
-        advice = (
-            "The server's body could not be decoded as its Content-Encoding says; a proxy may "
-            "have damaged it."
-        )
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        advice = (
-            "The server closed the connection early; it may have restarted or refused the upload."
-        )
-    else:
-        advice = "The connection failed mid-request; retrying usually helps."
-    return APIConnectionError(
-        f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
-    )
 
 
 def _keep_to_deadline(call: Call, spent: float) -> None:
@@ -591,7 +629,10 @@ def call_flow(
         outcome = yield Send(attempt)
         if outcome is None:
             raise RuntimeError("call_flow: a Send step must be answered with its outcome")
-        step = settle(call, attempt, outcome)
+        try:
+            step = settle(call, attempt, outcome)
+        except TranscribeError as exc:
+            raise scrub_error(exc, call.secrets) from exc.__cause__
         if isinstance(step, RawResponse):
             return step
         yield Wait(step)
@@ -633,6 +674,8 @@ def settle(
     response = outcome.response
     status = response.status_code
     if 200 <= status < 300:
+        if outcome.truncated:
+            raise _after_attempts(_too_large(call, response), attempt)
         try:
             parsed = parse_success(
                 status=status,
@@ -679,24 +722,49 @@ def settle(
         attempts=attempt,
         retry_after=parse_retry_after(response.headers, now),
         upload_size=call.upload_size,
+        where=call.where,
+        router=call.router or any(k.lower().startswith("x-litellm-") for k in response.headers),
     )
+
+
+def _too_large(call: Call, response: httpx.Response) -> ResponseTooLargeError:
+    limit = call.max_response_bytes
+    request_id = request_id_from(response.headers)
+    error = ResponseTooLargeError(
+        f"The answer from {call.where} is larger than max_response_bytes={limit:,} "
+        f"({limit / 1024 / 1024:.0f} MiB, after decompression); reading stopped there. No real "
+        "transcript is this large: the server (or a proxy) is misbehaving. Raise "
+        "max_response_bytes on the client if you expect such answers."
+        + (f" (request id: {request_id})" if request_id else ""),
+        status_code=response.status_code,
+        request_id=request_id,
+        body=None,
+        headers=response.headers,
+    )
+    error.limit = limit
+    return error
 
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_SPOOL_BYTES",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_BASE_URL",
     "ERROR_BODY_LIMIT",
     "BaseClient",
+    "BodySink",
     "Call",
     "Exchange",
     "Send",
     "TranscribeOptions",
     "Wait",
     "call_flow",
+    "closed_error",
     "map_transport_error",
     "needs_spool",
+    "resend_on_fresh_connection",
     "settle",
 ]

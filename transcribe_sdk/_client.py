@@ -6,6 +6,7 @@ sends the request, reads the answer (an error body with a size cap), and sleeps 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack, ExitStack
@@ -16,17 +17,23 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from ._async_files import AsyncFileInput, aopen, aprepare_file, aspool
+from ._attempt import OpenStream, opens_stream
 from ._base import (
-    ERROR_BODY_LIMIT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_SPOOL_BYTES,
     BaseClient,
+    BodySink,
     Call,
     Exchange,
     TimeoutTypes,
     TranscribeOptions,
     Wait,
     call_flow,
+    closed_error,
+    logger,
     map_transport_error,
     needs_spool,
+    resend_on_fresh_connection,
 )
 from ._batch import (
     BatchResult,
@@ -44,13 +51,16 @@ from ._long import (
     transcribe_long,
 )
 from ._multipart import MultipartBody
+from ._net import deadline, guard_client
 from ._response import RawResponse
 from ._retry import RetryPolicy
+from ._streamed import opened, whole_answer
 from .errors import APIConnectionError, InvalidFileError
 from .files import AudioFile, FileInput, prepare_file, spool
 
 if TYPE_CHECKING:
-    from .models import Transcription, VerboseTranscription
+    from .models import DiarizedTranscription, Transcription, VerboseTranscription
+    from .streaming import AsyncTranscriptionStream, TranscriptionStream
 
     AnyResult: TypeAlias = Transcription | VerboseTranscription | str
 
@@ -83,6 +93,11 @@ class Client(BaseClient):
       their backoff (:class:`RetryPolicy`).
     - ``default_headers``: sent with every request.
     - ``http_client``: your own ``httpx.Client`` (proxies, CA bundle, limits, event hooks).
+    - ``max_response_bytes``: the most of a success body read, after decompression (default
+      64 MiB); more raises :class:`ResponseTooLargeError`.
+    - ``max_spool_bytes``: the most of a one-shot stream copied so retries can re-send it
+      (default 1 GiB); more raises :class:`SpoolLimitError` (``max_retries=0`` sends without
+      a copy).
 
     Example::
 
@@ -103,6 +118,8 @@ class Client(BaseClient):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -111,10 +128,14 @@ class Client(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
             retry_policy=retry_policy,
+            max_response_bytes=max_response_bytes,
+            max_spool_bytes=max_spool_bytes,
         )
         self._accept_http_client(http_client, httpx.Client, timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**self._own_http_settings())
+        if http_client is None:
+            guard_client(self._http)
         self.with_raw_response = _RawClient(self)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -137,6 +158,7 @@ class Client(BaseClient):
         *,
         model: str,
         response_format: Literal["json"] | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> Transcription: ...
     @overload
@@ -146,6 +168,7 @@ class Client(BaseClient):
         *,
         model: str,
         response_format: Literal["verbose_json"],
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> VerboseTranscription: ...
     @overload
@@ -155,6 +178,7 @@ class Client(BaseClient):
         *,
         model: str,
         response_format: TextFormat,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> str: ...
     @overload
@@ -163,25 +187,54 @@ class Client(BaseClient):
         file: FileInput,
         *,
         model: str,
-        response_format: str | None,
+        response_format: Literal["diarized_json"],
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult: ...
+    ) -> DiarizedTranscription: ...
+    @overload
     def transcribe(
         self,
         file: FileInput,
         *,
         model: str,
         response_format: str | None = None,
+        stream: Literal[True],
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult:
+    ) -> TranscriptionStream: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        stream: bool = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult | TranscriptionStream: ...
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        stream: bool = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult | TranscriptionStream:
         """Transcribe ``file`` and return the result in the type ``response_format`` implies.
 
         ``json`` (the default) gives a :class:`Transcription`, ``verbose_json`` a
         :class:`VerboseTranscription`, and ``text``/``srt``/``vtt`` the body as a ``str``.
         Parameters left as ``None`` are not sent. See :class:`TranscribeOptions` for the
         keyword arguments; ``extra_body`` sends provider-specific fields.
+
+        With ``stream=True`` the server is asked for events, and a
+        :class:`~transcribe_sdk.streaming.TranscriptionStream` of them is returned once the
+        answer starts (errors before that are raised as usual, retries included); use it in a
+        ``with`` block and iterate it.
         """
-        result: AnyResult = self._transcribe(file, model, response_format, options).parsed
+        result: AnyResult | TranscriptionStream = self._transcribe(
+            file, model, response_format, options, stream=stream
+        ).parsed
         return result
 
     @overload
@@ -344,7 +397,7 @@ class Client(BaseClient):
         audio = prepare_file(file)
         with ExitStack() as stack:
             if not audio.replayable:
-                audio, copy = spool(audio)
+                audio, copy = spool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             if not _probe_split(audio, plan):
                 result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
@@ -365,14 +418,16 @@ class Client(BaseClient):
         response_format: object,
         options: Mapping[str, Any],
         gate: RateGate | None = None,
+        *,
+        stream: bool = False,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
-        call = self._prepare_call(model, response_format, options)
+        call = self._prepare_call(model, response_format, options, stream)
         call.gate = gate
         audio = prepare_file(file)
         with ExitStack() as stack:
             if needs_spool(call, audio):
-                audio, copy = spool(audio)
+                audio, copy = spool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             flow = call_flow(call, audio)
             step = next(flow)
@@ -382,42 +437,66 @@ class Client(BaseClient):
                     time.sleep(step.seconds)
                 else:
                     try:
-                        outcome = self._send_once(call, audio)
+                        sent = self._send_once(call, audio)
+                        if isinstance(sent, OpenStream):
+                            return opened(call, sent, asynchronous=False)
+                        outcome = sent
                     except OSError as exc:  # the file, not the network: httpx maps its own
                         raise InvalidFileError(f"reading the file failed: {exc}") from exc
-                    except httpx.RequestError as exc:  # transport failures, undecodable bodies
+                    except (httpx.RequestError, RuntimeError) as exc:
+                        # Transport failures and undecodable bodies; a client closed under us.
+                        if self._http.is_closed:
+                            raise closed_error(call) from exc
+                        if isinstance(exc, RuntimeError):
+                            raise
                         outcome = map_transport_error(exc, call)
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    result: RawResponse[Any] = done.value
-                    return result
+                    return whole_answer(call, done.value, asynchronous=False)
 
-    def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
-        with audio.open() as reader:
-            body = MultipartBody(call.params.fields, audio)
-            request = self._http.build_request(
-                "POST",
-                call.url,
-                headers={**call.headers, **body.headers()},
-                content=body.iter_sync(reader),
-                timeout=call.timeout,
-            )
-            # A redirect would re-send a body that was streamed already: never follow one.
-            response = self._http.send(
-                request, auth=self._auth, stream=True, follow_redirects=False
-            )
-            try:
-                if response.is_success:
-                    return Exchange(response, response.read())
-                content = b""
-                for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) > ERROR_BODY_LIMIT:
-                        return Exchange(response, content[:ERROR_BODY_LIMIT], truncated=True)
-                return Exchange(response, content)
-            finally:
-                response.close()
+    def _send_once(self, call: Call, audio: AudioFile) -> Exchange | OpenStream:
+        events: set[str] = set()
+        try:
+            return self._exchange(call, audio, events)
+        except httpx.RequestError as exc:
+            if not (audio.replayable and resend_on_fresh_connection(exc, events)):
+                raise
+        logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        return self._exchange(call, audio, set())
+
+    def _exchange(self, call: Call, audio: AudioFile, events: set[str]) -> Exchange | OpenStream:
+        def trace(event: str, info: object) -> None:
+            events.add(event)
+
+        token = deadline.set(call.deadline_at())
+        try:
+            with audio.open() as reader:
+                body = MultipartBody(call.params.fields, audio)
+                request = self._http.build_request(
+                    "POST",
+                    call.url,
+                    headers={**call.headers, **body.headers()},
+                    content=body.iter_sync(reader),
+                    timeout=call.timeout,
+                    extensions={"trace": trace},
+                )
+                # A redirect would re-send a body that was streamed already: never follow one.
+                response = self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
+                if opens_stream(call, response):
+                    return OpenStream(response)  # read by the caller, event by event
+                try:
+                    sink = BodySink(call, response)
+                    for chunk in response.iter_bytes():
+                        if sink.add(chunk):
+                            break
+                    return sink.exchange()
+                finally:
+                    response.close()
+        finally:
+            deadline.reset(token)
 
 
 class AsyncClient(BaseClient):
@@ -442,6 +521,8 @@ class AsyncClient(BaseClient):
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -450,10 +531,14 @@ class AsyncClient(BaseClient):
             max_retries=max_retries,
             default_headers=default_headers,
             retry_policy=retry_policy,
+            max_response_bytes=max_response_bytes,
+            max_spool_bytes=max_spool_bytes,
         )
         self._accept_http_client(http_client, httpx.AsyncClient, timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._own_http_settings())
+        if http_client is None:
+            guard_client(self._http)
         self.with_raw_response = _AsyncRawClient(self)
 
     async def close(self) -> None:
@@ -474,6 +559,7 @@ class AsyncClient(BaseClient):
         *,
         model: str,
         response_format: Literal["json"] | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> Transcription: ...
     @overload
@@ -483,6 +569,7 @@ class AsyncClient(BaseClient):
         *,
         model: str,
         response_format: Literal["verbose_json"],
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> VerboseTranscription: ...
     @overload
@@ -492,6 +579,7 @@ class AsyncClient(BaseClient):
         *,
         model: str,
         response_format: TextFormat,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> str: ...
     @overload
@@ -500,20 +588,45 @@ class AsyncClient(BaseClient):
         file: AsyncFileInput,
         *,
         model: str,
-        response_format: str | None,
+        response_format: Literal["diarized_json"],
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult: ...
+    ) -> DiarizedTranscription: ...
+    @overload
     async def transcribe(
         self,
         file: AsyncFileInput,
         *,
         model: str,
         response_format: str | None = None,
+        stream: Literal[True],
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult:
+    ) -> AsyncTranscriptionStream: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None,
+        stream: bool = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult | AsyncTranscriptionStream: ...
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        stream: bool = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult | AsyncTranscriptionStream:
         """Transcribe ``file``; see :meth:`Client.transcribe`. Also takes async byte iterators
-        and objects with ``async def read`` (aiofiles, anyio)."""
-        result: AnyResult = (await self._transcribe(file, model, response_format, options)).parsed
+        and objects with ``async def read`` (aiofiles, anyio). With ``stream=True``, an
+        :class:`~transcribe_sdk.streaming.AsyncTranscriptionStream` for ``async with`` and
+        ``async for``."""
+        raw = await self._transcribe(file, model, response_format, options, stream=stream)
+        result: AnyResult | AsyncTranscriptionStream = raw.parsed
         return result
 
     @overload
@@ -676,7 +789,7 @@ class AsyncClient(BaseClient):
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
             if not audio.replayable:
-                audio, copy = await aspool(audio)
+                audio, copy = await aspool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
             if not split:
@@ -699,14 +812,16 @@ class AsyncClient(BaseClient):
         response_format: object,
         options: Mapping[str, Any],
         gate: RateGate | None = None,
+        *,
+        stream: bool = False,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
-        call = self._prepare_call(model, response_format, options)
+        call = self._prepare_call(model, response_format, options, stream)
         call.gate = gate
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
             if needs_spool(call, audio):
-                audio, copy = await aspool(audio)
+                audio, copy = await aspool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             flow = call_flow(call, audio)
             step = next(flow)
@@ -715,42 +830,73 @@ class AsyncClient(BaseClient):
                 if isinstance(step, Wait):
                     await anyio.sleep(step.seconds)
                 else:
-                    try:
-                        outcome = await self._send_once(call, audio)
-                    except OSError as exc:  # the file, not the network: httpx maps its own
-                        raise InvalidFileError(f"reading the file failed: {exc}") from exc
-                    except httpx.RequestError as exc:  # transport failures, undecodable bodies
-                        outcome = map_transport_error(exc, call)
+                    left = call.time_left()
+                    # The deadline bounds the whole attempt, however the server drips its bytes.
+                    with anyio.move_on_after(math.inf if left is None else left) as scope:
+                        try:
+                            sent = await self._send_once(call, audio)
+                            if isinstance(sent, OpenStream):
+                                return opened(call, sent, asynchronous=True)
+                            outcome = sent
+                        except OSError as exc:  # the file, not the network
+                            raise InvalidFileError(f"reading the file failed: {exc}") from exc
+                        except (httpx.RequestError, RuntimeError) as exc:
+                            # Transport failures and bad bodies; a client closed under us.
+                            if self._http.is_closed:
+                                raise closed_error(call) from exc
+                            if isinstance(exc, RuntimeError):
+                                raise
+                            outcome = map_transport_error(exc, call)
+                    if scope.cancelled_caught:
+                        outcome = call.deadline_error()
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    result: RawResponse[Any] = done.value
-                    return result
+                    return whole_answer(call, done.value, asynchronous=True)
 
-    async def _send_once(self, call: Call, audio: AudioFile) -> Exchange:
-        async with aopen(audio) as reader:
-            body = MultipartBody(call.params.fields, audio)
-            request = self._http.build_request(
-                "POST",
-                call.url,
-                headers={**call.headers, **body.headers()},
-                content=body.iter_async(reader),
-                timeout=call.timeout,
-            )
-            response = await self._http.send(
-                request, auth=self._auth, stream=True, follow_redirects=False
-            )
-            try:
-                if response.is_success:
-                    return Exchange(response, await response.aread())
-                content = b""
-                async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > ERROR_BODY_LIMIT:
-                        return Exchange(response, content[:ERROR_BODY_LIMIT], truncated=True)
-                return Exchange(response, content)
-            finally:
-                await response.aclose()
+    async def _send_once(self, call: Call, audio: AudioFile) -> Exchange | OpenStream:
+        events: set[str] = set()
+        try:
+            return await self._exchange(call, audio, events)
+        except httpx.RequestError as exc:
+            if not (audio.replayable and resend_on_fresh_connection(exc, events)):
+                raise
+        logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        return await self._exchange(call, audio, set())
+
+    async def _exchange(
+        self, call: Call, audio: AudioFile, events: set[str]
+    ) -> Exchange | OpenStream:
+        async def trace(event: str, info: object) -> None:
+            events.add(event)
+
+        token = deadline.set(call.deadline_at())
+        try:
+            async with aopen(audio) as reader:
+                body = MultipartBody(call.params.fields, audio)
+                request = self._http.build_request(
+                    "POST",
+                    call.url,
+                    headers={**call.headers, **body.headers()},
+                    content=body.iter_async(reader),
+                    timeout=call.timeout,
+                    extensions={"trace": trace},
+                )
+                response = await self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
+                if opens_stream(call, response):
+                    return OpenStream(response)  # read by the caller, event by event
+                try:
+                    sink = BodySink(call, response)
+                    async for chunk in response.aiter_bytes():
+                        if sink.add(chunk):
+                            break
+                    return sink.exchange()
+                finally:
+                    await response.aclose()
+        finally:
+            deadline.reset(token)
 
 
 class _RawClient:

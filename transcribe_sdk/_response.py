@@ -119,7 +119,7 @@ def parse_success(
     if wants_text and not is_json:
         if _looks_like_html(content_type, text):
             raise _unexpected("sent an HTML page instead of a transcript", status, headers, text)
-        return text
+        return _text_result(text, response_format)
     stripped = text.strip()
     if not stripped:
         if wants_text:
@@ -138,9 +138,9 @@ def parse_success(
         raise _unexpected("its body is not valid JSON", status, headers, text) from None
     if wants_text:
         if isinstance(data, str):
-            return data
+            return _text_result(data, response_format)
         if isinstance(data, Mapping) and isinstance(data.get("text"), str):
-            return str(data["text"])
+            return _text_result(str(data["text"]), response_format)
         raise _unexpected("its JSON has no 'text'", status, headers, data)
     if not isinstance(data, Mapping):
         raise _unexpected(
@@ -160,12 +160,21 @@ def parse_success(
         model = VerboseTranscription
     elif response_format == "diarized_json":
         model = DiarizedTranscription
+    if isinstance(data.get("text"), str):
+        data = {**data, "text": data["text"].strip()}  # one rule for text: see _text_result
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _unexpected(
             f"its JSON is not a transcription ({_summarise(exc)})", status, headers, data
         ) from None
+
+
+def _text_result(text: str, response_format: str | None) -> str:
+    """The ``text`` of a result has no surrounding whitespace, whatever the format and however
+    the server spaced it (Whisper servers often start with a space; OpenAI's API does not).
+    Subtitles (srt, vtt) are files and are kept byte for byte."""
+    return text.strip() if response_format == "text" else text
 
 
 def _wrap_text(

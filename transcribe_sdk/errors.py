@@ -24,6 +24,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "FileTooLargeError",
     "InternalServerError",
@@ -34,6 +35,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
+    "SpoolLimitError",
     "TranscribeError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -105,6 +108,19 @@ class InvalidFileError(InvalidInputError):
         super().__init__(param, message)
 
 
+class SpoolLimitError(InvalidFileError):
+    """A one-shot stream (a pipe, a socket, a generator) is longer than the client may copy.
+
+    With retries on, such a stream is copied (memory, then an unlinked temporary file) so a
+    retry can send it again; ``limit`` is the client's ``max_spool_bytes``. Send it with
+    ``max_retries=0`` (streamed directly, never copied), pass a path instead, or raise the limit.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class MissingAPIKeyError(TranscribeError):
     """No API key was passed and the environment variable is not set."""
 
@@ -120,7 +136,12 @@ class APIConnectionError(TranscribeError):
 
 
 class APITimeoutError(APIConnectionError):
-    """A connect, write, read or pool timeout expired before the server answered."""
+    """A connect, write, read or pool timeout, or the call's ``deadline``, expired before the
+    server's answer was in."""
+
+
+class ClientClosedError(APIConnectionError):
+    """The client was closed (``close()`` from another thread or task) while this call ran."""
 
 
 class StreamInterruptedError(APIConnectionError):
@@ -165,6 +186,8 @@ class APIStatusError(_ResponseError):
     """
 
     hint: ClassVar[str] = ""
+    router_hint: ClassVar[str] = ""
+    """Added to :attr:`hint` only when the server is a router that picks a provider."""
 
     def __init__(
         self,
@@ -195,9 +218,9 @@ class APIStatusError(_ResponseError):
 class BadRequestError(APIStatusError):
     """400: the server rejected a parameter or the file."""
 
-    hint = (
-        "Check the parameters and the file format; a provider that does not support a parameter "
-        "can be avoided with allowed_providers."
+    hint = "Check the parameters and the file format."
+    router_hint = (
+        "A provider that does not support a parameter can be avoided with allowed_providers."
     )
 
 
@@ -259,11 +282,19 @@ class RateLimitError(APIStatusError):
 class InternalServerError(APIStatusError):
     """5xx: the server or the provider behind it failed; usually safe to retry."""
 
-    hint = "The server failed; retry later, or route to another provider with allowed_providers."
+    hint = "The server failed; retry later."
+    router_hint = "Another provider can be chosen with allowed_providers."
 
 
 class UnexpectedResponseError(_ResponseError):
     """The server said success but its body is not a transcription (empty, invalid JSON, ...)."""
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """A success body grew past the client's ``max_response_bytes`` (after decompression);
+    reading stopped there. ``limit`` is that setting."""
+
+    limit: int = 0
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -370,8 +401,12 @@ def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
             )
         if error is not None:
             return _as_text(error) or "", None, None, None
+        detail = body.get("detail")
+        if isinstance(detail, Mapping) and isinstance(detail.get("error"), Mapping):
+            # faster-whisper-server wraps OpenAI's shape in FastAPI's: read it as OpenAI's.
+            return describe_body(detail)
         if "detail" in body:
-            return _fastapi_detail(body["detail"]), None, None, None
+            return _fastapi_detail(detail), None, None, None
         for key in ("message", "msg", "title"):
             if key in body:
                 # vLLM's older shape puts type/code/param beside the message, at the top.
@@ -388,6 +423,17 @@ def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
     if "<html" in text.lower() or "<!doctype" in text.lower():
         return _text_of_html(text), None, None, None
     return text, None, None, None
+
+
+def describe_size(size: int) -> str:
+    """``26214400`` as ``"26,214,400 bytes (25.0 MiB)"``: servers state limits in either unit."""
+    return f"{size:,} bytes ({size / 1024 / 1024:.1f} MiB)"
+
+
+def _sentence(text: str) -> str:
+    # The server's text and our hints follow each other: each must end as a sentence.
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def _status_label(status_code: int) -> str:
@@ -410,11 +456,14 @@ def error_from_response(
     attempts: int = 1,
     retry_after: float | None = None,
     upload_size: int | None = None,
+    where: str | None = None,
+    router: bool = False,
 ) -> APIStatusError:
     """Build the error for a 4xx/5xx response from whatever the server sent.
 
     ``content`` may be only the start of the body (``truncated``), since error bodies are read
-    with a size cap.
+    with a size cap. ``where`` replaces ``"{method} {url}"`` in the message (``"the local
+    engine"``); ``router`` adds advice that only applies to a router choosing providers.
     """
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     body = parse_body(content, content_type)
@@ -429,13 +478,14 @@ def error_from_response(
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     request_id = request_id_from(headers)
-    parts = [f"{_status_label(status_code)} from {method} {url}: {server_message}"]
+    first = f"{_status_label(status_code)} from {where or f'{method} {url}'}: {server_message}"
     if error_param:
-        parts.append(f"(param: {error_param})")
+        first += f" (param: {error_param})"
     if request_id:
-        parts.append(f"(request id: {request_id})")
+        first += f" (request id: {request_id})"
+    parts = [_sentence(first)]
     if cls is FileTooLargeError and upload_size is not None:
-        parts.append(f"The upload was {upload_size / 1_000_000:.1f} MB.")
+        parts.append(f"The upload was {describe_size(upload_size)}.")
     if cls is RateLimitError and retry_after is not None:
         parts.append(f"The server asks to wait {retry_after:g} s.")
     if attempts > 1:
@@ -449,6 +499,8 @@ def error_from_response(
         )
     if cls.hint:
         parts.append(cls.hint)
+    if router and cls.router_hint:
+        parts.append(cls.router_hint)
     error = cls(
         " ".join(parts),
         status_code=status_code,
@@ -462,4 +514,31 @@ def error_from_response(
     )
     if isinstance(error, RateLimitError):
         error.retry_after = retry_after
+    return error
+
+
+REDACTED = "[redacted]"
+
+
+def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v, secrets) for v in value)
+    return value
+
+
+def scrub_error(error: TranscribeError, secrets: tuple[str, ...]) -> TranscribeError:
+    """``error`` with every secret (the API key, a URL password) replaced by ``[redacted]`` in
+    its message, args and the server's body and headers it carries: a server that echoes the
+    ``Authorization`` header must not put the key in a traceback or a log."""
+    if not secrets:
+        return error
+    for name, value in list(vars(error).items()):
+        setattr(error, name, _scrub(value, secrets))
+    error.args = _scrub(error.args, secrets)
     return error

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, TypeAlias, Union
 
 from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
-from .errors import InvalidFileError
+from .errors import InvalidFileError, SpoolLimitError
 from .errors import type_name as _type_name
 
 __all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
@@ -388,17 +388,32 @@ def prepare_file(file: FileInput) -> AudioFile:
     raise InvalidFileError(f"expected {_ACCEPTED}; got {_type_name(content)}")
 
 
-def spool(audio: AudioFile) -> tuple[AudioFile, IO[bytes]]:
+def spool_limit_error(limit: int) -> SpoolLimitError:
+    """The error for a one-shot stream longer than ``limit`` (``max_spool_bytes``)."""
+    return SpoolLimitError(
+        f"the stream is longer than max_spool_bytes={limit:,} bytes ({limit / 2**20:.0f} MiB). "
+        "A one-shot stream (a pipe, a socket, a generator) is copied first so that a retry can "
+        "send it again; pass max_retries=0 to stream it directly with no copy, pass a path "
+        "instead, or raise max_spool_bytes on the client. (transcribe_long always copies a "
+        "stream, to find where to split it: give it a path.)",
+        limit=limit,
+    )
+
+
+def spool(audio: AudioFile, limit: int | None = None) -> tuple[AudioFile, IO[bytes]]:
     """Copy a one-shot stream so every retry can send it again, byte for byte.
 
     Up to :data:`SPOOL_MEMORY_LIMIT` stays in memory; past that it moves to a temporary file
-    that is already unlinked, so nothing is left on disk. The caller closes the returned handle.
+    that is already unlinked, so nothing is left on disk. More than ``limit`` bytes raise
+    :class:`SpoolLimitError` (and nothing is kept). The caller closes the returned handle.
     """
     copy: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_LIMIT)  # noqa: SIM115
     try:
         with audio.open() as reader:
             while chunk := reader.read(CHUNK_SIZE):
                 copy.write(chunk)
+                if limit is not None and copy.tell() > limit:
+                    raise spool_limit_error(limit)
     except OSError as exc:
         copy.close()
         raise InvalidFileError(f"reading the stream failed: {exc}") from exc

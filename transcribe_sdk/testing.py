@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from .local._forms import FormError, parse_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
 
-__all__ = ["FakeServer", "RecordedFile", "RecordedRequest"]
+__all__ = ["FakeServer", "RecordedFile", "RecordedRequest", "sse_body", "stream_events"]
 
 DEFAULT_TEXT = "This is a transcript from the fake server."
 FAKE_BASE_URL = "http://fake-server.invalid/v1"
@@ -83,10 +83,45 @@ class _Answer:
     body: bytes | None  # None: a transcript in the format the request asks for
     text: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    streams: bool = True  # False: a whole answer even to stream=true, as some servers do
 
 
-def _default_answer(request: RecordedRequest, text: str, extra: Mapping[str, Any]) -> _Answer:
+def sse_body(events: Sequence[Mapping[str, Any] | str]) -> bytes:
+    """Events as a ``text/event-stream`` body: ``data: ...`` and a blank line each (a ``str``
+    is sent as it is, such as vLLM's ``"[DONE]"``)."""
+    parts = (e if isinstance(e, str) else json.dumps(e) for e in events)
+    return b"".join(b"data: " + p.encode() + b"\n\n" for p in parts)
+
+
+def stream_events(
+    text: str, *, usage: Mapping[str, Any] | None = None, cut_off: bool = False
+) -> list[dict[str, Any]]:
+    """OpenAI's events for ``text``: a delta per word, then ``transcript.text.done`` (left
+    out when ``cut_off``, as a broken connection would)."""
+    words = text.split(" ")
+    events: list[dict[str, Any]] = [
+        {"type": "transcript.text.delta", "delta": w if i == 0 else " " + w}
+        for i, w in enumerate(words)
+    ]
+    if cut_off:
+        return events[: max(1, len(events) // 2)]
+    done: dict[str, Any] = {"type": "transcript.text.done", "text": text}
+    if usage is not None:
+        done["usage"] = dict(usage)
+    events.append(done)
+    return events
+
+
+_SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+
+
+def _default_answer(
+    request: RecordedRequest, text: str, extra: Mapping[str, Any], streams: bool = True
+) -> _Answer:
     fmt = request.field("response_format") or "json"
+    if streams and request.field("stream") == "true":
+        events = stream_events(text, usage=extra.get("usage"))
+        return _Answer(200, dict(_SSE_HEADERS), sse_body(events))
     segments = [{"id": 0, "start": 0.0, "end": 2.0, "text": " " + text}]
     if fmt == "text":
         return _Answer(200, {"content-type": "text/plain"}, text.encode())
@@ -126,9 +161,11 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
     # -- scripting ------------------------------------------------------------------------
     def add_result(self, text: str = DEFAULT_TEXT, **fields: Any) -> None:
         """Answer the next request with this transcript; ``fields`` add to the JSON
-        (``provider="ovh"``, ``segments=[...]``). A ``text`` request gets the text as plain
-        text; ``srt``/``vtt`` requests get it as one cue from 0 to 2 seconds."""
-        self._script.append(_Answer(200, {}, None, text, fields))
+        (``provider="ovh"``, ``segments=[...]``, ``usage={...}``). A ``text`` request gets the
+        text as plain text; ``srt``/``vtt`` requests get it as one cue from 0 to 2 seconds. A
+        ``stream=true`` request gets this whole answer too, as a server that does not stream
+        would send it (script :meth:`add_stream` for events)."""
+        self._script.append(_Answer(200, {}, None, text, fields, streams=False))
 
     def add_error(
         self,
@@ -171,6 +208,28 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             body = (text or "").encode()
         self._script.append(_Answer(status, all_headers, body))
 
+    def add_stream(
+        self,
+        text: str = DEFAULT_TEXT,
+        *,
+        usage: Mapping[str, Any] | None = None,
+        cut_off: bool = False,
+        events: Sequence[Mapping[str, Any] | str] | None = None,
+    ) -> None:
+        """Answer the next request with an event stream: a ``transcript.text.delta`` per word
+        of ``text``, then ``transcript.text.done`` with ``usage``. ``cut_off=True`` stops half
+        way with no ``done`` (a dropped connection); ``events`` sends exactly those events
+        instead (any shape: Mistral's, vLLM's, unknown types).
+
+        A request with ``stream=true`` and nothing scripted gets the default text streamed.
+        """
+        chosen = (
+            list(events)
+            if events is not None
+            else stream_events(text, usage=usage, cut_off=cut_off)
+        )
+        self._script.append(_Answer(200, dict(_SSE_HEADERS), sse_body(chosen)))
+
     # -- clients --------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> Client:
         """A :class:`~transcribe_sdk.Client` that talks to this fake server."""
@@ -203,7 +262,7 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
             answer = self._script.popleft() if self._script else _Answer(200, {}, None)
         if answer.body is None:
             text = self.default_text if answer.text is None else answer.text
-            answer = _default_answer(recorded, text, answer.extra)
+            answer = _default_answer(recorded, text, answer.extra, answer.streams)
         return httpx.Response(
             answer.status, headers=answer.headers, content=answer.body, request=request
         )

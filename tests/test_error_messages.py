@@ -1,0 +1,150 @@
+"""What servers really send, read the way a person needs it: faster-whisper-server's nested
+error shape, sentences that do not run together, sizes in bytes and MiB, router advice only
+from a router, the local engine named as such, and one whitespace rule for ``text``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from conftest import API_KEY, FIXTURES
+from pytest_httpx import HTTPXMock
+
+from transcribe_sdk import AsyncClient, BadRequestError, Client, InternalServerError
+from transcribe_sdk._base import DEFAULT_BASE_URL, Exchange, settle
+from transcribe_sdk.errors import error_from_response
+
+MODEL = "whisper-large-v3"
+HELLO = FIXTURES / "hello.wav"
+URL = "http://127.0.0.1:9/v1"
+FASTER_WHISPER = {
+    "detail": {
+        "error": {
+            "message": "Invalid file: audio could not be decoded",
+            "type": "invalid_request_error",
+            "param": "file",
+            "code": "bad_audio",
+        }
+    }
+}
+
+
+def _error(status: int, body: Any, **kwargs: Any) -> Any:
+    return error_from_response(
+        status_code=status,
+        headers={"content-type": "application/json"},
+        content=json.dumps(body).encode(),
+        method="POST",
+        url=f"{URL}/audio/transcriptions",
+        **kwargs,
+    )
+
+
+def test_faster_whisper_servers_nested_error_reads_like_openais() -> None:
+    error = _error(400, FASTER_WHISPER)
+    assert isinstance(error, BadRequestError)
+    assert error.error_type == "invalid_request_error"
+    assert error.error_code == "bad_audio"
+    assert error.error_param == "file"
+    assert "Invalid file: audio could not be decoded (param: file)." in str(error)
+    assert "{" not in str(error)
+
+
+def test_the_servers_text_and_our_hint_are_separate_sentences() -> None:
+    error = _error(413, {"error": {"message": "File too large"}}, upload_size=26_214_400)
+    assert "File too large. The upload was 26,214,400 bytes (25.0 MiB). Compress" in str(error)
+
+
+def test_a_message_that_ends_a_sentence_gets_no_second_stop() -> None:
+    assert ": Busy! The server failed" in str(_error(503, {"error": {"message": "Busy!"}}))
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_router_advice_only_from_a_router(status: int) -> None:
+    plain = str(_error(status, {"error": {"message": "no"}}))
+    routed = str(_error(status, {"error": {"message": "no"}}, router=True))
+    assert "allowed_providers" not in plain
+    assert "allowed_providers" in routed
+
+
+def _settled(client: Client, status: int, headers: dict[str, str] | None = None) -> str:
+    call = client._prepare_call(MODEL, None, {})
+    response = httpx.Response(status, headers=headers or {}, request=httpx.Request("POST", URL))
+    with pytest.raises(BadRequestError) as info:
+        settle(call, 1, Exchange(response, b'{"error": {"message": "unsupported"}}'))
+    return str(info.value)
+
+
+def test_the_router_is_known_by_its_url_or_its_headers() -> None:
+    with Client(api_key=API_KEY, base_url=DEFAULT_BASE_URL) as router:
+        assert "allowed_providers" in _settled(router, 400)
+    with Client(api_key=API_KEY, base_url=URL) as other:
+        assert "allowed_providers" not in _settled(other, 400)
+        assert "allowed_providers" in _settled(other, 400, {"x-litellm-call-id": "abc"})
+
+
+def test_the_local_engine_is_named_and_gets_no_router_advice() -> None:
+    with Client(base_url="local") as client, pytest.raises(BadRequestError) as info:
+        client.transcribe(("x.wav", b"RIFF" + b"not audio" * 100), model="tiny.en")
+    message = str(info.value)
+    assert "from the local engine:" in message
+    assert "local.invalid" not in message
+    assert "allowed_providers" not in message
+
+
+# -- one rule for text: no surrounding whitespace ------------------------------------------------
+SPACED = " The quick brown fox. \n"
+
+
+@pytest.mark.parametrize(
+    ("response_format", "answer"),
+    [
+        ("json", {"json": {"text": SPACED}}),
+        ("verbose_json", {"json": {"text": SPACED, "segments": [], "duration": 1.0}}),
+        ("text", {"text": SPACED}),
+        ("text", {"json": {"text": SPACED}}),
+        ("json", {"text": SPACED}),  # a text/plain answer to a JSON request
+    ],
+)
+def test_text_has_no_surrounding_whitespace_in_every_format(
+    httpx_mock: HTTPXMock, response_format: str, answer: dict[str, Any]
+) -> None:
+    httpx_mock.add_response(**answer)
+    httpx_mock.add_response(**answer)
+    with Client(api_key=API_KEY, base_url=URL, max_retries=0) as client:
+        one = client.transcribe(HELLO, model=MODEL, response_format=response_format)
+        long = client.transcribe_long(HELLO, model=MODEL, response_format=response_format)
+    for result in (one, long):
+        text = result if isinstance(result, str) else result.text
+        assert text == "The quick brown fox."
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("response_format", ["json", "verbose_json", "text"])
+async def test_async_text_has_no_surrounding_whitespace(
+    httpx_mock: HTTPXMock, response_format: str
+) -> None:
+    body = {"text": SPACED, "segments": [], "duration": 1.0}
+    httpx_mock.add_response(json=body)
+    httpx_mock.add_response(json=body)
+    async with AsyncClient(api_key=API_KEY, base_url=URL, max_retries=0) as client:
+        one = await client.transcribe(HELLO, model=MODEL, response_format=response_format)
+        long = await client.transcribe_long(HELLO, model=MODEL, response_format=response_format)
+    for result in (one, long):
+        text = result if isinstance(result, str) else result.text
+        assert text == "The quick brown fox."
+
+
+def test_subtitles_are_kept_byte_for_byte(httpx_mock: HTTPXMock) -> None:
+    srt = "1\n00:00:00,000 --> 00:00:01,000\n The quick\n\n"
+    httpx_mock.add_response(text=srt)
+    with Client(api_key=API_KEY, base_url=URL) as client:
+        assert client.transcribe(HELLO, model=MODEL, response_format="srt") == srt
+
+
+def test_an_internal_error_from_a_plain_server_says_retry_later() -> None:
+    error = _error(502, {"error": {"message": "upstream"}})
+    assert isinstance(error, InternalServerError)
+    assert str(error).endswith("upstream. The server failed; retry later.")

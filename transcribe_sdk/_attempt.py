@@ -1,0 +1,192 @@
+"""One attempt's I/O-free helpers: what it read, and what its failures mean.
+
+:class:`Exchange` is what an attempt read; :class:`BodySink` collects a body up to its cap;
+:func:`map_transport_error` turns an httpx failure into our error with advice;
+:func:`resend_on_fresh_connection` tells a stale keep-alive connection from a real failure;
+:func:`closed_error` names a client closed under a running call. The shells in ``_client.py``
+use them around each send; the decisions across attempts stay in ``_base.call_flow``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from .errors import APIConnectionError, APITimeoutError, ClientClosedError
+
+if TYPE_CHECKING:
+    from ._base import Call
+
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "BodySink",
+    "Exchange",
+    "OpenStream",
+    "closed_error",
+    "map_transport_error",
+    "opens_stream",
+    "resend_on_fresh_connection",
+]
+
+ERROR_BODY_LIMIT = 64 * 1024
+"""At most this much of an error body is read: enough for any message, not a 10 MB HTML page."""
+
+
+@dataclass
+class OpenStream:
+    """A streamed call's answer: a 2xx ``text/event-stream`` response, open and unread."""
+
+    response: httpx.Response
+
+
+def opens_stream(call: Call, response: httpx.Response) -> bool:
+    """Whether ``response`` is the event stream a ``stream=True`` call waits for."""
+    return (
+        call.stream
+        and 200 <= response.status_code < 300
+        and "text/event-stream" in response.headers.get("content-type", "").lower()
+    )
+
+
+@dataclass
+class Exchange:
+    """What one attempt read: the response (closed) and its body, maybe only the start of it."""
+
+    response: httpx.Response
+    content: bytes
+    truncated: bool = False
+
+
+class BodySink:
+    """Collects a response body as it is read, up to its cap: ``max_response_bytes`` for a
+    success, :data:`ERROR_BODY_LIMIT` for an error. :meth:`add` says when to stop reading; it
+    also stops a body that is still arriving when the call's deadline passes."""
+
+    def __init__(self, call: Call, response: httpx.Response) -> None:
+        self._call = call
+        self._response = response
+        self._limit = call.max_response_bytes if response.is_success else ERROR_BODY_LIMIT
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Take a chunk; ``True`` once the cap is passed (stop reading)."""
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if self._call.time_left() == 0:
+            # A server dripping its body must not outlast the deadline (each read has its own
+            # timeout; this bounds them all).
+            raise httpx.ReadTimeout("the call's deadline passed while the body was arriving")
+        return self._size > self._limit
+
+    def exchange(self) -> Exchange:
+        """What was read, cut at the cap."""
+        if self._size > self._limit and self._response.is_success:
+            self._chunks.clear()  # refused whole (ResponseTooLargeError): no copy of it needed
+            return Exchange(self._response, b"", truncated=True)
+        content = b"".join(self._chunks)
+        self._chunks.clear()
+        if self._size <= self._limit:
+            # What response.read() would have stored: RawResponse users read .content/.json().
+            self._response._content = content
+            return Exchange(self._response, content)
+        return Exchange(self._response, content[: self._limit], truncated=True)
+
+
+_NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
+
+
+def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> bool:
+    """Whether an attempt that failed with ``exc`` may be sent again at once, as the same
+    attempt: it went out on a reused keep-alive connection (no connect in ``events``, the
+    httpcore trace of the attempt) that the server had already closed, and nothing shows a
+    response had begun. This is the keep-alive race every HTTP/1.1 client meets."""
+    if "http11.send_request_headers.started" not in events:
+        return False  # httpcore never wrote on a connection (a mock transport, a proxy...)
+    if "connection.connect_tcp.started" in events:
+        return False  # a new connection: a real failure, for the retry policy
+    if any(e.startswith("http11.receive_response_headers.complete") for e in events):
+        return False
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return _NO_RESPONSE in str(exc)
+    if isinstance(exc, httpx.ReadError):
+        # A reset read after a failed write: the server had closed before the request was in.
+        # (A reset after the whole request went out may come from a server that had started
+        # on it: that one is for the retry policy.)
+        return any(e.startswith("http11.send_request_") and e.endswith(".failed") for e in events)
+    return isinstance(exc, httpx.WriteError)
+
+
+_TIMEOUT_PHASES = {
+    httpx.ConnectTimeout: ("connecting", "connect"),
+    httpx.WriteTimeout: ("uploading the file", "write"),
+    httpx.ReadTimeout: ("waiting for the answer", "read"),
+    httpx.PoolTimeout: ("waiting for a free connection", "pool"),
+}
+
+
+def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
+    error = _transport_error(exc, call)
+    # Kept for debugging; httpx puts no request headers (so no key) in its messages.
+    error.__cause__ = exc
+    error.__suppress_context__ = True
+    return error
+
+
+def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
+    """Our exception for an httpx transport failure (or an undecodable body), with what to do
+    about it."""
+    where = call.where
+    if isinstance(exc, httpx.TimeoutException):
+        if call.time_left() == 0:
+            return call.deadline_error()
+        doing, phase = next(
+            (v for k, v in _TIMEOUT_PHASES.items() if isinstance(exc, k)), ("waiting", "read")
+        )
+        limit = getattr(call.timeout, phase, None)
+        if call.policy.deadline is not None:
+            advice = (
+                f"The call's deadline is {call.policy.deadline:g} s and no wait may outlast what "
+                "is left of it: raise deadline= (or drop it) to wait longer."
+            )
+        else:
+            advice = (
+                f"Long audio can take minutes: raise it, e.g. "
+                f"timeout=httpx.Timeout(60, {phase}={(limit or 60) * 2:g})."
+            )
+        return APITimeoutError(
+            f"Timed out {doing} for {where} (the {phase} timeout is {limit:g} s). {advice}"
+            if limit is not None
+            else f"Timed out {doing} for {where}. {advice}",
+            reason=f"{phase} timeout",
+        )
+    detail = (str(exc) or type(exc).__name__).rstrip(".")
+    if isinstance(exc, httpx.ConnectError):
+        advice = "Check base_url, the network and any proxy settings."
+    elif isinstance(exc, httpx.DecodingError):
+        advice = (
+            "The server's body could not be decoded as its Content-Encoding says; a proxy may "
+            "have damaged it."
+        )
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        advice = (
+            "The server closed the connection early; it may have restarted or refused the upload."
+        )
+    else:
+        advice = "The connection failed mid-request; retrying usually helps."
+    return APIConnectionError(
+        f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
+    )
+
+
+def closed_error(call: Call) -> ClientClosedError:
+    """The error of a call whose client was closed under it (from another thread or task):
+    httpx then raises a bare ``RuntimeError``, or a transport error from the cut connection."""
+    return ClientClosedError(
+        f"The client was closed (close() or the end of its with-block, in another thread or "
+        f"task) while a call to {call.where} was running; it was abandoned. Close a client "
+        "only once every call on it has finished.",
+        reason="client closed",
+    )
