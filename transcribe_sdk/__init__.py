@@ -25,6 +25,7 @@ from ._base import (
 )
 from ._batch import BatchResult, ProgressCallback
 from ._client import AsyncClient, Client
+from ._guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
 from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from ._params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
 from ._response import RawResponse
@@ -116,6 +117,7 @@ __all__ = [
     "AsyncClient",
     "AsyncFileInput",
     "AudioFile",
+    "AudioTooLongError",
     "AuthenticationError",
     "BadRequestError",
     "BatchResult",
@@ -136,6 +138,7 @@ __all__ = [
     "PieceProgress",
     "Preference",
     "ProgressCallback",
+    "ProviderNotAllowedError",
     "RateLimitError",
     "RawResponse",
     "RequestTimeoutError",
@@ -154,6 +157,7 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
+    "UploadTooLargeError",
     "Usage",
     "VerboseTranscription",
     "Word",

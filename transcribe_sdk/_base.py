@@ -34,6 +34,7 @@ from ._attempt import (
 from ._auth import BearerAuth, Secrets
 from ._batch import RateGate, check_concurrency
 from ._diarize import ChunkingStrategy, Include, SpeakerReference
+from ._guards import check_limit_options, check_provider
 from ._long import SplitPlan, plan_split
 from ._params import Preference, RequestParams, TimestampGranularity, build_params
 from ._response import RawResponse, parse_success
@@ -116,6 +117,9 @@ class TranscribeOptions(TypedDict, total=False):
     known_speaker_references: Sequence[SpeakerReference] | None
     chunking_strategy: ChunkingStrategy | None
     include: Sequence[Include] | None
+    max_upload_bytes: int | None
+    max_audio_seconds: float | None
+    enforce_allowed_providers: bool | None
 
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)
@@ -125,6 +129,9 @@ _PARAM_OPTIONS = _OPTION_NAMES - {
     "max_retries",
     "deadline",
     "silence_filter",
+    "max_upload_bytes",
+    "max_audio_seconds",
+    "enforce_allowed_providers",
 }
 _RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "transfer-encoding", "host", "authorization"}
@@ -296,6 +303,10 @@ class Call:
     asked_format: str | None = None
     stream: bool = False
     """Ask for events; a 2xx event stream is handed to the caller unread."""
+    max_upload_bytes: int | None = None
+    max_audio_seconds: float | None = None
+    enforce_providers: tuple[str, ...] | None = None
+    """The providers an answer must come from (``enforce_allowed_providers``)."""
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     local: bool = False
     router: bool = False
@@ -521,8 +532,20 @@ class BaseClient:
         asked = params.response_format  # what the caller gets back, whatever is sent
         if silence is not None:
             params = ask_for_scores(params)
+        enforce = options.get("enforce_allowed_providers")
+        check_limit_options(
+            options.get("max_upload_bytes"),
+            options.get("max_audio_seconds"),
+            enforce,
+            options.get("allowed_providers"),
+        )
         if not isinstance(stream, bool):
             raise InvalidInputError("stream", f"must be True or False, not {stream!r}")
+        if stream and enforce:
+            raise InvalidInputError(
+                "enforce_allowed_providers",
+                "cannot check a stream: its events do not name the provider",
+            )
         if stream:
             if silence is not None:
                 raise InvalidInputError(
@@ -568,6 +591,9 @@ class BaseClient:
             silence=silence,
             asked_format=asked,
             stream=stream,
+            max_upload_bytes=options.get("max_upload_bytes"),
+            max_audio_seconds=options.get("max_audio_seconds"),
+            enforce_providers=tuple(options["allowed_providers"]) if enforce else None,
         )
 
 
@@ -691,6 +717,8 @@ def settle(
             parsed._request_id = request_id_from(response.headers)
             if call.silence is not None:
                 parsed = apply_silence(parsed, call.silence, call.asked_format)
+            if call.enforce_providers is not None:
+                check_provider(parsed, call.enforce_providers, parsed.request_id)
         return RawResponse(parsed, response, attempt)
     delay = call.policy.next_delay(
         attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now

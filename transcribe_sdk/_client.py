@@ -42,6 +42,7 @@ from ._batch import (
     arun_batch,
     run_batch,
 )
+from ._guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
 from ._long import (
     DEFAULT_MAX_CHUNK_BYTES,
     PieceProgress,
@@ -426,9 +427,12 @@ class Client(BaseClient):
         call.gate = gate
         audio = prepare_file(file)
         with ExitStack() as stack:
-            if needs_spool(call, audio):
-                audio, copy = spool(audio, self.max_spool_bytes)
+            if needs_spool(call, audio) or guards_need_copy(call, audio):
+                with upload_cap(call):
+                    audio, copy = spool(audio, spool_limit(call, self.max_spool_bytes))
                 stack.callback(copy.close)
+            audio = limit_upload(audio, call.max_upload_bytes)
+            check_audio_seconds(audio, call.max_audio_seconds)
             flow = call_flow(call, audio)
             step = next(flow)
             while True:  # carry out the flow's steps; it decides, this only waits and sends
@@ -820,9 +824,13 @@ class AsyncClient(BaseClient):
         call.gate = gate
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
-            if needs_spool(call, audio):
-                audio, copy = await aspool(audio, self.max_spool_bytes)
+            if needs_spool(call, audio) or guards_need_copy(call, audio):
+                with upload_cap(call):
+                    audio, copy = await aspool(audio, spool_limit(call, self.max_spool_bytes))
                 stack.callback(copy.close)
+            audio = limit_upload(audio, call.max_upload_bytes)
+            if call.max_audio_seconds is not None:
+                await anyio.to_thread.run_sync(check_audio_seconds, audio, call.max_audio_seconds)
             flow = call_flow(call, audio)
             step = next(flow)
             while True:  # carry out the flow's steps; it decides, this only waits and sends
