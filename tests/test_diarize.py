@@ -140,3 +140,15 @@ def test_diarized_json_is_read_with_speakers() -> None:
     assert result.speakers == ["agent", "B"]
     assert result.usage == DurationUsage(seconds=7)
     assert result.duration == 6.5
+
+
+def test_logprobs_are_typed_on_whole_answers() -> None:
+    body = b'{"text": "Hi", "logprobs": [{"token": "Hi", "logprob": -0.01, "bytes": [72, 105]}]}'
+    result = parse_success(
+        status=200,
+        headers={"content-type": "application/json"},
+        content=body,
+        response_format="json",
+    )
+    assert result.logprobs is not None
+    assert (result.logprobs[0].token, result.logprobs[0].bytes) == ("Hi", [72, 105])

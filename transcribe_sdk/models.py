@@ -20,6 +20,7 @@ __all__ = [
     "DiarizedTranscription",
     "DurationUsage",
     "InputTokenDetails",
+    "Logprob",
     "Segment",
     "TokenUsage",
     "Transcription",
@@ -93,6 +94,14 @@ class Segment(_ServerModel):
     words: list[Word] | None = None
     speaker: str | None = None
     """Who spoke (``diarized_json``): a known speaker's name, else ``"A"``, ``"B"``, ..."""
+
+
+class Logprob(_ServerModel):
+    """One token's log-probability (``include=["logprobs"]``)."""
+
+    token: str | None = None
+    bytes: list[int] | None = None
+    logprob: float | None = None
 
 
 class InputTokenDetails(_ServerModel):
@@ -209,6 +218,8 @@ class Transcription(_ServerModel):
     segments: list[Segment] | None = None
     usage: Usage = None
     """What the request cost (tokens or seconds), if the server says."""
+    logprobs: list[Logprob] | None = None
+    """Each token's log-probability, when asked for with ``include=["logprobs"]``."""
     dropped_segments: int | None = None
     """How many segments ``silence_filter`` dropped as probably silent; ``None`` when the
     call had no ``silence_filter``."""

@@ -36,7 +36,7 @@ from typing_extensions import Self
 
 from ._sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 from .errors import StreamInterruptedError, UnexpectedResponseError
-from .models import LooseStr, Usage
+from .models import Logprob, LooseStr, Usage
 
 __all__ = [
     "AsyncTranscriptionStream",
@@ -52,14 +52,6 @@ __all__ = [
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="allow", protected_namespaces=())
-
-
-class Logprob(_Event):
-    """One token's log-probability (``include=["logprobs"]``)."""
-
-    token: str | None = None
-    bytes: list[int] | None = None
-    logprob: float | None = None
 
 
 class TranscriptTextDelta(_Event):
