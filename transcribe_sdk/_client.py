@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Mapping
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import anyio
@@ -60,8 +60,9 @@ from .errors import APIConnectionError, InvalidFileError
 from .files import AudioFile, FileInput, prepare_file, spool
 
 if TYPE_CHECKING:
+    from ._long_stream import AsyncPiecewiseStream, PiecewiseStream
     from .models import DiarizedTranscription, Transcription, VerboseTranscription
-    from .streaming import AsyncTranscriptionStream, TranscriptionStream
+    from .streaming import AsyncTranscriptionStream, StreamEvent, TranscriptionStream
 
     AnyResult: TypeAlias = Transcription | VerboseTranscription | str
 
@@ -321,6 +322,7 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> Transcription: ...
     @overload
@@ -334,6 +336,7 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> VerboseTranscription: ...
     @overload
@@ -347,8 +350,23 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> str: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: Literal[True],
+        **options: Unpack[TranscribeOptions],
+    ) -> PiecewiseStream: ...
     @overload
     def transcribe_long(
         self,
@@ -360,8 +378,9 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: bool = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult: ...
+    ) -> AnyResult | PiecewiseStream: ...
     def transcribe_long(
         self,
         file: FileInput,
@@ -372,8 +391,9 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: bool = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult:
+    ) -> AnyResult | PiecewiseStream:
         """Transcribe audio of any length: split it when it is over ``max_chunk_bytes`` (or,
         when given, ``max_chunk_seconds``), send the pieces concurrently, and stitch them.
 
@@ -396,6 +416,9 @@ class Client(BaseClient):
             max_concurrency=max_concurrency,
         )
         audio = prepare_file(file)
+        if stream:
+            self._prepare_call(model, response_format, options, stream)  # a stream's own rules
+            return self._stream_long(audio, model, response_format, options, plan)
         with ExitStack() as stack:
             if not audio.replayable:
                 audio, copy = spool(audio, self.max_spool_bytes)
@@ -411,6 +434,32 @@ class Client(BaseClient):
                 send, audio, plan, max_concurrency=limit, on_progress=on_progress
             )
             return stitched
+
+    def _stream_long(
+        self,
+        audio: AudioFile,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        plan: SplitPlan,
+    ) -> PiecewiseStream:
+        from ._long_stream import Joiner, PiecewiseStream, stream_long
+
+        joiner = Joiner()
+
+        def open_stream(piece: FileInput) -> Any:
+            return self._transcribe(piece, model, response_format, options, stream=True).parsed
+
+        def events() -> Generator[StreamEvent, None, None]:
+            source = audio
+            with ExitStack() as stack:
+                if not source.replayable:
+                    source, copy = spool(source, self.max_spool_bytes)
+                    stack.callback(copy.close)
+                split = _probe_split(source, plan)
+                yield from stream_long(open_stream, source, plan, split, joiner)
+
+        return PiecewiseStream(events(), joiner)
 
     def _transcribe(
         self,
@@ -716,6 +765,7 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> Transcription: ...
     @overload
@@ -729,6 +779,7 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> VerboseTranscription: ...
     @overload
@@ -742,8 +793,23 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
     ) -> str: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: Literal[True],
+        **options: Unpack[TranscribeOptions],
+    ) -> AsyncPiecewiseStream: ...
     @overload
     async def transcribe_long(
         self,
@@ -755,8 +821,9 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: bool = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult: ...
+    ) -> AnyResult | AsyncPiecewiseStream: ...
     async def transcribe_long(
         self,
         file: AsyncFileInput,
@@ -767,8 +834,9 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
+        stream: bool = False,
         **options: Unpack[TranscribeOptions],
-    ) -> AnyResult:
+    ) -> AnyResult | AsyncPiecewiseStream:
         """Transcribe audio of any length: split it when it is over ``max_chunk_bytes`` (or,
         when given, ``max_chunk_seconds``), send the pieces concurrently, and stitch them.
 
@@ -791,6 +859,9 @@ class AsyncClient(BaseClient):
             max_concurrency=max_concurrency,
         )
         audio = await aprepare_file(file)
+        if stream:
+            self._prepare_call(model, response_format, options, stream)  # a stream's own rules
+            return self._stream_long(audio, model, response_format, options, plan)
         async with AsyncExitStack() as stack:
             if not audio.replayable:
                 audio, copy = await aspool(audio, self.max_spool_bytes)
@@ -808,6 +879,40 @@ class AsyncClient(BaseClient):
                 send, audio, plan, max_concurrency=limit, on_progress=on_progress
             )
             return stitched
+
+    def _stream_long(
+        self,
+        audio: AudioFile,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        plan: SplitPlan,
+    ) -> AsyncPiecewiseStream:
+        from ._long_stream import AsyncPiecewiseStream, Joiner, astream_long
+
+        joiner = Joiner()
+
+        async def open_stream(piece: AsyncFileInput) -> Any:
+            raw = await self._transcribe(piece, model, response_format, options, stream=True)
+            return raw.parsed
+
+        @asynccontextmanager
+        async def opened(piece: AsyncFileInput) -> AsyncIterator[Any]:
+            stream = await open_stream(piece)
+            async with stream:
+                yield stream
+
+        async def events() -> AsyncGenerator[StreamEvent, None]:
+            source = audio
+            async with AsyncExitStack() as stack:
+                if not source.replayable:
+                    source, copy = await aspool(source, self.max_spool_bytes)
+                    stack.callback(copy.close)
+                split = await anyio.to_thread.run_sync(_probe_split, source, plan)
+                async for event in astream_long(opened, source, plan, split, joiner):
+                    yield event
+
+        return AsyncPiecewiseStream(events(), joiner)
 
     async def _transcribe(
         self,
