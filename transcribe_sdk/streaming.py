@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
 from ._sse import EventTooLargeError, ServerSentEvent, SSEDecoder
-from .errors import StreamInterruptedError, UnexpectedResponseError
+from .errors import StreamInterruptedError
 from .models import Logprob, LooseStr, Usage
 
 __all__ = [
@@ -231,14 +231,7 @@ def _cut_off(reader: EventReader, exc: httpx.HTTPError) -> StreamInterruptedErro
     return reader.interrupted(f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
-class TranscriptionStream:
-    """The events of one streamed transcription, read as they arrive.
-
-    Iterate it once; use it as a context manager (or call :meth:`close`) so the connection is
-    released even when you stop early. ``request_id`` and ``http_response`` say which request
-    it was.
-    """
-
+class _StreamBase:
     def __init__(
         self,
         response: httpx.Response,
@@ -247,12 +240,15 @@ class TranscriptionStream:
         max_bytes: int | None = None,
     ) -> None:
         self.http_response = response
+        """The HTTP response the events are read from."""
         self._whole = whole
         self._reader = EventReader()
         self._max_bytes = max_bytes
+        self._seen = 0
 
     @property
     def request_id(self) -> str | None:
+        """The id the server gave the request, from its headers, if any."""
         from .errors import request_id_from
 
         return request_id_from(self.http_response.headers)
@@ -262,17 +258,31 @@ class TranscriptionStream:
         """The text that has arrived so far (the whole text once the stream is done)."""
         return self._reader.text
 
+    def _feed(self, chunk: bytes) -> list[StreamEvent]:
+        self._seen += len(chunk)
+        if self._max_bytes is not None and self._seen > self._max_bytes:
+            raise self._reader.interrupted(
+                f"the stream went past the {self._max_bytes}-byte limit on answers"
+            )
+        return self._reader.feed(chunk)
+
+
+class TranscriptionStream(_StreamBase):
+    """The events of one streamed transcription, read as they arrive.
+
+    Iterate it once; use it as a context manager (or call :meth:`close`) so the connection is
+    released even when you stop early. ``request_id`` and ``http_response`` say which request
+    it was.
+    """
+
     def __iter__(self) -> Iterator[StreamEvent]:
         try:
             if self._whole is not None:
                 yield self._whole()
                 return
-            seen = 0
             try:
                 for chunk in self.http_response.iter_bytes():
-                    seen += len(chunk)
-                    _check_size(seen, self._max_bytes, self._reader)
-                    yield from self._reader.feed(chunk)
+                    yield from self._feed(chunk)
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
             yield from self._reader.finish()
@@ -290,44 +300,18 @@ class TranscriptionStream:
         self.close()
 
 
-class AsyncTranscriptionStream:
+class AsyncTranscriptionStream(_StreamBase):
     """The async counterpart of :class:`TranscriptionStream`: ``async for`` and
     ``async with``."""
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        whole: Callable[[], TranscriptTextDone] | None = None,
-        max_bytes: int | None = None,
-    ) -> None:
-        self.http_response = response
-        self._whole = whole
-        self._reader = EventReader()
-        self._max_bytes = max_bytes
-
-    @property
-    def request_id(self) -> str | None:
-        from .errors import request_id_from
-
-        return request_id_from(self.http_response.headers)
-
-    @property
-    def text(self) -> str:
-        """The text that has arrived so far (the whole text once the stream is done)."""
-        return self._reader.text
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         try:
             if self._whole is not None:
                 yield self._whole()
                 return
-            seen = 0
             try:
                 async for chunk in self.http_response.aiter_bytes():
-                    seen += len(chunk)
-                    _check_size(seen, self._max_bytes, self._reader)
-                    for event in self._reader.feed(chunk):
+                    for event in self._feed(chunk):
                         yield event
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
@@ -345,19 +329,3 @@ class AsyncTranscriptionStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _check_size(seen: int, limit: int | None, reader: EventReader) -> None:
-    if limit is not None and seen > limit:
-        raise reader.interrupted(f"the stream went past the {limit}-byte limit on answers")
-
-
-def unexpected_stream(why: str, response: httpx.Response) -> UnexpectedResponseError:
-    """For a 2xx stream answer the client cannot read at all."""
-    return UnexpectedResponseError(
-        f"The server answered {response.status_code} but {why}.",
-        status_code=response.status_code,
-        request_id=None,
-        body=None,
-        headers=response.headers,
-    )
