@@ -368,9 +368,9 @@ def test_progress_line_on_a_terminal(fake: Fake, audio: Path) -> None:
     assert result.code == 1
     draws = [d for d in re.split(r"\r", result.stderr) if d.strip()]
     # redrawn in place: the file in flight, files done of the total, the elapsed time
-    assert any(re.search(rf"hello\.wav: +0%\|.*\| 0/2 files \[00:\d\d\]$", d) for d in draws)
+    assert any(re.search(r"hello\.wav: +0%\|.*\| 0/2 files \[00:\d\d\]$", d) for d in draws)
     assert any(
-        re.search(rf"numbers\.wav: +50%\|.*\| 1/2 files \[00:\d\d\], 1 failed$", d) for d in draws
+        re.search(r"numbers\.wav: +50%\|.*\| 1/2 files \[00:\d\d\], 1 failed$", d) for d in draws
     )
     assert re.search(r"100%\|.*\| 2/2 files \[00:\d\d\], 1 failed\n", result.stderr)
     assert f"failed {audio / 'hello.wav'}: " in result.stderr  # a line of its own

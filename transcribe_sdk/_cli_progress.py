@@ -10,6 +10,7 @@ printed escaped (:func:`~transcribe_sdk._cli_output.printable`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ def clock(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a real terminal (a test's stream)
+        return 0
 
 
 def _short(name: str) -> str:
@@ -70,6 +78,7 @@ class Progress:
         from tqdm import tqdm
 
         desc, postfix = self._parts()
+        sized = _width(self.stream) > 0
         self._bar = tqdm(
             total=self.total,
             desc=desc,
@@ -77,7 +86,11 @@ class Progress:
             file=self.stream,
             unit="file",
             leave=True,
-            dynamic_ncols=True,
+            # Follows the terminal's size; one that reports none (a new pty: 0 x 0, where tqdm
+            # would hide its line) is taken as 80 x 24.
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
             mininterval=0,
             bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} files "
             "[{elapsed}]{postfix}",
