@@ -166,3 +166,48 @@ def test_the_skip_marker_is_read(tmp_path: Path) -> None:
     (tmp_path / "page.md").write_text(page, encoding="utf-8")
     found = snippets_of(tmp_path / "page.md")
     assert [(s.code, s.skip) for s in found] == [("x = 1\n", "needs an API key"), ("y = 2\n", None)]
+
+
+# -- the reference: every keyword of transcribe described --------------------------------------
+
+
+def test_every_transcribe_option_has_a_one_line_description() -> None:
+    import ast
+
+    from transcribe_sdk import TranscribeOptions
+
+    tree = ast.parse((ROOT / "transcribe_sdk" / "_base.py").read_text(encoding="utf-8"))
+    body = next(
+        node.body
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name == "TranscribeOptions"
+    )
+    described = {}
+    for field, after in zip(body, [*body[1:], None], strict=True):
+        if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name):
+            doc = after.value.value if isinstance(after, ast.Expr) else None
+            described[field.target.id] = doc
+    assert set(described) == set(TranscribeOptions.__annotations__)
+    missing = [name for name, doc in described.items() if not isinstance(doc, str) or not doc]
+    assert not missing, f"no attribute docstring: {missing}"
+
+
+@pytest.mark.parametrize("method", ["Client.transcribe", "AsyncClient.transcribe"])
+def test_help_of_transcribe_lists_every_keyword(method: str) -> None:
+    import pydoc
+
+    import transcribe_sdk
+    from transcribe_sdk import TranscribeOptions
+
+    owner, name = method.split(".")
+    text = pydoc.render_doc(getattr(getattr(transcribe_sdk, owner), name), renderer=pydoc.plaintext)
+    for keyword in ["file", "model", "response_format", *TranscribeOptions.__annotations__]:
+        line = next(
+            (ln for ln in text.splitlines() if ln.strip().startswith(f"- ``{keyword}``:")), ""
+        )
+        assert len(line.split(":", 1)[1].strip()) > 5, f"{keyword} is not described in {method}"
+
+
+def test_the_reference_shows_one_signature_per_method() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert re.search(r"^\s+show_overloads: false", config, re.M)

@@ -76,21 +76,38 @@ class TranscribeOptions(TypedDict, total=False):
     "use the client's setting")."""
 
     language: str | None
+    """Language of the audio, ISO-639-1 (``"en"``, ``"fr"``); ``None``: detected."""
     prompt: str | None
+    """Text to guide the model's style or vocabulary (names, spelling, punctuation)."""
     temperature: float | None
+    """Sampling temperature, 0 to 1; ``None``: the server's default."""
     preference: Preference | None
+    """Router: what to optimise for, ``"speed"``, ``"cost"`` or ``"balanced"``."""
     allowed_providers: Sequence[str] | None
+    """Router: only these providers may serve the request (``["ovh", "scaleway"]``)."""
     eu_native: bool | None
+    """Router: ``True``: only providers based and regulated in the EU; ``False``: any."""
     allow_quantization: bool | None
+    """Router: ``False`` keeps quantized endpoints from serving the request."""
     allow_zero_data_retention: bool | None
+    """Router: ``True``: only providers that keep no data."""
     enable_model_fallback: bool | None
+    """Router: allow another model when the one asked for is unavailable."""
     timestamp_granularities: Sequence[TimestampGranularity] | TimestampGranularity | None
+    """``"word"`` and/or ``"segment"`` timestamps (with ``response_format="verbose_json"``)."""
     extra_body: Mapping[str, object] | None
+    """More form fields for the server or provider, checked and encoded like the typed ones."""
     extra_headers: Mapping[str, str] | None
+    """HTTP headers for this call only (``Authorization`` and the body's headers excluded)."""
     timeout: TimeoutTypes | None
+    """This call's timeout: seconds, or an ``httpx.Timeout``; ``None``: the client's."""
     max_retries: int | None
+    """This call's retries after the first attempt; ``None``: the client's."""
     deadline: float | None
+    """Seconds after which no retry is started (the last error is raised instead)."""
     silence_filter: SilenceFilter | bool | None
+    """Drop segments that look like made-up text on silence: ``True`` or a
+    :class:`SilenceFilter` with your thresholds (see the Silence page)."""
 
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)

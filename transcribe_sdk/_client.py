@@ -178,8 +178,34 @@ class Client(BaseClient):
 
         ``json`` (the default) gives a :class:`Transcription`, ``verbose_json`` a
         :class:`VerboseTranscription`, and ``text``/``srt``/``vtt`` the body as a ``str``.
-        Parameters left as ``None`` are not sent. See :class:`TranscribeOptions` for the
-        keyword arguments; ``extra_body`` sends provider-specific fields.
+
+        Arguments (``file`` positional, the rest keyword-only; a keyword left out or ``None``
+        is not sent):
+
+        - ``file``: a path, bytes, a binary file object, or ``(filename, content[,
+          content_type])``.
+        - ``model``: the model to ask for (``"whisper-large-v3"``).
+        - ``response_format``: ``"json"`` (default), ``"verbose_json"``, ``"text"``, ``"srt"``
+          or ``"vtt"``.
+        - ``language``: language of the audio, ISO-639-1 (``"en"``, ``"fr"``); else detected.
+        - ``prompt``: text to guide the model's style or vocabulary.
+        - ``temperature``: sampling temperature, 0 to 1.
+        - ``preference``: router: ``"speed"``, ``"cost"`` or ``"balanced"``.
+        - ``allowed_providers``: router: only these providers may serve it.
+        - ``eu_native``: router: only providers based and regulated in the EU.
+        - ``allow_quantization``: router: ``False`` keeps quantized endpoints out.
+        - ``allow_zero_data_retention``: router: only providers that keep no data.
+        - ``enable_model_fallback``: router: allow another model when this one is unavailable.
+        - ``timestamp_granularities``: ``"word"`` and/or ``"segment"`` (with ``verbose_json``).
+        - ``extra_body``: more form fields for the server or provider.
+        - ``extra_headers``: HTTP headers for this call only.
+        - ``timeout``: this call's timeout, seconds or ``httpx.Timeout``; else the client's.
+        - ``max_retries``: this call's retries; else the client's.
+        - ``deadline``: seconds after which no retry is started.
+        - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
+          silence.
+
+        The same keywords are :class:`TranscribeOptions`.
         """
         result: AnyResult = self._transcribe(file, model, response_format, options).parsed
         return result
@@ -511,8 +537,38 @@ class AsyncClient(BaseClient):
         response_format: str | None = None,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult:
-        """Transcribe ``file``; see :meth:`Client.transcribe`. Also takes async byte iterators
-        and objects with ``async def read`` (aiofiles, anyio)."""
+        """Transcribe ``file`` and return the result in the type ``response_format`` implies,
+        as :meth:`Client.transcribe` does. ``file`` may also be an async byte iterator or an
+        object with ``async def read`` (aiofiles, anyio).
+
+        Arguments (``file`` positional, the rest keyword-only; a keyword left out or ``None``
+        is not sent):
+
+        - ``file``: a path, bytes, a binary file object, or ``(filename, content[,
+          content_type])``.
+        - ``model``: the model to ask for (``"whisper-large-v3"``).
+        - ``response_format``: ``"json"`` (default), ``"verbose_json"``, ``"text"``, ``"srt"``
+          or ``"vtt"``.
+        - ``language``: language of the audio, ISO-639-1 (``"en"``, ``"fr"``); else detected.
+        - ``prompt``: text to guide the model's style or vocabulary.
+        - ``temperature``: sampling temperature, 0 to 1.
+        - ``preference``: router: ``"speed"``, ``"cost"`` or ``"balanced"``.
+        - ``allowed_providers``: router: only these providers may serve it.
+        - ``eu_native``: router: only providers based and regulated in the EU.
+        - ``allow_quantization``: router: ``False`` keeps quantized endpoints out.
+        - ``allow_zero_data_retention``: router: only providers that keep no data.
+        - ``enable_model_fallback``: router: allow another model when this one is unavailable.
+        - ``timestamp_granularities``: ``"word"`` and/or ``"segment"`` (with ``verbose_json``).
+        - ``extra_body``: more form fields for the server or provider.
+        - ``extra_headers``: HTTP headers for this call only.
+        - ``timeout``: this call's timeout, seconds or ``httpx.Timeout``; else the client's.
+        - ``max_retries``: this call's retries; else the client's.
+        - ``deadline``: seconds after which no retry is started.
+        - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
+          silence.
+
+        The same keywords are :class:`TranscribeOptions`.
+        """
         result: AnyResult = (await self._transcribe(file, model, response_format, options)).parsed
         return result
 
