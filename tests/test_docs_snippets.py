@@ -211,3 +211,11 @@ def test_help_of_transcribe_lists_every_keyword(method: str) -> None:
 def test_the_reference_shows_one_signature_per_method() -> None:
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert re.search(r"^\s+show_overloads: false", config, re.M)
+
+
+def test_code_blocks_wrap_rather_than_scroll() -> None:
+    """Checked by rendering at 1280 px (no block overflowed); this keeps the rule in place."""
+    css = (ROOT / "docs" / "stylesheets" / "extra.css").read_text(encoding="utf-8")
+    rule = re.search(r"\.md-typeset pre > code \{([^}]*)\}", css)
+    assert rule is not None
+    assert "white-space: pre-wrap" in rule.group(1)
