@@ -154,6 +154,14 @@ def test_help_warns_that_a_key_flag_shows_in_the_process_list(
     assert "python -m transcribe_sdk" in text
 
 
+def test_a_malformed_key_is_a_usage_error_naming_the_flag(two: tuple[Path, Path]) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    key = " sk-with-a-space-0123456789"
+    assert cli.run([str(two[0]), "--api-key", key], stdout=out, stderr=err) == 2
+    assert "--api-key (or $TRANSCRIBE_API_KEY): has surrounding whitespace" in err.getvalue()
+    assert key.strip() not in err.getvalue()
+
+
 def test_a_key_given_by_flag_is_never_printed(
     fake: Fake, two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,6 +76,7 @@ _FLAGS = {
     "max_chunk_bytes": "--max-chunk-mb",
     "max_chunk_seconds": "--max-chunk-seconds",
     "base_url": "--base-url",
+    "api_key": "--api-key (or $TRANSCRIBE_API_KEY)",
 }
 _OWN_KEYWORD = re.compile(r"has its own keyword argument; use (\w+)=\.\.\.")
 _REWRITES = [
