@@ -423,7 +423,7 @@ def test_pieces_as_they_finish(fake: Fake, tmp_path: Path) -> None:
     (tmp_path / "long.wav.txt").unlink()
     terminal = fake.run(wav, "--split", "--max-chunk-seconds", "2", "-c", "1", tty=True)
     assert terminal.code == 0, terminal.stderr
-    line = r"long\.wav: +0%\|.*\| 0/1 files \[00:\d\d\], 2 pieces done, 0:0\d of audio"
+    line = r"long\.wav: +0%\|.*\| 0/1 files \[00:\d\d\], 2 pieces, 0:0\d of audio"
     assert re.search(line, terminal.stderr)
 
 
@@ -553,3 +553,21 @@ def test_local_without_the_extra_is_a_clear_error(
     out, err = io.StringIO(), io.StringIO()
     assert _cli.run(["--local", str(wav)], stdout=out, stderr=err) == 2
     assert "transcribe-sdk[local]" in err.getvalue()
+
+
+def test_a_long_name_leaves_room_for_the_rest_of_the_line() -> None:
+    from transcribe_sdk._cli_progress import Progress
+
+    stream = TTY()
+    long_name = "recordings/" + "very-long-folder-name/" * 8 + "meeting.wav"
+    progress = Progress([long_name, "b.wav"], stream, quiet=False)
+    try:
+        progress.update("b.wav", "broken")
+        progress.piece(long_name, 12, 3725.0)
+        last = stream.getvalue().rsplit("\r", 1)[-1]
+    finally:
+        progress.close()
+    assert len(last) <= 80  # the width assumed when the terminal reports none
+    assert last.startswith("…")
+    assert "meeting.wav: " in last  # the end of the name is kept
+    assert "1 failed, 12 pieces, 1:02:0" in last  # (tqdm cuts what is past the width)

@@ -20,8 +20,9 @@ from ._cli_output import printable
 
 TICK_SECONDS = 1.0
 """How often the terminal line is redrawn while nothing finishes (the elapsed time moves)."""
-NAME_CHARS = 40
-"""The longest file name shown on the terminal line; a longer one keeps its end."""
+LINE_ROOM = 62
+"""Columns of the terminal line kept for all but the file's name (bar, counts, time, pieces);
+a name longer than the rest of the width keeps its end."""
 
 
 def clock(seconds: float) -> str:
@@ -39,9 +40,9 @@ def _width(stream: TextIO) -> int:
         return 0
 
 
-def _short(name: str) -> str:
+def _short(name: str, room: int) -> str:
     shown = printable(name)
-    return shown if len(shown) <= NAME_CHARS else "…" + shown[-(NAME_CHARS - 1) :]
+    return shown if len(shown) <= room else "…" + shown[-(room - 1) :]
 
 
 class Progress:
@@ -122,14 +123,14 @@ class Progress:
         current = self.in_flight()
         desc = ""
         if current:
-            desc = _short(current[0]) + (f" (+{len(current) - 1})" if len(current) > 1 else "")
+            room = max(12, (_width(self.stream) or 80) - LINE_ROOM)
+            desc = _short(current[0], room)
+            desc += f" (+{len(current) - 1})" if len(current) > 1 else ""
             desc += ": "
-        parts = []
+        parts = [f"{self.failed} failed"] if self.failed else []
         if self.pieces is not None and current and self.pieces[0] == current[0]:
             _, count, seconds = self.pieces
-            parts.append(f"{count} piece{'s' * (count != 1)} done, {clock(seconds)} of audio")
-        if self.failed:
-            parts.append(f"{self.failed} failed")
+            parts.append(f"{count} piece{'s' * (count != 1)}, {clock(seconds)} of audio")
         return desc, ", ".join(parts)
 
     def _say(self, line: str) -> None:
