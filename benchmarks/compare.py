@@ -2,8 +2,8 @@
 
 Run on demand from the repository root (pytest does not collect this folder)::
 
-    /work/venv/bin/python benchmarks/compare.py            # the full run, a few minutes
-    /work/venv/bin/python benchmarks/compare.py --quick    # a smoke run, under a minute
+    python benchmarks/compare.py            # the full run, a few minutes
+    python benchmarks/compare.py --quick    # a smoke run, under a minute
 
 Every request goes to a loopback server on 127.0.0.1 that this script starts in a separate
 process (``--serve``): an asyncio protocol that parses each HTTP/1.1 head, reads the body by

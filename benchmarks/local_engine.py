@@ -2,9 +2,9 @@
 
 Run on demand (pytest does not collect this folder)::
 
-    /work/venv/bin/python benchmarks/local_engine.py                  # 3 runs per clip, json
-    /work/venv/bin/python benchmarks/local_engine.py --repeat 5 --format verbose_json
-    /work/venv/bin/python benchmarks/local_engine.py --only hello.wav --only long_speech.wav
+    python benchmarks/local_engine.py                  # 3 runs per clip, json
+    python benchmarks/local_engine.py --repeat 5 --format verbose_json
+    python benchmarks/local_engine.py --only hello.wav --only long_speech.wav
 
 Each fixture of ``tests/fixtures/manifest.json`` is transcribed ``--repeat`` times, one call at
 a time, through ``Client(base_url="local")``: the whole in-process path a user gets (multipart

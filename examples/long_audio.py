@@ -5,7 +5,7 @@
 Builds a longer recording by repeating the sample with two seconds of silence after each copy
 (the standard library's wave module, in a temporary folder), then asks transcribe_long for
 pieces of at most 7 seconds, so it splits. Splitting needs the `split` extra:
-`pip install 'transcribe-sdk[split]'`. Uses the local engine unless TRANSCRIBE_API_KEY is set.
+`pip install -e '.[split]'` in a clone. Uses the local engine unless TRANSCRIBE_API_KEY is set.
 """
 
 from __future__ import annotations

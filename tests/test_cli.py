@@ -14,11 +14,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_fake import Fake
+from cli_fake import TTY, Fake
 from conftest import FIXTURES
 from wer import word_error_rate
 
@@ -122,7 +123,7 @@ def test_transcripts_are_written_next_to_inputs(fake: Fake, audio: Path) -> None
     assert {r.field("model") for r in fake.server.requests} == {"whisper-large-v3"}
     assert not list(audio.rglob(".*.partial"))  # no temporary files left behind
     assert "transcribe: 3 done, 0 failed, 0 skipped" in result.stderr
-    assert fake.made == [{"base_url": None, "max_retries": 2, "timeout": None}]
+    assert fake.made == [{"base_url": None, "api_key": None, "max_retries": 2, "timeout": None}]
 
 
 @pytest.mark.parametrize("fmt", ["json", "verbose_json", "text", "srt", "vtt"])
@@ -180,7 +181,9 @@ def test_stdout_prints_in_input_order_and_writes_nothing(fake: Fake, audio: Path
     fake.server.add_result("second")
     result = fake.run(audio / "numbers.wav", audio / "hello.wav", "--stdout", "-c", "1")
     assert result.code == 0
-    assert result.stdout == "first\nsecond\n"
+    assert result.stdout == (  # several inputs: a header before each transcript
+        f"==> {audio / 'numbers.wav'} <==\nfirst\n\n==> {audio / 'hello.wav'} <==\nsecond\n"
+    )
     assert not (audio / "hello.wav.txt").exists()
     assert (audio / "numbers.wav.txt").read_text() == "existing\n"
 
@@ -317,7 +320,7 @@ def test_routing_and_model_options_reach_the_request(fake: Fake, audio: Path) ->
     assert request.field("eu_native") == "true"
     assert request.field("allow_quantization") == "false"
     assert request.field("preference") == "cost"
-    assert fake.made == [{"base_url": None, "max_retries": 0, "timeout": 12.5}]
+    assert fake.made == [{"base_url": None, "api_key": None, "max_retries": 0, "timeout": 12.5}]
 
 
 def test_without_routing_flags_no_routing_fields_are_sent(fake: Fake, audio: Path) -> None:
@@ -351,23 +354,77 @@ def test_plain_lines_when_not_a_terminal(fake: Fake, audio: Path) -> None:
     assert "\r" not in result.stderr
     assert "\x1b" not in result.stderr
     lines = result.stderr.splitlines()
-    assert sorted(re.sub(r" \(\d/2\)$", "", line) for line in lines[:2]) == [
+    assert sorted(re.sub(r" \(\d/2, [\d.]+ s elapsed\)$", "", line) for line in lines[:2]) == [
         f"done {audio / 'hello.wav'}",
         f"done {audio / 'numbers.wav'}",
     ]
-    assert [line[-5:] for line in lines[:2]] == ["(1/2)", "(2/2)"]
+    assert [re.findall(r"\((\d/2), ", line) for line in lines[:2]] == [["1/2"], ["2/2"]]
     assert lines[2].startswith("transcribe: 2 done")
 
 
-def test_progress_bar_on_a_terminal(fake: Fake, audio: Path) -> None:
+def test_progress_line_on_a_terminal(fake: Fake, audio: Path) -> None:
     fake.server.add_error(400, "broken")
     result = fake.run(audio / "hello.wav", audio / "numbers.wav", "-c", "1", tty=True)
     assert result.code == 1
-    assert "\r[" in result.stderr
-    assert re.search(r"\r\[#{15}\.{15}\] 1/2, 1 failed", result.stderr)
-    assert re.search(r"\r\[#{30}\] 2/2, 1 failed\n", result.stderr)
-    assert "failed " in result.stderr
+    draws = [d for d in re.split(r"\r", result.stderr) if d.strip()]
+    # redrawn in place: the file in flight, files done of the total, the elapsed time
+    assert any(re.search(r"hello\.wav: +0%\|.*\| 0/2 files \[00:\d\d\]$", d) for d in draws)
+    assert any(
+        re.search(r"numbers\.wav: +50%\|.*\| 1/2 files \[00:\d\d\], 1 failed$", d) for d in draws
+    )
+    assert re.search(r"100%\|.*\| 2/2 files \[00:\d\d\], 1 failed\n", result.stderr)
+    assert f"failed {audio / 'hello.wav'}: " in result.stderr  # a line of its own
     assert "done " not in result.stderr  # no plain lines on a terminal
+
+
+def test_progress_line_shows_each_file_in_flight(audio: Path) -> None:
+    from transcribe_sdk._cli_progress import Progress
+
+    stream = TTY()
+    progress = Progress(["a.wav", "b.wav", "c.wav"], stream, quiet=False, concurrency=2)
+    try:
+        assert progress.in_flight() == ["a.wav", "b.wav"]
+        progress.update("b.wav", None)  # b finished first: c started
+        assert progress.in_flight() == ["a.wav", "c.wav"]
+        assert "a.wav (+1): " in stream.getvalue().rsplit("\r", 1)[-1]
+    finally:
+        progress.close()
+    assert stream.getvalue().endswith("\n")
+
+
+def test_progress_line_ticks_while_a_file_is_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transcribe_sdk._cli_progress as shown
+
+    monkeypatch.setattr(shown, "TICK_SECONDS", 0.01)
+    stream = TTY()
+    progress = shown.Progress(["long.wav"], stream, quiet=False)
+    try:
+        for _ in range(500):  # bounded: at most ~5 s
+            if stream.getvalue().count("\r") >= 4:
+                break
+            threading.Event().wait(0.01)
+        assert stream.getvalue().count("\r") >= 4  # redrawn with nothing finished
+    finally:
+        progress.close()
+
+
+def test_pieces_as_they_finish(fake: Fake, tmp_path: Path) -> None:
+    wav = tmp_path / "long.wav"
+    shutil.copy(FIXTURES / "numbers.wav", wav)
+    plain = fake.run(wav, "--split", "--max-chunk-seconds", "2", "-c", "1")
+    assert plain.code == 0, plain.stderr
+    pieces = [line for line in plain.stderr.splitlines() if line.startswith("  piece ")]
+    assert len(pieces) >= 2
+    for count, line in enumerate(pieces, start=1):
+        assert re.fullmatch(
+            rf"  piece {count} of {re.escape(str(wav))} done \(0:0\d of audio, [\d.]+ s elapsed\)",
+            line,
+        )
+    (tmp_path / "long.wav.txt").unlink()
+    terminal = fake.run(wav, "--split", "--max-chunk-seconds", "2", "-c", "1", tty=True)
+    assert terminal.code == 0, terminal.stderr
+    line = r"long\.wav: +0%\|.*\| 0/1 files \[00:\d\d\], 2 pieces, 0:0\d of audio"
+    assert re.search(line, terminal.stderr)
 
 
 def test_quiet(fake: Fake, audio: Path) -> None:
@@ -446,7 +503,7 @@ def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> Non
     assert done.returncode == 0, done.stderr
     transcript = (tmp_path / "out" / "hello.wav.txt").read_text()
     assert word_error_rate(manifest["hello.wav"], transcript) < 0.35, transcript
-    assert "done hello.wav (1/1)" in done.stderr  # plain lines: stderr is a pipe
+    assert "done hello.wav (1/1, " in done.stderr  # plain lines: stderr is a pipe
     assert "transcribe: 1 done, 0 failed, 0 skipped" in done.stderr
     assert done.stdout == ""
 
@@ -496,3 +553,21 @@ def test_local_without_the_extra_is_a_clear_error(
     out, err = io.StringIO(), io.StringIO()
     assert _cli.run(["--local", str(wav)], stdout=out, stderr=err) == 2
     assert "transcribe-sdk[local]" in err.getvalue()
+
+
+def test_a_long_name_leaves_room_for_the_rest_of_the_line() -> None:
+    from transcribe_sdk._cli_progress import Progress
+
+    stream = TTY()
+    long_name = "recordings/" + "very-long-folder-name/" * 8 + "meeting.wav"
+    progress = Progress([long_name, "b.wav"], stream, quiet=False)
+    try:
+        progress.update("b.wav", "broken")
+        progress.piece(long_name, 12, 3725.0)
+        last = stream.getvalue().rsplit("\r", 1)[-1]
+    finally:
+        progress.close()
+    assert len(last) <= 80  # the width assumed when the terminal reports none
+    assert last.startswith("…")
+    assert "meeting.wav: " in last  # the end of the name is kept
+    assert "1 failed, 12 pieces, 1:02:0" in last  # (tqdm cuts what is past the width)

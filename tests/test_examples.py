@@ -172,3 +172,12 @@ def test_example_runs(script: Path, runs: dict[Path, Future[Run]]) -> None:
         assert recall >= 1 - MAX_WER, f"only {recall:.0%} of {text!r} is in the output\n{done}"
     for pattern in expected.patterns:
         assert re.search(pattern, done.stdout, re.MULTILINE), f"no match for {pattern!r}\n{done}"
+
+
+def test_quickstart_says_on_stderr_why_the_local_model_differs() -> None:
+    done = run_example(ROOT / "examples" / "quickstart.py", [])
+    assert done.returncode == 0, done
+    assert len(done.stdout.splitlines()) == 1, done  # the transcript only
+    note = " ".join(done.stderr.split())
+    assert "model tiny.en" in note
+    assert "the local engine ran offline: it runs its own model, tiny.en" in note, done

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from transcribe_sdk.errors import InvalidInputError
 from transcribe_sdk.models import Segment, Transcription, VerboseTranscription
 from transcribe_sdk.subtitles import Cue, format_timestamp, make_cues, to_srt, to_vtt
 
@@ -369,3 +370,43 @@ def test_bad_limits_name_the_argument(kwargs: dict[str, object], param: str) -> 
     with pytest.raises(InvalidInputError) as info:
         make_cues([Segment(start=0, end=1, text="hi")], **kwargs)  # type: ignore[arg-type]
     assert info.value.param == param
+
+
+def test_min_duration_applies_to_the_cues_a_segment_is_split_into() -> None:
+    # Four lines of 10 chars and a last line of one short word: split by two lines, the last
+    # cue would get 1/9 of 3 s (a flash); with min_duration it gets 1 s, the others share the rest.
+    text = "aaaa bbbbb " * 4 + "c"
+    flash = make_cues([seg(0.0, 3.0, text)], max_line_chars=10, max_lines=2)
+    assert [len(c.lines) for c in flash] == [2, 2, 1]
+    assert flash[-1].end - flash[-1].start < 0.2
+    cues = make_cues([seg(0.0, 3.0, text)], max_line_chars=10, max_lines=2, min_duration=1.0)
+    assert [c.lines for c in cues] == [c.lines for c in flash]
+    assert cues[0].start == 0.0
+    assert cues[-1].end == 3.0
+    for before, after in pairwise(cues):
+        assert before.end == pytest.approx(after.start)
+    durations = [c.end - c.start for c in cues]
+    assert min(durations) == pytest.approx(1.0)
+    assert durations[0] == pytest.approx(durations[1])  # equal text, equal time
+    assert sum(durations) == pytest.approx(3.0)
+
+
+def test_a_split_segment_too_short_for_min_duration_is_shared_equally() -> None:
+    text = "aaaa bbbbb " * 4 + "c"
+    cues = make_cues([seg(0.0, 1.5, text)], max_line_chars=10, max_lines=2, min_duration=1.0)
+    assert [c.end - c.start for c in cues] == pytest.approx([0.5, 0.5, 0.5])
+
+
+def test_to_srt_and_to_vtt_take_min_duration() -> None:
+    text = "aaaa bbbbb " * 4 + "c"
+    srt = to_srt([seg(0.0, 3.0, text)], max_line_chars=10, min_duration=1.0)
+    assert "00:00:02,000 --> 00:00:03,000\nc\n" in srt
+    vtt = to_vtt([seg(0.0, 3.0, text)], max_line_chars=10, min_duration=1.0)
+    assert "00:00:02.000 --> 00:00:03.000\nc\n" in vtt
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan, "1", True])
+def test_bad_min_duration_is_refused(bad: object) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        make_cues([seg(0.0, 1.0, "a")], min_duration=bad)  # type: ignore[arg-type]
+    assert caught.value.param == "min_duration"

@@ -98,28 +98,53 @@ class TranscribeOptions(TypedDict, total=False):
     "use the client's setting")."""
 
     language: str | None
+    """Language of the audio, ISO-639-1 (``"en"``, ``"fr"``); ``None``: detected."""
     prompt: str | None
+    """Text to guide the model's style or vocabulary (names, spelling, punctuation)."""
     temperature: float | None
+    """Sampling temperature, 0 to 1; ``None``: the server's default."""
     preference: Preference | None
+    """Router: what to optimise for, ``"speed"``, ``"cost"`` or ``"balanced"``."""
     allowed_providers: Sequence[str] | None
+    """Router: only these providers may serve the request (``["ovh", "scaleway"]``)."""
     eu_native: bool | None
+    """Router: ``True``: only providers based and regulated in the EU; ``False``: any."""
     allow_quantization: bool | None
+    """Router: ``False`` keeps quantized endpoints from serving the request."""
     allow_zero_data_retention: bool | None
+    """Router: ``True``: only providers that keep no data."""
     enable_model_fallback: bool | None
+    """Router: allow another model when the one asked for is unavailable."""
     timestamp_granularities: Sequence[TimestampGranularity] | TimestampGranularity | None
+    """``"word"`` and/or ``"segment"`` timestamps (with ``response_format="verbose_json"``)."""
     extra_body: Mapping[str, object] | None
+    """More form fields for the server or provider, checked and encoded like the typed ones."""
     extra_headers: Mapping[str, str] | None
+    """HTTP headers for this call only (``Authorization`` and the body's headers excluded)."""
     timeout: TimeoutTypes | None
+    """This call's timeout: seconds, or an ``httpx.Timeout``; ``None``: the client's."""
     max_retries: int | None
+    """This call's retries after the first attempt; ``None``: the client's."""
     deadline: float | None
+    """The whole call's wall-clock limit in seconds, retries, waits and slow servers
+    included (:class:`APITimeoutError` when it passes)."""
     silence_filter: SilenceFilter | bool | None
+    """Drop segments that look like made-up text on silence: ``True`` or a
+    :class:`SilenceFilter` with your thresholds (see the Silence page)."""
     known_speaker_names: Sequence[str] | None
+    """Diarizing: the names of up to four known speakers (with their references)."""
     known_speaker_references: Sequence[SpeakerReference] | None
+    """Diarizing: a 2-10 s sample of each named speaker: a path, bytes or a data: URL."""
     chunking_strategy: ChunkingStrategy | None
+    """How the server cuts the audio: ``"auto"`` or ``{"type": "server_vad", ...}``."""
     include: Sequence[Include] | None
+    """Extra information to return: ``["logprobs"]``."""
     max_upload_bytes: int | None
+    """Refuse a larger file before sending it (:class:`UploadTooLargeError`)."""
     max_audio_seconds: float | None
+    """Refuse longer audio before sending it (:class:`AudioTooLongError`)."""
     enforce_allowed_providers: bool | None
+    """Raise :class:`ProviderNotAllowedError` when the answer's provider is not allowed."""
 
 
 _OPTION_NAMES = frozenset(TranscribeOptions.__annotations__)

@@ -2,12 +2,13 @@
 
     transcribe talk.mp3 interviews/ "calls/*.wav" --format srt --output-dir subs/
 
-Inputs are files, folders (searched for audio files, recursively) and glob patterns. Each
-transcript is written next to its input, or under ``--output-dir`` (the naming rule is in
+Inputs are files, folders (searched for audio files, recursively) and glob patterns, or ``-``
+alone for audio on standard input (its transcript goes to standard output). Each transcript is
+written next to its input, or under ``--output-dir`` (the naming rule is in
 :mod:`transcribe_sdk._cli_output`); one that already exists is skipped unless ``--overwrite``.
-On a terminal a progress bar is drawn on stderr; otherwise one line per file. The exit code is
-0 when every file succeeded, 1 when any failed, 2 for a usage or configuration error, 130 when
-stopped with Ctrl+C.
+Progress goes to stderr (:mod:`transcribe_sdk._cli_progress`). The exit code is 0 when every
+file succeeded, 1 when any failed, 2 for a usage or configuration error, 130 when stopped with
+Ctrl+C.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from ._batch import BatchResult
 from ._cli_args import MIN_CHUNK_MB, build_parser, call_options, parse_extra
 from ._cli_output import (
     EXTENSIONS,
-    Progress,
     blocked,
     check_writable,
     cli_message,
@@ -38,10 +38,13 @@ from ._cli_output import (
     printable,
     relative_to_argument,
     render,
+    stdout_text,
     write_atomically,
 )
+from ._cli_progress import Progress
 from ._client import Client
 from ._formats import CONTENT_TYPES
+from ._languages import ISO_639_1
 from .errors import InvalidInputError, TranscribeError
 
 __all__ = ["EXTENSIONS", "find_inputs", "main", "output_paths", "parse_extra", "render", "run"]
@@ -49,6 +52,8 @@ __all__ = ["EXTENSIONS", "find_inputs", "main", "output_paths", "parse_extra", "
 _AUDIO_SUFFIXES = {f".{ext}" for ext in CONTENT_TYPES}
 _MAGIC = re.compile(r"[*?[]")
 EXIT_INTERRUPTED = 130
+STDIN = Path("-")
+"""The input ``-``: audio read from standard input."""
 
 
 def find_inputs(patterns: Sequence[str]) -> tuple[dict[Path, Path], list[str]]:
@@ -136,22 +141,40 @@ class _Run:
 
 
 def run(
-    argv: Sequence[str] | None = None, *, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    stdin: BinaryIO | None = None,
 ) -> int:
-    """The command, callable from Python; returns the exit code."""
+    """The command, callable from Python; returns the exit code. ``stdin`` is where the input
+    ``-`` is read from (default: the process's standard input)."""
     args = build_parser().parse_args(argv)
     if args.split and args.max_chunk_mb < MIN_CHUNK_MB:
         stderr.write(f"transcribe: --max-chunk-mb: must be at least {MIN_CHUNK_MB} (64 KiB)\n")
         return 2
-    sources, missing = find_inputs(args.inputs)
+    if str(STDIN) in args.inputs:
+        source = sys.stdin.buffer if stdin is None else stdin
+        problem = _stdin_problem(args, source)
+        if problem is not None:
+            stderr.write(f"transcribe: {problem}\n")
+            return 2
+        args.stdout, args.stdin = True, source
+        sources: dict[Path, Path] = {STDIN: STDIN}
+        missing: list[str] = []
+    else:
+        sources, missing = find_inputs(args.inputs)
     for pattern in missing:
         stderr.write(f"transcribe: nothing matches {printable(repr(pattern))}\n")
     if not sources:  # every input failed to match: failed files, not a usage error
         stderr.write(f"transcribe: 0 done, {len(missing)} failed, no audio files found\n")
         return 1
     base_url = "local" if args.local else args.base_url
+    api_key = "" if args.no_auth else args.api_key
     try:
-        client = Client(base_url=base_url, max_retries=args.retries, timeout=args.timeout)
+        client = Client(
+            base_url=base_url, api_key=api_key, max_retries=args.retries, timeout=args.timeout
+        )
     except TranscribeError as exc:  # no key, a bad option, the local extra missing, ...
         stderr.write(f"transcribe: {cli_message(exc)}\n")
         return 2
@@ -164,6 +187,50 @@ def run(
         return _run(
             client, args=args, sources=sources, missing=len(missing), stdout=stdout, stderr=stderr
         )
+
+
+def _stdin_problem(args: argparse.Namespace, source: BinaryIO) -> str | None:
+    """Why ``-`` cannot be read as asked, or ``None``."""
+    if len(args.inputs) > 1:
+        return "-: standard input must be the only INPUT"
+    if args.output_dir is not None:
+        return "-o/--output-dir: not with - (the transcript of standard input goes to stdout)"
+    if source.isatty():
+        return "-: standard input is a terminal; pipe the audio in (transcribe - < talk.mp3)"
+    return None
+
+
+def _local_language_problem(client: Client, args: argparse.Namespace) -> str | None:
+    """With the local engine and ``--language`` other than English: why the model that would
+    run cannot do it (an English-only model), checked once rather than failing every file."""
+    local = client.local_model
+    if local is None or args.language is None or args.language == "en":
+        return None
+    if args.language not in ISO_639_1:
+        return None  # refused by the library's own check, in its words
+    from .local._engine import shared_engine
+
+    engine = shared_engine(local or None)
+    name = engine.resolve(args.model)
+    if not english_only(engine, name):
+        return None
+    return (
+        f"-l/--language {args.language}: the local model {name!r} only transcribes English; "
+        "use -l en, or a multilingual local model such as --base-url local://small "
+        "(downloaded on first use)"
+    )
+
+
+def english_only(engine: Any, name: str) -> bool:
+    """Whether the local model ``name`` transcribes English only: a ``.en`` name says so;
+    otherwise the model is loaded (as the first file would) and asked."""
+    if name.endswith(".en"):
+        return True
+    try:
+        model = engine.model(name)
+    except Exception:  # a model that cannot load fails each file with its own message
+        return False
+    return not bool(model.model.is_multilingual)
 
 
 def _run(
@@ -190,30 +257,40 @@ def _run(
                 skipped += 1
                 continue
         todo.append(file)
-    progress = Progress(len(todo), stderr, args.quiet)
+    if todo:
+        problem = _local_language_problem(client, args)
+        if problem is not None:
+            stderr.write(f"transcribe: {problem}\n")
+            return 2
+    concurrency = 1 if args.split else args.concurrency  # --split: one file after another
+    progress = Progress([str(f) for f in todo], stderr, args.quiet, concurrency=concurrency)
     for file, why in refused.items():
         progress.fail(str(file), printable(why))
     state = _Run(args, targets, progress)
     started = time.monotonic()
     interrupted = False
     try:
-        _transcribe_all(client, todo, args, state.deliver)
+        _transcribe_all(client, todo, args, state.deliver, progress)
     except InvalidInputError as exc:  # an option rejected before any file was sent
+        progress.close()
         stderr.write(f"transcribe: {cli_message(exc)}\n")
         return 2
     except KeyboardInterrupt:
         interrupted = True
     with _second_interrupt_kills(interrupted):
+        progress.close()
         if interrupted:
-            progress.end_line()
             state.write_the_rest()
         failed = missing + len(refused) + len(state.failed)
         done = len(state.finished) - len(state.failed)
-        for file in todo:  # in input order, once all are done
-            item = state.finished.get(file)
-            if args.stdout and item is not None and item.error is None:
-                text = render(item.result)
-                stdout.write(printable(text, keep="\n\t") if stdout.isatty() else text)
+        if args.stdout:
+            results = [
+                (file, item.result)
+                for file, item in ((f, state.finished.get(f)) for f in todo)  # in input order
+                if item is not None and item.error is None
+            ]
+            text = stdout_text(results, args.format, several=len(sources) > 1)
+            stdout.write(printable(text, keep="\n\t") if stdout.isatty() else text)
         stdout.flush()
         elapsed = time.monotonic() - started
         if interrupted:
@@ -236,27 +313,37 @@ def _transcribe_all(
     files: list[Path],
     args: argparse.Namespace,
     deliver: Callable[[BatchResult[Any]], None],
+    progress: Progress,
 ) -> None:
     options = call_options(args)
+    # The input "-" is sent as standard input's bytes, named "stdin" (its format is sniffed).
+    sent = [("stdin", args.stdin) if file is STDIN else file for file in files]
     if not args.split:
         client.transcribe_many(
-            files,
+            sent,
             model=args.model,
             response_format=args.format,
             max_concurrency=args.concurrency,
-            on_progress=lambda _done, _total, item: deliver(item),
+            on_progress=lambda _done, _total, item: deliver(
+                BatchResult(item.index, files[item.index], item.result, item.error)
+            ),
             **options,
         )
         return
-    for index, file in enumerate(files):  # pieces of one file run concurrently instead
+    for index, (file, source) in enumerate(zip(files, sent, strict=True)):
+        # Pieces of one file run concurrently instead.
+        def piece(count: int, seconds: float, name: str = str(file)) -> None:
+            progress.piece(name, count, seconds)
+
         try:
             value = client.transcribe_long(
-                file,
+                source,
                 model=args.model,
                 response_format=args.format,
                 max_chunk_bytes=int(args.max_chunk_mb * 1_000_000),
                 max_chunk_seconds=args.max_chunk_seconds,
                 max_concurrency=args.concurrency,
+                on_progress=piece,
                 **options,
             )
             item: BatchResult[Any] = BatchResult(index, file, result=value)

@@ -60,12 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="transcribe",
         description="Transcribe audio files with an OpenAI-compatible speech-to-text API\n"
         "(the cortecs.ai router by default), or offline with --local.",
-        epilog=f"The API key comes from ${ENV_API_KEY}; the server from ${ENV_BASE_URL} or\n"
-        "--base-url. Exit status: 0 all done, 1 some files failed, 2 usage error,\n"
-        "130 stopped with Ctrl+C. Transcripts are named after their input: talk.mp3 gives\n"
-        "talk.mp3.txt (or .json, .srt, .vtt), next to it or below --output-dir.\n\n"
+        epilog=f"The API key comes from ${ENV_API_KEY} (or --api-key); the server from\n"
+        f"${ENV_BASE_URL} or --base-url. Exit status: 0 all done, 1 some files failed,\n"
+        "2 usage error, 130 stopped with Ctrl+C. Transcripts are named after their input:\n"
+        "talk.mp3 gives talk.mp3.txt (or .json, .srt, .vtt), next to it or below\n"
+        "--output-dir. With --stdout and several inputs, JSON formats print one JSON object\n"
+        'per line with the input\'s path as "input"; other formats a "==> INPUT <==" header\n'
+        "before each transcript. Also runs as: python -m transcribe_sdk\n\n"
         "examples:\n"
         "  transcribe talk.mp3\n"
+        "  transcribe - < talk.mp3 > talk.txt\n"
         "  transcribe recordings/ --format srt --output-dir subtitles/\n"
         '  transcribe "calls/*.wav" --eu-native --provider ovh --provider scaleway\n'
         "  transcribe --local examples/audio/hello.wav --stdout",
@@ -75,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="audio files, folders (searched recursively) or glob patterns",
+        help="audio files, folders (searched recursively) or glob patterns; - alone reads "
+        "audio from standard input and prints its transcript",
     )
     parser.add_argument(
         "-m", "--model", default="whisper-large-v3", help="model to use (default: %(default)s)"
@@ -158,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="transcribe on this machine (needs transcribe-sdk[local]); no key needed",
     )
     conn.add_argument("--base-url", help=f"API base URL (default: ${ENV_BASE_URL} or the router)")
+    auth = conn.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"API key (default: ${ENV_API_KEY}). Other users of this machine can see it in "
+        f"the process list: prefer ${ENV_API_KEY}",
+    )
+    auth.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="send no API key, for a server without auth",
+    )
     conn.add_argument("--timeout", type=_positive, help="seconds to wait for each request")
     conn.add_argument("--retries", type=_retries, default=2, help="retries per file (default: 2)")
     conn.add_argument(
@@ -182,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     longer.add_argument("--max-chunk-seconds", type=_positive, help="longest piece, in seconds")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(stdin=None)  # the stream read for the input "-"
     return parser
 
 

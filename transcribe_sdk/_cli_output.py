@@ -13,15 +13,15 @@ with a message, rather than renaming anything.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .models import Transcription
 
@@ -76,6 +76,7 @@ _FLAGS = {
     "max_chunk_bytes": "--max-chunk-mb",
     "max_chunk_seconds": "--max-chunk-seconds",
     "base_url": "--base-url",
+    "api_key": "--api-key (or $TRANSCRIBE_API_KEY)",
 }
 _OWN_KEYWORD = re.compile(r"has its own keyword argument; use (\w+)=\.\.\.")
 _REWRITES = [
@@ -115,6 +116,29 @@ def render(result: Any) -> str:
         return result.model_dump_json(indent=2, exclude_none=True) + "\n"
     text = str(result)
     return text if text.endswith("\n") else text + "\n"
+
+
+def stdout_text(results: Sequence[tuple[Path, Any]], fmt: str, *, several: bool) -> str:
+    """What ``--stdout`` prints for ``results`` (input, result), in input order.
+
+    One input: its transcript as it would be written to its file. Several: for the JSON
+    formats, JSON Lines, one object per input with its path first (``{"input": "a.wav",
+    "text": ...}``); for the others, each transcript after a header line ``==> a.wav <==``
+    (as ``head`` and ``tail`` mark files), a blank line between two.
+    """
+    if not several:
+        return "".join(render(result) for _, result in results)
+    if EXTENSIONS[fmt] == "json":
+        lines = []
+        for source, result in results:
+            body = result.model_dump_json(exclude_none=True)
+            # ensure_ascii: a file name that is not UTF-8 still gives valid JSON
+            head = '{"input": ' + json.dumps(str(source))
+            lines.append(head + ("}" if body == "{}" else ", " + body[1:]) + "\n")
+        return "".join(lines)
+    return "\n".join(
+        f"==> {printable(str(source))} <==\n{render(result)}" for source, result in results
+    )
 
 
 def output_paths(
@@ -213,53 +237,6 @@ def blocked(target: Path, overwrite: bool) -> str | None:
     if overwrite and target.is_symlink():
         return f"{target} is a symbolic link; not replaced (remove it to write there)"
     return None
-
-
-@dataclass
-class Progress:
-    """A bar on a terminal, plain lines elsewhere, nothing with ``quiet`` (failures still
-    show). Every name and message is printed escaped (:func:`printable`)."""
-
-    total: int
-    stream: TextIO
-    quiet: bool
-    done: int = 0
-    failed: int = 0
-
-    def __post_init__(self) -> None:
-        self.tty = self.stream.isatty() and not self.quiet
-
-    def fail(self, name: str, message: str) -> None:
-        """A line for a file that failed before or outside the batch (not counted in it)."""
-        clear = "\r\x1b[K" if self.tty else ""
-        self.stream.write(f"{clear}failed {printable(name)}: {message}\n")
-        self.stream.flush()
-
-    def update(self, name: str, problem: str | None) -> None:
-        self.done += 1
-        self.failed += problem is not None
-        shown = printable(name)
-        if self.tty:
-            width = 30
-            filled = int(width * self.done / max(1, self.total))
-            line = f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-            if self.failed:
-                line += f", {self.failed} failed"
-            if problem is not None:
-                self.stream.write(f"\r\x1b[Kfailed {shown}: {problem}\n")
-            self.stream.write(line)
-            if self.done == self.total:
-                self.stream.write("\n")
-        elif problem is not None:
-            self.stream.write(f"failed {shown}: {problem}\n")
-        elif not self.quiet:
-            self.stream.write(f"done {shown} ({self.done}/{self.total})\n")
-        self.stream.flush()
-
-    def end_line(self) -> None:
-        """Leave the bar's line (a run stopped before its end)."""
-        if self.tty and self.done < self.total:
-            self.stream.write("\n")
 
 
 def relative_to_argument(found: Sequence[Path], base: Path) -> dict[Path, Path]:

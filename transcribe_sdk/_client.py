@@ -226,8 +226,43 @@ class Client(BaseClient):
 
         ``json`` (the default) gives a :class:`Transcription`, ``verbose_json`` a
         :class:`VerboseTranscription`, and ``text``/``srt``/``vtt`` the body as a ``str``.
-        Parameters left as ``None`` are not sent. See :class:`TranscribeOptions` for the
-        keyword arguments; ``extra_body`` sends provider-specific fields.
+
+        Arguments (``file`` positional, the rest keyword-only; a keyword left out or ``None``
+        is not sent):
+
+        - ``file``: a path, bytes, a binary file object, or ``(filename, content[,
+          content_type])``.
+        - ``model``: the model to ask for (``"whisper-large-v3"``).
+        - ``response_format``: ``"json"`` (default), ``"verbose_json"``, ``"text"``, ``"srt"``,
+          ``"vtt"`` or ``"diarized_json"``.
+        - ``language``: language of the audio, ISO-639-1 (``"en"``, ``"fr"``); else detected.
+        - ``prompt``: text to guide the model's style or vocabulary.
+        - ``temperature``: sampling temperature, 0 to 1.
+        - ``preference``: router: ``"speed"``, ``"cost"`` or ``"balanced"``.
+        - ``allowed_providers``: router: only these providers may serve it.
+        - ``eu_native``: router: only providers based and regulated in the EU.
+        - ``allow_quantization``: router: ``False`` keeps quantized endpoints out.
+        - ``allow_zero_data_retention``: router: only providers that keep no data.
+        - ``enable_model_fallback``: router: allow another model when this one is unavailable.
+        - ``timestamp_granularities``: ``"word"`` and/or ``"segment"`` (with ``verbose_json``).
+        - ``extra_body``: more form fields for the server or provider.
+        - ``extra_headers``: HTTP headers for this call only.
+        - ``timeout``: this call's timeout, seconds or ``httpx.Timeout``; else the client's.
+        - ``max_retries``: this call's retries; else the client's.
+        - ``deadline``: the whole call's limit in seconds, retries and waits included.
+        - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
+          silence.
+        - ``known_speaker_names``, ``known_speaker_references``: diarizing: up to four named
+          speakers and a 2-10 s sample of each (path, bytes or ``data:`` URL).
+        - ``chunking_strategy``: ``"auto"`` or ``{"type": "server_vad", ...}``.
+        - ``include``: ``["logprobs"]`` for token log-probabilities.
+        - ``max_upload_bytes``: refuse a larger file before sending it.
+        - ``max_audio_seconds``: refuse longer audio before sending it.
+        - ``enforce_allowed_providers``: raise when the provider is not in
+          ``allowed_providers``.
+        - ``stream``: ``True`` returns a stream of events as the server sends them.
+
+        The same keywords are :class:`TranscribeOptions`.
 
         With ``stream=True`` the server is asked for events, and a
         :class:`~transcribe_sdk.streaming.TranscriptionStream` of them is returned once the
@@ -674,10 +709,49 @@ class AsyncClient(BaseClient):
         stream: bool = False,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult | AsyncTranscriptionStream:
-        """Transcribe ``file``; see :meth:`Client.transcribe`. Also takes async byte iterators
-        and objects with ``async def read`` (aiofiles, anyio). With ``stream=True``, an
+        """Transcribe ``file`` and return the result in the type ``response_format`` implies,
+        as :meth:`Client.transcribe` does. ``file`` may also be an async byte iterator or an
+        object with ``async def read`` (aiofiles, anyio).
+
+        Arguments (``file`` positional, the rest keyword-only; a keyword left out or ``None``
+        is not sent):
+
+        - ``file``: a path, bytes, a binary file object, or ``(filename, content[,
+          content_type])``.
+        - ``model``: the model to ask for (``"whisper-large-v3"``).
+        - ``response_format``: ``"json"`` (default), ``"verbose_json"``, ``"text"``, ``"srt"``,
+          ``"vtt"`` or ``"diarized_json"``.
+        - ``language``: language of the audio, ISO-639-1 (``"en"``, ``"fr"``); else detected.
+        - ``prompt``: text to guide the model's style or vocabulary.
+        - ``temperature``: sampling temperature, 0 to 1.
+        - ``preference``: router: ``"speed"``, ``"cost"`` or ``"balanced"``.
+        - ``allowed_providers``: router: only these providers may serve it.
+        - ``eu_native``: router: only providers based and regulated in the EU.
+        - ``allow_quantization``: router: ``False`` keeps quantized endpoints out.
+        - ``allow_zero_data_retention``: router: only providers that keep no data.
+        - ``enable_model_fallback``: router: allow another model when this one is unavailable.
+        - ``timestamp_granularities``: ``"word"`` and/or ``"segment"`` (with ``verbose_json``).
+        - ``extra_body``: more form fields for the server or provider.
+        - ``extra_headers``: HTTP headers for this call only.
+        - ``timeout``: this call's timeout, seconds or ``httpx.Timeout``; else the client's.
+        - ``max_retries``: this call's retries; else the client's.
+        - ``deadline``: the whole call's limit in seconds, retries and waits included.
+        - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
+          silence.
+        - ``known_speaker_names``, ``known_speaker_references``: diarizing: up to four named
+          speakers and a 2-10 s sample of each (path, bytes or ``data:`` URL).
+        - ``chunking_strategy``: ``"auto"`` or ``{"type": "server_vad", ...}``.
+        - ``include``: ``["logprobs"]`` for token log-probabilities.
+        - ``max_upload_bytes``: refuse a larger file before sending it.
+        - ``max_audio_seconds``: refuse longer audio before sending it.
+        - ``enforce_allowed_providers``: raise when the provider is not in
+          ``allowed_providers``.
+        - ``stream``: ``True`` returns a stream of events as the server sends them.
+
+        The same keywords are :class:`TranscribeOptions`. With ``stream=True``, an
         :class:`~transcribe_sdk.streaming.AsyncTranscriptionStream` for ``async with`` and
-        ``async for``."""
+        ``async for``.
+        """
         raw = await self._transcribe(file, model, response_format, options, stream=stream)
         result: AnyResult | AsyncTranscriptionStream = raw.parsed
         return result

@@ -70,6 +70,37 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)
 
 
+def _shares(
+    start: float, end: float, weights: list[int], floor: float
+) -> list[tuple[float, float]]:
+    """``start`` to ``end`` cut into consecutive spans in proportion to ``weights``, each at
+    least ``floor`` long (or ``1/n`` of the whole, when that is less)."""
+    n = len(weights)
+    span = end - start
+    floor = min(floor, span / n)
+    lengths = [0.0] * n
+    held: set[int] = set()  # spans raised to the floor; the rest share what is left
+    for _ in range(n):  # each round holds at least one more span, or ends
+        free = [i for i in range(n) if i not in held]
+        room = span - floor * len(held)
+        weight = sum(weights[i] for i in free)
+        for i in free:
+            lengths[i] = room * weights[i] / weight if weight else room / len(free)
+        short = [i for i in free if lengths[i] < floor]
+        if not short:
+            break
+        for i in short:
+            held.add(i)
+            lengths[i] = floor
+    times: list[tuple[float, float]] = []
+    cursor = start
+    for index, length in enumerate(lengths):
+        cue_end = end if index == n - 1 else cursor + length
+        times.append((cursor, cue_end))
+        cursor = cue_end
+    return times
+
+
 def make_cues(
     source: Transcription | Sequence[Segment],
     *,
@@ -80,9 +111,21 @@ def make_cues(
     """Cues from a transcription's segments, wrapped and split for reading.
 
     Segments without text are skipped; a segment without times follows the previous one.
-    Cue times never go backwards and every cue lasts at least ``min_duration`` when there is
-    room before the next one.
+    Cue times never go backwards and every cue lasts at least ``min_duration`` seconds, the
+    cues a long segment is split into included: a segment shorter than ``min_duration`` is
+    stretched to it, and a split segment's time is shared in proportion to each cue's text
+    with no cue under ``min_duration`` (or under an equal share, when the segment is too short
+    for all of its cues to last that long).
     """
+    if (
+        isinstance(min_duration, bool)
+        or not isinstance(min_duration, (int, float))
+        or not math.isfinite(min_duration)
+        or min_duration < 0
+    ):
+        raise InvalidInputError(
+            "min_duration", f"must be a finite number of seconds, 0 or more, not {min_duration!r}"
+        )
     for name, value in (("max_line_chars", max_line_chars), ("max_lines", max_lines)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(name, f"must be an int of at least 1, not {value!r}")
@@ -98,13 +141,9 @@ def make_cues(
         end = max(end, start + min_duration)
         lines = _wrap(text, max_line_chars)
         groups = [lines[i : i + max_lines] for i in range(0, len(lines), max_lines)]
-        total = sum(len(" ".join(g)) for g in groups)
-        cursor = start
-        for index, group in enumerate(groups):
-            share = len(" ".join(group)) / total if total else 1 / len(groups)
-            group_end = end if index == len(groups) - 1 else cursor + (end - start) * share
-            cues.append(Cue(cursor, group_end, tuple(group)))
-            cursor = group_end
+        times = _shares(start, end, [len(" ".join(g)) for g in groups], min_duration)
+        for group, (cue_start, cue_end) in zip(groups, times, strict=True):
+            cues.append(Cue(cue_start, cue_end, tuple(group)))
         previous_end = end
     return cues
 
@@ -124,18 +163,32 @@ def _render(cues: Iterable[Cue], marker: str, vtt: bool = False) -> list[str]:
 
 
 def to_srt(
-    source: Transcription | Sequence[Segment], *, max_line_chars: int = 42, max_lines: int = 2
+    source: Transcription | Sequence[Segment],
+    *,
+    max_line_chars: int = 42,
+    max_lines: int = 2,
+    min_duration: float = 0.0,
 ) -> str:
-    """SubRip text: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, blank line between."""
-    cues = make_cues(source, max_line_chars=max_line_chars, max_lines=max_lines)
+    """SubRip text: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, blank line between.
+    The keywords are those of :func:`make_cues`."""
+    cues = make_cues(
+        source, max_line_chars=max_line_chars, max_lines=max_lines, min_duration=min_duration
+    )
     blocks = [f"{n}\n{body}" for n, body in enumerate(_render(cues, ","), start=1)]
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
 def to_vtt(
-    source: Transcription | Sequence[Segment], *, max_line_chars: int = 42, max_lines: int = 2
+    source: Transcription | Sequence[Segment],
+    *,
+    max_line_chars: int = 42,
+    max_lines: int = 2,
+    min_duration: float = 0.0,
 ) -> str:
-    """WebVTT text: the ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` cues."""
-    cues = make_cues(source, max_line_chars=max_line_chars, max_lines=max_lines)
+    """WebVTT text: the ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` cues.
+    The keywords are those of :func:`make_cues`."""
+    cues = make_cues(
+        source, max_line_chars=max_line_chars, max_lines=max_lines, min_duration=min_duration
+    )
     body = _render(cues, ".", vtt=True)
     return "WEBVTT\n\n" + "\n\n".join(body) + ("\n" if body else "")
