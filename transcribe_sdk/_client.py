@@ -252,8 +252,9 @@ class Client(BaseClient):
         - ``deadline``: the whole call's limit in seconds, retries and waits included.
         - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
           silence.
-        - ``known_speaker_names``, ``known_speaker_references``: diarizing: up to four named
-          speakers and a 2-10 s sample of each (path, bytes or ``data:`` URL).
+        - ``known_speaker_names``: diarizing: the names of up to four known speakers.
+        - ``known_speaker_references``: a 2-10 s sample of each named speaker (a path, bytes
+          or a ``data:`` URL).
         - ``chunking_strategy``: ``"auto"`` or ``{"type": "server_vad", ...}``.
         - ``include``: ``["logprobs"]`` for token log-probabilities.
         - ``max_upload_bytes``: refuse a larger file before sending it.
@@ -738,8 +739,9 @@ class AsyncClient(BaseClient):
         - ``deadline``: the whole call's limit in seconds, retries and waits included.
         - ``silence_filter``: ``True`` or a :class:`SilenceFilter`: drop made-up segments on
           silence.
-        - ``known_speaker_names``, ``known_speaker_references``: diarizing: up to four named
-          speakers and a 2-10 s sample of each (path, bytes or ``data:`` URL).
+        - ``known_speaker_names``: diarizing: the names of up to four known speakers.
+        - ``known_speaker_references``: a 2-10 s sample of each named speaker (a path, bytes
+          or a ``data:`` URL).
         - ``chunking_strategy``: ``"auto"`` or ``{"type": "server_vad", ...}``.
         - ``include``: ``["logprobs"]`` for token log-probabilities.
         - ``max_upload_bytes``: refuse a larger file before sending it.
