@@ -276,3 +276,43 @@ def test_printable() -> None:
         "a\\x1bb\\nc\\x00\\x7f\\x85\\u2028\\u202e\\udcff"
     )
     assert output.printable("a\nb\tc\x1b", keep="\n\t") == "a\nb\tc\\x1b"
+
+
+# -- checks before and after sending (issue 14) ---------------------------------------------------
+def test_limits_and_checks_reach_the_call() -> None:
+    from transcribe_sdk._cli_args import build_parser, call_options
+
+    args = build_parser().parse_args(
+        [
+            "a.wav",
+            "--max-upload-mb",
+            "2.5",
+            "--max-audio-seconds",
+            "90",
+            "--silence-filter",
+            "--provider",
+            "ovh",
+            "--enforce-providers",
+        ]
+    )
+    options = call_options(args)
+    assert options["max_upload_bytes"] == 2_500_000
+    assert options["max_audio_seconds"] == 90
+    assert options["silence_filter"] is True
+    assert options["enforce_allowed_providers"] is True
+    assert options["allowed_providers"] == ["ovh"]
+
+
+def test_a_refused_file_speaks_in_flags() -> None:
+    from transcribe_sdk._cli_output import cli_message
+    from transcribe_sdk._guards import AudioTooLongError, UploadTooLargeError
+
+    too_big = cli_message(UploadTooLargeError(3_000_000, 2_500_000))
+    assert "--max-upload-mb" in too_big
+    assert "max_upload_bytes" not in too_big
+    too_long = cli_message(
+        AudioTooLongError(
+            "'a.wav' is 120.0 s long, over max_audio_seconds=90", seconds=120, limit=90
+        )
+    )
+    assert "--max-audio-seconds 90" in too_long

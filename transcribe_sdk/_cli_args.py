@@ -183,6 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up on a request after this many seconds, retries included (with --split: "
         "on each piece)",
     )
+    limits = parser.add_argument_group("checks before and after sending")
+    limits.add_argument(
+        "--max-upload-mb",
+        type=_positive,
+        help="refuse a file larger than this many MB before sending it (with --split: a piece)",
+    )
+    limits.add_argument(
+        "--max-audio-seconds",
+        type=_positive,
+        help="refuse audio longer than this before sending it (with --split: a piece)",
+    )
+    limits.add_argument(
+        "--silence-filter",
+        action="store_true",
+        help="drop segments the server scored as silence (asks for verbose_json)",
+    )
+    limits.add_argument(
+        "--enforce-providers",
+        action="store_true",
+        help="fail a file whose answer came from a provider not named by --provider",
+    )
     longer = parser.add_argument_group("long audio")
     longer.add_argument(
         "--split",
@@ -216,6 +237,12 @@ def call_options(args: argparse.Namespace) -> dict[str, Any]:
         "enable_model_fallback": args.model_fallback,
         "deadline": args.deadline,
         "extra_body": parse_extra(args.extra) or None,
+        "max_upload_bytes": None
+        if args.max_upload_mb is None
+        else max(1, int(args.max_upload_mb * 1_000_000)),
+        "max_audio_seconds": args.max_audio_seconds,
+        "silence_filter": True if args.silence_filter else None,
+        "enforce_allowed_providers": True if args.enforce_providers else None,
     }
     return {k: v for k, v in options.items() if v is not None}
 

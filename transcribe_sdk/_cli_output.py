@@ -77,12 +77,19 @@ _FLAGS = {
     "max_chunk_seconds": "--max-chunk-seconds",
     "base_url": "--base-url",
     "api_key": "--api-key (or $TRANSCRIBE_API_KEY)",
+    "max_upload_bytes": "--max-upload-mb",
+    "max_audio_seconds": "--max-audio-seconds",
+    "enforce_allowed_providers": "--enforce-providers",
+    "silence_filter": "--silence-filter",
 }
 _OWN_KEYWORD = re.compile(r"has its own keyword argument; use (\w+)=\.\.\.")
 _REWRITES = [
     (re.compile(r"\bmax_retries=(\d+)"), r"--retries \1"),
     (re.compile(r"\btimeout=httpx\.Timeout\([^)]*?(?:\w+=)?([\d.]+)\)"), r"--timeout \1"),
     (re.compile(r"\b(deadline|timeout)=(?:\.\.\.)?"), r"--\1"),
+    (re.compile(r"\bmax_upload_bytes=([\d,]+)"), r"--max-upload-mb (\1 bytes)"),
+    (re.compile(r"\bmax_audio_seconds="), "--max-audio-seconds "),
+    (re.compile(r"\benforce_allowed_providers\b"), "--enforce-providers"),
     (re.compile(r"\ballowed_providers\b"), "--provider"),
     (re.compile(r"\bextra_body\b"), "--extra"),
     (re.compile(r"\bbase_url\b"), "--base-url"),
