@@ -410,3 +410,35 @@ def test_bad_min_duration_is_refused(bad: object) -> None:
     with pytest.raises(InvalidInputError) as caught:
         make_cues([seg(0.0, 1.0, "a")], min_duration=bad)  # type: ignore[arg-type]
     assert caught.value.param == "min_duration"
+
+
+# -- speakers (diarized transcriptions) ------------------------------------------------------------
+def test_speakers_are_labelled_in_srt_and_vtt() -> None:
+    from transcribe_sdk.models import DiarizedTranscription
+
+    result = DiarizedTranscription.model_validate(
+        {
+            "text": "Hello. Hi <there>.",
+            "segments": [
+                {"id": "seg_0", "start": 0.0, "end": 1.5, "text": "Hello.", "speaker": "agent"},
+                {
+                    "id": "seg_1",
+                    "start": 1.6,
+                    "end": 3.0,
+                    "text": "Hi <there>.",
+                    "speaker_id": "B>",
+                },
+            ],
+        }
+    )
+    srt = to_srt(result)
+    assert "00:00:00,000 --> 00:00:01,500\nagent: Hello.\n" in srt
+    assert "B>: Hi <there>." in srt
+    vtt = to_vtt(result)
+    assert "00:00:00.000 --> 00:00:01.500\n<v agent>Hello.\n" in vtt
+    assert "<v B&gt;>Hi &lt;there>." in vtt
+
+
+def test_no_speaker_no_label() -> None:
+    srt = to_srt([Segment(start=0, end=1, text="plain")])
+    assert srt == "1\n00:00:00,000 --> 00:00:01,000\nplain\n"

@@ -33,6 +33,9 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None
+    """Who speaks (diarized transcriptions): SRT shows ``Name: `` before the text, WebVTT a
+    ``<v Name>`` voice span."""
 
 
 def format_timestamp(
@@ -143,7 +146,7 @@ def make_cues(
         groups = [lines[i : i + max_lines] for i in range(0, len(lines), max_lines)]
         times = _shares(start, end, [len(" ".join(g)) for g in groups], min_duration)
         for group, (cue_start, cue_end) in zip(groups, times, strict=True):
-            cues.append(Cue(cue_start, cue_end, tuple(group)))
+            cues.append(Cue(cue_start, cue_end, tuple(group), segment.speaker))
         previous_end = end
     return cues
 
@@ -153,11 +156,21 @@ def _vtt_escape(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace("-->", "--&gt;")
 
 
+def _text(cue: Cue, vtt: bool) -> str:
+    lines = [_vtt_escape(line) for line in cue.lines] if vtt else list(cue.lines)
+    speaker = " ".join(cue.speaker.split()) if cue.speaker else ""
+    if speaker and lines:
+        if vtt:  # a voice span; its annotation may not hold '>' or line breaks
+            lines[0] = f"<v {_vtt_escape(speaker).replace('>', '&gt;')}>{lines[0]}"
+        else:
+            lines[0] = f"{speaker}: {lines[0]}"
+    return "\n".join(lines)
+
+
 def _render(cues: Iterable[Cue], marker: str, vtt: bool = False) -> list[str]:
     return [
         f"{format_timestamp(c.start, decimal_marker=marker)} --> "
-        f"{format_timestamp(c.end, decimal_marker=marker)}\n"
-        + "\n".join(_vtt_escape(line) if vtt else line for line in c.lines)
+        f"{format_timestamp(c.end, decimal_marker=marker)}\n" + _text(c, vtt)
         for c in cues
     ]
 
