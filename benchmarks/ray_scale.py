@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="files an actor sends at once")
     parser.add_argument("--local-files", type=int, default=12, help="files per run (part 2)")
     parser.add_argument("--skip-local", action="store_true", help="only part 1")
-    parser.add_argument("--num-cpus", type=int, default=2, help="CPUs of the local cluster")
+    parser.add_argument("--num-cpus", type=int, default=4, help="CPUs of the local cluster")
     args = parser.parse_args()
 
     import ray
@@ -142,7 +142,7 @@ def main() -> int:
             print(
                 f"| transcribe_many, one process, max_concurrency={n} | {rate:.1f} | {steady:.1f} |"
             )
-            for actors in (1, 2, 4):
+            for actors in (1, 2, 4, 8):
                 limit = RateLimit(max_in_flight=n, name=f"bench-{actors}")
                 before = len(server.requests)
                 rate = _on_ray(
@@ -168,7 +168,7 @@ def main() -> int:
             rate = _one_process("local", count, 2, None)
             print(f"| transcribe_many, one process, max_concurrency=2 | {rate:.2f} |")
             items = [{"path": f"hello{i}.wav", "bytes": SAMPLE.read_bytes()} for i in range(count)]
-            for actors in (1, 2):
+            for actors in (1, 2, 4):
                 rate = _on_ray("local", items, actors=actors, batch=1, limit=None, key=None)
                 print(f"| Ray, {actors} actor(s) of 1 CPU, batch 1 | {rate:.2f} |")
     finally:

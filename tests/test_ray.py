@@ -39,6 +39,9 @@ pytestmark = [
     pytest.mark.network,
     # Ray's own modules warn about its own settings on import and on DataContext.get_current().
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
+    # ray.init of older Ray (2.45) leaves /dev/null handles and Popen objects to the collector.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
 
