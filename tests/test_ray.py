@@ -309,4 +309,14 @@ def test_cli_path_rejects_a_bad_option_before_sending(
             base_url="http://127.0.0.1:9/v1",
             concurrency=1,
         )
+    with pytest.raises(InvalidInputError, match="--split"):
+        transcribe_on_ray(
+            [path],
+            address="",
+            model="whisper-1",
+            response_format="text",
+            options={},
+            deliver=lambda item: stream.write(str(item)),
+            split=True,
+        )
     assert stream.getvalue() == ""

@@ -127,6 +127,7 @@ def transcribe_on_ray(
     concurrency: int = 4,
     max_in_flight: int | None = None,
     rpm: int | None = None,
+    split: bool = False,
 ) -> list[BatchResult[Any]]:
     """Transcribe ``files`` on the Ray cluster at ``address`` (``""``: a new local one).
 
@@ -135,8 +136,11 @@ def transcribe_on_ray(
     ``max_in_flight`` (default ``concurrency``) requests run at once across the cluster, and at
     most ``rpm`` start per minute. Workers read the files by path, so on a cluster of several
     machines the paths must be on storage every node sees. Raises
-    :class:`~transcribe_sdk.InvalidInputError` for a bad option before anything is sent.
+    :class:`~transcribe_sdk.InvalidInputError` for a bad option before anything is sent
+    (``split=True`` among them: long files are not split on the cluster).
     """
+    if split:
+        raise InvalidInputError("--split", "does not combine with --ray")
     try:
         import ray
     except ImportError:

@@ -39,8 +39,8 @@ RESPONSE_COLUMN = ("response", "string")
 """Added with ``keep_response=True``: the whole answer (JSON text for the JSON formats)."""
 KEY_DIGEST_CHARS = 32
 """Hex digits kept of each half of a key (128 bits): unique enough, half the memory of 256."""
-MAX_DONE_KEYS = 50_000_000
-"""Keys ``resume_from`` loads at most (about 100 bytes each in every worker's memory)."""
+MAX_DONE_KEYS = 10_000_000
+"""Keys ``resume_from`` loads at most (about 160 bytes each, in the driver and every actor)."""
 
 
 def schema(keep_response: bool) -> pa.Schema:
