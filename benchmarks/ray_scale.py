@@ -10,16 +10,18 @@ Part 1, a server with a fixed service time: a loopback server on 127.0.0.1 answe
 request after ``--service`` seconds, whatever else it is doing (a thread per connection), like
 a provider whose latency does not depend on load. Every variant works under the same limit,
 ``--max-in-flight`` requests at once: ``transcribe_many(max_concurrency=N)`` in this process,
-then ``transcribe_dataset`` with 1, 2 and 4 actors, each sending a batch of ``--batch-size``
+then ``transcribe_dataset`` with 1, 2, 4 and 8 actors, each sending a batch of ``--batch-size``
 files at once, behind ``RateLimit(max_in_flight=N)``. The ceiling is N / service files/s.
 
 Part 2, the local engine (Whisper tiny.en, compute-bound): ``--local-files`` copies of
-``examples/audio/hello.wav``, one process with ``transcribe_many`` against 1 and 2 actors of one
-CPU each. On this 2-core machine there is nothing past 2 actors to find.
+``examples/audio/hello.wav``, one process with ``transcribe_many`` against 1, 2 and 4 actors
+of one CPU each.
 
-The cluster is a local one (``ray.init(num_cpus=...)``, no dashboard); its start-up is reported
+The cluster is a local one (``ray.init(num_cpus=4)`` by default: logical CPUs, so that 8
+actors of 0.25 fit; no dashboard); its start-up is reported
 on its own and not counted. Each figure includes the actors' start (a Ray job pays it once per
-dataset). The load average is printed: other processes' work shows in the figures.
+dataset); "steady files/s" leaves it out (from the first request's arrival to the last
+answer). The load average is printed: other processes' work shows in the figures.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from transcribe_sdk._batch import BatchResult  # noqa: E402
 from transcribe_sdk._cli_ray import (  # noqa: E402
     RemoteFailure,
     add_ray_arguments,
+    transcribe_args_on_ray,
     transcribe_on_ray,
 )
 from transcribe_sdk.ray import RateLimit, transcribe_dataset  # noqa: E402
@@ -263,18 +264,34 @@ def test_cli_path_delivers_each_file_in_input_order(
         return reply
 
     with LoopbackServer(answer) as server:
-        results = transcribe_on_ray(
-            files,
-            address="",  # the module's cluster is already up: it is used, not replaced
-            model="whisper-1",
-            response_format=fmt,
-            options={"max_retries": 0, "timeout": 30.0},
-            deliver=delivered.append,
-            base_url=server.base_url,
-            concurrency=2,
-            max_in_flight=2,
-            rpm=6000,
-        )
+        if fmt == "text":
+            results = transcribe_on_ray(
+                files,
+                address="",  # the module's cluster is already up: it is used, not replaced
+                model="whisper-1",
+                response_format=fmt,
+                options={"max_retries": 0, "timeout": 30.0},
+                deliver=delivered.append,
+                base_url=server.base_url,
+                concurrency=2,
+                max_in_flight=2,
+                rpm=6000,
+            )
+        else:  # as the command calls it: with its parsed arguments
+            args = argparse.Namespace(
+                ray="",
+                model="whisper-1",
+                format=fmt,
+                retries=0,
+                timeout=None,
+                local=False,
+                base_url=server.base_url,
+                concurrency=2,
+                max_in_flight=None,
+                rpm=None,
+                split=False,
+            )
+            results = transcribe_args_on_ray(files, args, {"language": "en"}, delivered.append)
     assert ray.is_initialized()
     assert [r.input for r in results] == files
     assert sorted(d.index for d in delivered) == [0, 1, 2, 3]

@@ -20,7 +20,7 @@ from typing import Any
 from ._batch import BatchResult
 from .errors import InvalidInputError, TranscribeError
 
-__all__ = ["RemoteFailure", "add_ray_arguments", "transcribe_on_ray"]
+__all__ = ["RemoteFailure", "add_ray_arguments", "transcribe_args_on_ray", "transcribe_on_ray"]
 
 PER_ACTOR = 8
 """Files an actor sends at once (its batch); the actor count covers the in-flight cap."""
@@ -108,7 +108,8 @@ def _start(address: str) -> bool:
         return False
     ray.init(
         address=address or LOCAL_CLUSTER,
-        include_dashboard=False if not address else None,
+        # A cluster of our own needs no dashboard; an existing one refuses the argument.
+        include_dashboard=False if address in ("", LOCAL_CLUSTER) else None,
         log_to_driver=False,
         logging_level=logging.WARNING,
     )
@@ -160,7 +161,9 @@ def transcribe_on_ray(
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False  # ours is drawn instead
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        index = {str(path.resolve()): i for i, path in enumerate(files)}
+        index: dict[str, list[int]] = {}  # two inputs may be one file (a link)
+        for i, path in enumerate(files):
+            index.setdefault(str(path.resolve()), []).append(i)
         ds = ray.data.from_items([{"path": where} for where in index])
         out = transcribe_dataset(
             ds,
@@ -177,16 +180,40 @@ def transcribe_on_ray(
         for batch in out.iter_batches(batch_format="pyarrow", batch_size=None):
             table: Any = batch  # a pyarrow.Table, as asked
             for row in table.to_pylist():
-                i = index[row["path"]]
-                if row["error"] is None:
-                    item = BatchResult(
-                        i, files[i], result=_result(row["response"], response_format)
-                    )
-                else:
-                    item = BatchResult(i, files[i], error=_failure(row["error"]))
-                results[i] = item
-                deliver(item)
+                for i in index[row["path"]]:
+                    if row["error"] is None:
+                        result = _result(row["response"], response_format)
+                        item = BatchResult(i, files[i], result=result)
+                    else:
+                        item = BatchResult(i, files[i], error=_failure(row["error"]))
+                    results[i] = item
+                    deliver(item)
         return [r for r in results if r is not None]
     finally:
         if started:
             ray.shutdown()
+
+
+def transcribe_args_on_ray(
+    files: Sequence[Path],
+    args: argparse.Namespace,
+    options: Mapping[str, Any],
+    deliver: Callable[[BatchResult[Any]], None],
+) -> list[BatchResult[Any]]:
+    """:func:`transcribe_on_ray` with the command's parsed arguments (``args.ray``,
+    ``args.model``, ``args.format``, ``args.retries``, ``args.timeout``, ``args.local``,
+    ``args.base_url``, ``args.concurrency``, ``args.max_in_flight``, ``args.rpm``,
+    ``args.split``) and its ``transcribe`` options."""
+    return transcribe_on_ray(
+        files,
+        address=args.ray,
+        model=args.model,
+        response_format=args.format,
+        options={**options, "max_retries": args.retries, "timeout": args.timeout},
+        deliver=deliver,
+        base_url="local" if args.local else args.base_url,
+        concurrency=args.concurrency,
+        max_in_flight=args.max_in_flight,
+        rpm=args.rpm,
+        split=args.split,
+    )

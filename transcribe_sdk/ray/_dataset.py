@@ -82,7 +82,8 @@ def transcribe_dataset(
     ``AsyncClient`` and send a batch of ``batch_size`` files at once; they reserve
     ``num_cpus`` each (default 0.25, or 1 with ``base_url="local"``, which loads the model once
     per actor). ``rate_limit`` caps the whole cluster's in-flight requests and requests per
-    minute, and one 429 pauses every actor. ``max_retries`` and ``deadline`` apply per file.
+    minute, and one 429 pauses every actor. ``max_retries`` and ``deadline`` apply per file;
+    ``timeout`` and ``default_headers`` to each actor's client.
 
     ``resume_from``: earlier Parquet output (a folder, a file or a list; one that does not
     exist yet is fine). An input whose ``key`` (content hash + request parameters) has a row

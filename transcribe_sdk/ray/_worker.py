@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._retry import RetryPolicy
-from ..errors import APIConnectionError, APIStatusError, RateLimitError
+from ..errors import APIConnectionError, APIStatusError, InvalidInputError, RateLimitError
 from ._rows import error_row, result_row, row_key, to_table
 
 __all__ = ["Settings", "TranscribeBatch"]
@@ -66,6 +66,12 @@ class TranscribeBatch:
         )
 
     def __call__(self, batch: Any) -> Any:
+        if "path" not in batch.column_names:
+            raise InvalidInputError(
+                "ds",
+                f"needs a 'path' column (read_binary_files(..., include_paths=True) gives one); "
+                f"it has {batch.column_names}",
+            )
         paths = [str(p) for p in batch.column("path").to_pylist()]
         if "bytes" in batch.column_names:
             datas: list[bytes | None] = batch.column("bytes").to_pylist()
