@@ -70,6 +70,17 @@ async def test_a_lease_never_released_is_taken_back() -> None:
     assert limiter.stats()["in_flight"] == 0
 
 
+async def test_new_settings_apply_to_the_next_acquire() -> None:
+    limiter = _Limiter(1, None, 60.0)
+    held = await limiter.acquire()
+    limiter.configure(2, None, 60.0)
+    with anyio.fail_after(10):
+        second = await limiter.acquire()  # the raised cap lets it through at once
+    assert limiter.settings() == (2, None, 60.0)
+    await limiter.release(held)
+    await limiter.release(second)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "param"),
     [

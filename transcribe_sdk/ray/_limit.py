@@ -74,24 +74,19 @@ class RateLimit:
     def start(self) -> Any:
         """The limiter actor's handle: started now, or the running one of this ``name``.
 
-        Raises :class:`~transcribe_sdk.InvalidInputError` when an actor of that name already
-        runs with other settings. Needs Ray initialised (``ray.init()``).
+        A running one takes this value's settings (the newest apply to everyone using the
+        name). Needs Ray initialised (``ray.init()``).
         """
         import ray
 
+        mine = (self.max_in_flight, self.requests_per_minute, self.lease_seconds)
         handle: Any = (
             ray.remote(_Limiter)
             .options(num_cpus=0, max_concurrency=MAX_WAITING, name=self.name, get_if_exists=True)
-            .remote(self.max_in_flight, self.requests_per_minute, self.lease_seconds)
+            .remote(*mine)
         )
-        running = ray.get(handle.settings.remote())
-        mine = (self.max_in_flight, self.requests_per_minute, self.lease_seconds)
-        if tuple(running) != mine:
-            raise InvalidInputError(
-                "rate_limit",
-                f"a rate limit named {self.name!r} already runs with max_in_flight="
-                f"{running[0]}, requests_per_minute={running[1]}; give this one another name",
-            )
+        # An actor of this name from an earlier call of this job takes these settings.
+        ray.get(handle.configure.remote(*mine))
         return handle
 
 
@@ -99,10 +94,7 @@ class _Limiter:
     """The actor behind :class:`RateLimit` (async: each waiting call is a coroutine)."""
 
     def __init__(self, max_in_flight: int | None, rpm: int | None, lease_seconds: float) -> None:
-        self._max = max_in_flight
-        self._rpm = rpm
-        self._interval = 60.0 / rpm if rpm else 0.0
-        self._lease = lease_seconds
+        self.configure(max_in_flight, rpm, lease_seconds)
         self._leases: dict[int, float] = {}
         self._next_token = 0
         self._next_start = 0.0
@@ -110,6 +102,13 @@ class _Limiter:
         self._changed: asyncio.Condition | None = None
         self.started = 0
         self.paused = 0
+
+    def configure(self, max_in_flight: int | None, rpm: int | None, lease_seconds: float) -> None:
+        """Take new limits (permits already out stay out until released)."""
+        self._max = max_in_flight
+        self._rpm = rpm
+        self._interval = 60.0 / rpm if rpm else 0.0
+        self._lease = lease_seconds
 
     def settings(self) -> tuple[int | None, int | None, float]:
         return (self._max, self._rpm, self._lease)
