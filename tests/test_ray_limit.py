@@ -3,17 +3,23 @@ methods are plain coroutines that a Ray async actor runs. Only lower time bounds
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from dataclasses import replace
 
 import anyio
 import pytest
 
 pytest.importorskip("ray")
 
+from conftest import API_KEY
+
 from transcribe_sdk import InvalidInputError
 from transcribe_sdk.ray import RateLimit, done_keys
 from transcribe_sdk.ray._limit import _Limiter
 from transcribe_sdk.ray._rows import params_digest, row_key
+from transcribe_sdk.ray._worker import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")]
 
@@ -109,3 +115,18 @@ def test_keys_join_content_and_request() -> None:
 
 def test_done_keys_of_a_folder_not_written_yet_is_empty(tmp_path: object) -> None:
     assert done_keys(str(tmp_path) + "/nothing-here") == frozenset()
+
+
+def test_the_core_and_the_command_never_import_ray() -> None:
+    # Integrations are leaves: the package and its command load without Ray.
+    code = (
+        "import sys, transcribe_sdk, transcribe_sdk._cli, transcribe_sdk._cli_ray\n"
+        "assert not any(m == 'ray' or m.startswith('ray.') for m in sys.modules), 'ray loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_actor_settings_do_not_show_the_key() -> None:
+    settings = Settings(model="m", response_format=None, options={}, params_digest="d")
+    settings = replace(settings, api_key=API_KEY)
+    assert API_KEY not in repr(settings)

@@ -39,6 +39,8 @@ RESPONSE_COLUMN = ("response", "string")
 """Added with ``keep_response=True``: the whole answer (JSON text for the JSON formats)."""
 KEY_DIGEST_CHARS = 32
 """Hex digits kept of each half of a key (128 bits): unique enough, half the memory of 256."""
+HASH_CHUNK = 1024 * 1024
+"""Bytes read at a time when hashing a file the actor reads itself."""
 MAX_DONE_KEYS = 10_000_000
 """Keys ``resume_from`` loads at most (about 160 bytes each, in the driver and every actor)."""
 
@@ -59,6 +61,15 @@ def params_digest(fields: Sequence[tuple[str, str]], response_format: str | None
 def row_key(data: bytes, digest: str) -> str:
     """``<content hash>-<parameters digest>``: the identity of one piece of work."""
     return f"{hashlib.sha256(data).hexdigest()[:KEY_DIGEST_CHARS]}-{digest}"
+
+
+def file_key(path: str, digest: str) -> str:
+    """:func:`row_key` of the file at ``path``, read in pieces of :data:`HASH_CHUNK` bytes."""
+    content = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while piece := stream.read(HASH_CHUNK):
+            content.update(piece)
+    return f"{content.hexdigest()[:KEY_DIGEST_CHARS]}-{digest}"
 
 
 def _json(value: Any) -> str | None:

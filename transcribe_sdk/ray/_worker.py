@@ -18,7 +18,7 @@ from typing import Any
 
 from .._retry import RetryPolicy
 from ..errors import APIConnectionError, APIStatusError, InvalidInputError, RateLimitError
-from ._rows import error_row, result_row, row_key, to_table
+from ._rows import error_row, file_key, result_row, row_key, to_table
 
 __all__ = ["Settings", "TranscribeBatch"]
 
@@ -90,18 +90,21 @@ class TranscribeBatch:
 
     async def _row(self, path: str, data: bytes | None) -> dict[str, Any] | None:
         key: str | None = None
+        digest = self._settings.params_digest
         try:
-            if data is None:
-                data = await asyncio.to_thread(Path(path).read_bytes)
-            key = row_key(data, self._settings.params_digest)
+            if data is None:  # hashed and then uploaded from disk in pieces, never whole
+                key = await asyncio.to_thread(file_key, path, digest)
+            else:
+                key = row_key(data, digest)
             if key in self._settings.done:
                 return None
-            result = await self._transcribe(Path(path).name, data)
+            upload: Any = Path(path) if data is None else (Path(path).name, data)
+            result = await self._transcribe(upload)
             return result_row(path, key, result, self._settings.keep_response)
         except Exception as exc:  # a failure is a row; only the job's own end stops it
             return error_row(path, key, exc)
 
-    async def _transcribe(self, name: str, data: bytes) -> Any:
+    async def _transcribe(self, upload: Any) -> Any:
         settings = self._settings
         started = time.monotonic()
         attempt = 0
@@ -110,7 +113,7 @@ class TranscribeBatch:
             token = None if self._limiter is None else await self._limiter.acquire.remote()
             try:
                 return await self._client.transcribe(
-                    (name, data),
+                    upload,
                     model=settings.model,
                     response_format=settings.response_format,
                     **settings.options,
