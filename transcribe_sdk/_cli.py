@@ -316,6 +316,13 @@ def _transcribe_all(
     progress: Progress,
 ) -> None:
     options = call_options(args)
+    if args.ray is not None:
+        if STDIN in files:
+            raise InvalidInputError("--ray", "reads files by path; standard input (-) cannot go")
+        from ._cli_ray import transcribe_args_on_ray
+
+        transcribe_args_on_ray(files, args, options, deliver)
+        return
     # The input "-" is sent as standard input's bytes, named "stdin" (its format is sniffed).
     sent = [("stdin", args.stdin) if file is STDIN else file for file in files]
     if not args.split:

@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(stdin=None)  # the stream read for the input "-"
+    from ._cli_ray import add_ray_arguments  # the flags only; Ray loads when --ray is given
+
+    add_ray_arguments(parser)
     return parser
 
 

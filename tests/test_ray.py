@@ -1,0 +1,339 @@
+"""transcribe_sdk.ray on a small local Ray cluster, against a loopback server that records
+every request (arrival time, concurrency), and the ``--ray`` command path.
+
+One cluster serves the module (2 CPUs, 127.0.0.1, no dashboard) and is shut down at its end.
+Timing assertions are lower bounds only (a limit makes things slower, never faster; a loaded
+machine only adds to that), and every count is exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+import pyarrow.parquet as pq  # noqa: E402  (comes with ray[data])
+from conftest import API_KEY, FIXTURES  # noqa: E402
+from loopback import LoopbackServer, Recorded, Reply, echo_upload, json_reply  # noqa: E402
+
+from transcribe_sdk import InvalidInputError  # noqa: E402
+from transcribe_sdk._batch import BatchResult  # noqa: E402
+from transcribe_sdk._cli_ray import (  # noqa: E402
+    RemoteFailure,
+    add_ray_arguments,
+    transcribe_args_on_ray,
+    transcribe_on_ray,
+)
+from transcribe_sdk.ray import RateLimit, transcribe_dataset  # noqa: E402
+
+pytestmark = [
+    pytest.mark.network,
+    # Ray's own modules warn about its own settings on import and on DataContext.get_current().
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
+    # ray.init of older Ray (2.45) leaves /dev/null handles and Popen objects to the collector.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        namespace="transcribe-sdk-tests",
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+class Counting:
+    """A responder that takes ``service`` seconds per request and records the peak overlap."""
+
+    def __init__(self, service: float, answer: Callable[[Recorded], Reply] = echo_upload) -> None:
+        self.service, self.answer = service, answer
+        self.lock = threading.Lock()
+        self.now = self.peak = 0
+
+    def __call__(self, request: Recorded) -> Reply:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            time.sleep(self.service)
+            return self.answer(request)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def _items(count: int, prefix: str = "f") -> list[dict[str, Any]]:
+    # Distinct bytes per file (the content is half of the resume key).
+    return [
+        {"path": f"{prefix}{i}.wav", "bytes": f"RIFF{prefix}{i:04}".encode() * 64}
+        for i in range(count)
+    ]
+
+
+def _run(
+    server: LoopbackServer,
+    items: list[dict[str, Any]],
+    write_to: Path | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    ds = ray.data.from_items(items)
+    out = transcribe_dataset(
+        ds, model="whisper-1", base_url=server.base_url, api_key=API_KEY, **kwargs
+    )
+    if write_to is None:
+        rows: list[dict[str, Any]] = out.take_all()
+    else:  # as a user would: straight to Parquet, then read back
+        out.write_parquet(str(write_to))
+        rows = pq.read_table(write_to).to_pylist()
+    return sorted(rows, key=lambda r: r["path"])
+
+
+def test_in_flight_cap_holds_across_actors() -> None:
+    counting = Counting(0.15)
+    with LoopbackServer(counting) as server:
+        rows = _run(
+            server,
+            _items(18),
+            rate_limit=RateLimit(max_in_flight=2, name="cap"),
+            concurrency=3,
+            batch_size=4,
+        )
+        assert len(server.requests) == 18
+    assert [r["error"] for r in rows] == [None] * 18
+    assert sorted(r["text"] for r in rows) == sorted(f"f{i}.wav" for i in range(18))
+    assert 1 <= counting.peak <= 2
+
+
+def test_requests_per_minute_spaces_starts_across_actors() -> None:
+    interval = 0.3  # 200 a minute
+    with LoopbackServer(Counting(0.01)) as server:
+        rows = _run(
+            server,
+            _items(9),
+            rate_limit=RateLimit(requests_per_minute=200, name="rpm"),
+            concurrency=3,
+            batch_size=3,
+        )
+        arrivals = sorted(r.started for r in server.requests)
+    assert [r["error"] for r in rows] == [None] * 9
+    assert len(arrivals) == 9
+    # Unlimited, 9 quick requests from 3 actors arrive within a few tens of ms; spaced, the
+    # first and the last are at least 8 intervals apart (less a second for delivery jitter).
+    assert arrivals[-1] - arrivals[0] >= 8 * interval - 1.0
+
+
+def test_429_with_retry_after_pauses_every_actor() -> None:
+    pause = 1.5
+    with LoopbackServer(Counting(0.01)) as server:
+        server.queue(json_reply({"error": {"message": "slow down"}}, 429, {"Retry-After": "1.5"}))
+        rows = _run(
+            server,
+            _items(6),
+            rate_limit=RateLimit(max_in_flight=1, name="pause"),
+            concurrency=2,
+            batch_size=3,
+        )
+        requests = server.requests
+    assert [r["error"] for r in rows] == [None] * 6
+    assert len(requests) == 7  # the rate-limited file was sent again
+    limited = requests[0]
+    # No actor, this one or the other, started a request while the pause held.
+    assert all(r.started >= limited.finished + pause for r in requests[1:])
+
+
+def _failing(request: Recorded) -> Reply:
+    name = request.form().file().filename or ""
+    if name.startswith("bad"):
+        return json_reply({"error": {"message": "not audio", "param": "file"}}, 400)
+    if name.startswith("down"):
+        return json_reply({"error": {"message": "provider down"}}, 503)
+    return echo_upload(request)
+
+
+def test_failures_are_rows_and_resume_skips_what_is_done(tmp_path: Path) -> None:
+    items = [*_items(3, "ok"), *_items(1, "bad"), *_items(1, "down")]
+    items.append({"path": str(tmp_path / "missing.wav")})  # read by the actor: it is not there
+    out = tmp_path / "out"
+    with LoopbackServer(_failing) as server:
+        rows = _run(server, items, out, concurrency=2, batch_size=3, max_retries=1)
+        first_requests = len(server.requests)
+    errors = {Path(r["path"]).name: r["error"] for r in rows}
+    assert errors["ok0.wav"] is None
+    assert errors["bad0.wav"].startswith("BadRequestError: ")
+    assert errors["down0.wav"].startswith("InternalServerError: ")
+    assert "Gave up after 2 attempts" in errors["down0.wav"]
+    assert errors["missing.wav"].startswith("FileNotFoundError: ")
+    assert first_requests == 3 + 1 + 2  # the 503 was retried once; the missing file never sent
+    assert API_KEY not in json.dumps(rows)
+
+    with LoopbackServer(echo_upload) as server:  # the provider is back
+        again = _run(server, items, concurrency=2, batch_size=3, resume_from=str(out))
+        sent = sorted(r.form().file().filename or "" for r in server.requests)
+    # Only what failed is done again (the missing file fails again, without a request).
+    assert sent == ["bad0.wav", "down0.wav"]
+    redone = {Path(r["path"]).name: r["error"] for r in again}
+    assert sorted(redone) == ["bad0.wav", "down0.wav", "missing.wav"]
+    assert (redone["bad0.wav"], redone["down0.wav"]) == (None, None)
+    assert redone["missing.wav"].startswith("FileNotFoundError: ")
+
+
+def test_a_different_request_is_new_work(tmp_path: Path) -> None:
+    with LoopbackServer(echo_upload) as server:
+        out = tmp_path / "out"
+        _run(server, _items(2), out, concurrency=1)
+        rerun = _run(server, _items(2), concurrency=1, resume_from=str(out), language="fr")
+        assert len(server.requests) == 4
+    assert all(r["error"] is None for r in rerun)
+
+
+def test_bad_options_fail_before_the_job_starts() -> None:
+    ds = ray.data.from_items(_items(1))
+    with pytest.raises(InvalidInputError, match="language"):
+        transcribe_dataset(ds, model="m", api_key=API_KEY, language="not a language")
+    with pytest.raises(InvalidInputError, match="concurrency"):
+        transcribe_dataset(ds, model="m", api_key=API_KEY, concurrency=0)
+    with pytest.raises(InvalidInputError, match="rate_limit"):
+        transcribe_dataset(ds, model="m", api_key=API_KEY, rate_limit=5)  # type: ignore[arg-type]
+
+
+def test_local_engine_loads_once_per_actor_and_transcribes(manifest: dict[str, str]) -> None:
+    ds = ray.data.from_items([{"path": str(FIXTURES / "hello.wav")}] * 2)
+    out = transcribe_dataset(
+        ds, model="tiny.en", base_url="local", response_format="verbose_json", concurrency=1
+    )
+    rows = out.take_all()
+    assert [r["error"] for r in rows] == [None, None]
+    assert "hello" in rows[0]["text"].lower()
+    assert (rows[0]["duration"] or 0) > 0
+    assert json.loads(rows[0]["segments"])[0]["text"]
+
+
+# -- the command line path -------------------------------------------------------------------
+def test_cli_flags_parse() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("inputs", nargs="+")
+    add_ray_arguments(parser)
+    args = parser.parse_args(["a.wav", "--ray", "--max-in-flight", "8", "--rpm", "600"])
+    assert (args.ray, args.max_in_flight, args.rpm, args.inputs) == ("", 8, 600, ["a.wav"])
+    assert parser.parse_args(["a.wav", "--ray", "ray://head:10001"]).ray == "ray://head:10001"
+    assert parser.parse_args(["a.wav"]).ray is None
+    with pytest.raises(SystemExit):  # an input where the address goes: a usage error
+        parser.parse_args(["--ray", "a.wav", "b.wav"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["a.wav", "--rpm", "0"])
+
+
+@pytest.mark.parametrize("fmt", ["text", "verbose_json"])
+def test_cli_path_delivers_each_file_in_input_order(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRANSCRIBE_API_KEY", API_KEY)  # read by the driver, handed to actors
+    files = []
+    for i in range(4):
+        path = tmp_path / ("bad.wav" if i == 2 else f"f{i}.wav")
+        path.write_bytes(b"RIFF" + bytes([i]) * 64)
+        files.append(path)
+    delivered: list[BatchResult[Any]] = []
+
+    def answer(request: Recorded) -> Reply:
+        reply = _failing(request)
+        if reply.status == 200 and fmt == "text":
+            return Reply(200, b"said it\n", (("Content-Type", "text/plain"),))
+        if reply.status == 200:
+            return json_reply({"text": "said it", "duration": 1.5, "segments": []})
+        return reply
+
+    with LoopbackServer(answer) as server:
+        if fmt == "text":
+            results = transcribe_on_ray(
+                files,
+                address="",  # the module's cluster is already up: it is used, not replaced
+                model="whisper-1",
+                response_format=fmt,
+                options={"max_retries": 0, "timeout": 30.0},
+                deliver=delivered.append,
+                base_url=server.base_url,
+                concurrency=2,
+                max_in_flight=2,
+                rpm=6000,
+            )
+        else:  # as the command calls it: with its parsed arguments
+            args = argparse.Namespace(
+                ray="",
+                model="whisper-1",
+                format=fmt,
+                retries=0,
+                timeout=None,
+                local=False,
+                base_url=server.base_url,
+                concurrency=2,
+                max_in_flight=None,
+                rpm=None,
+                split=False,
+            )
+            results = transcribe_args_on_ray(files, args, {"language": "en"}, delivered.append)
+    assert ray.is_initialized()
+    assert [r.input for r in results] == files
+    assert sorted(d.index for d in delivered) == [0, 1, 2, 3]
+    assert [r.ok for r in results] == [True, True, False, True]
+    failure = results[2].error
+    assert isinstance(failure, RemoteFailure)
+    assert failure.error_type == "BadRequestError"
+    assert "not audio" in str(failure)
+    ok = results[0].unwrap()
+    if fmt == "text":
+        assert ok == "said it\n"
+    else:
+        assert ok.text == "said it"
+        assert ok.duration == 1.5
+
+
+def test_cli_path_rejects_a_bad_option_before_sending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRANSCRIBE_API_KEY", API_KEY)
+    path = tmp_path / "a.wav"
+    path.write_bytes(b"RIFF" * 16)
+    stream = io.StringIO()
+    with pytest.raises(InvalidInputError, match="temperature"):
+        transcribe_on_ray(
+            [path],
+            address="",
+            model="whisper-1",
+            response_format="text",
+            options={"temperature": 7},
+            deliver=lambda item: stream.write(str(item)),
+            base_url="http://127.0.0.1:9/v1",
+            concurrency=1,
+        )
+    with pytest.raises(InvalidInputError, match="--split"):
+        transcribe_on_ray(
+            [path],
+            address="",
+            model="whisper-1",
+            response_format="text",
+            options={},
+            deliver=lambda item: stream.write(str(item)),
+            split=True,
+        )
+    assert stream.getvalue() == ""

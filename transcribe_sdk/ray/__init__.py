@@ -1,0 +1,27 @@
+"""Transcription on a Ray cluster: a Ray Dataset of audio files in, transcript rows out.
+
+Needs the ``ray`` extra (``pip install 'transcribe-sdk[ray]'``). The core package never imports
+this module; it imports the core.
+
+Example::
+
+    import ray
+    from transcribe_sdk.ray import RateLimit, transcribe_dataset
+
+    ds = ray.data.read_binary_files("audio/", include_paths=True)
+    out = transcribe_dataset(ds, model="whisper-large-v3",
+                             rate_limit=RateLimit(max_in_flight=32, requests_per_minute=600),
+                             concurrency=8, eu_native=True)
+    out.write_parquet("transcripts/")
+"""
+
+try:
+    import ray as _ray  # noqa: F401  (fail here, clearly, rather than on first use)
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("transcribe_sdk.ray needs Ray: pip install 'transcribe-sdk[ray]'") from exc
+
+from ._dataset import transcribe_dataset
+from ._limit import RateLimit
+from ._rows import COLUMNS, done_keys
+
+__all__ = ["COLUMNS", "RateLimit", "done_keys", "transcribe_dataset"]
