@@ -41,7 +41,7 @@ from transcribe_sdk.errors import (
     RateLimitError,
     TranscribeError,
 )
-from transcribe_sdk.local._forms import parse_form
+from transcribe_sdk._form_decode import parse_form
 from transcribe_sdk.models import Transcription
 from transcribe_sdk.testing import FakeServer
 
