@@ -248,6 +248,9 @@ class Server:
                 if self.jobs.shutting_down:
                     return self._stopped()
                 return Response(status_code=CLIENT_CLOSED)
+            except Exception as exc:  # an engine failure is the server's fault: a 500
+                message = f"the local engine failed: {type(exc).__name__}: {exc}"
+                return _error(500, message)
         finally:
             release()
 
@@ -255,6 +258,8 @@ class Server:
         self, request: Request, work: Callable[[threading.Event], Reply], cancel: threading.Event
     ) -> Response:
         """Run ``work`` while watching for the client's hang-up, which cancels it."""
+        failure: Exception | None = None
+        reply: Reply | None = None
         async with anyio.create_task_group() as group:
 
             async def watch() -> None:
@@ -265,8 +270,13 @@ class Server:
             group.start_soon(watch)
             try:
                 reply = await run_job(work, cancel)
+            except Exception as exc:  # raised outside the group, not as an ExceptionGroup
+                failure = exc
             finally:
                 group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        assert reply is not None
         return _response(reply)
 
     async def _relay(self, events: Iterator[bytes], release: _Release) -> AsyncIterator[bytes]:

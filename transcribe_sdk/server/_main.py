@@ -285,7 +285,7 @@ def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         "server_header": False,
         "headers": [("server", f"transcribe-sdk-local/{__version__}")],
         "limit_concurrency": settings.max_connections,
-        "timeout_keep_alive": max(1, round(settings.header_timeout)),
+        "timeout_keep_alive": settings.header_timeout,
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout + 3)),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }

@@ -1,8 +1,9 @@
 """``transcribe-sdk serve``: the local engine as a real OpenAI-compatible HTTP server.
 
-The server runs on 127.0.0.1 (port 0: the system picks a free one) in a thread of this
-process, and other clients use it over real sockets: ours (sync and async), openai-python and
-curl. One test runs the installed console script in a subprocess, as a user would.
+The server (uvicorn, on a free port of 127.0.0.1) runs in a thread of this process, and other
+clients use it over real sockets: ours (sync and async), openai-python (also streaming) and
+curl. The attacks on its bounds are in test_server_limits.py; the installed command (signals,
+start-up errors, memory) in test_server_process.py.
 
 Calls that need the model use ``hello.wav`` (about two CPU-seconds each); the rest use a
 zero-sample WAV, which goes through parsing, routing and error mapping without model time.
@@ -10,32 +11,25 @@ zero-sample WAV, which goes through parsing, routing and error mapping without m
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import wave
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _serving import Running, serving
 from wer import word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import AuthenticationError, BadRequestError, InternalServerError
-from transcribe_sdk.local._server import make_server
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -48,9 +42,6 @@ HELLO = FIXTURES / "hello.wav"
 HELLO_TEXT: str = json.loads((FIXTURES / "manifest.json").read_text())["hello.wav"]
 MODEL = "tiny.en"
 MAX_WER = 0.35
-STOP_TIMEOUT = 15.0
-"""Seconds the server gets to stop; it waits for every connection, so a client left open
-fails the test instead of hanging it."""
 
 
 def _empty_wav() -> bytes:
@@ -68,34 +59,6 @@ EMPTY = ("empty.wav", _empty_wav())
 def assert_close(hypothesis: str) -> None:
     rate = word_error_rate(HELLO_TEXT, hypothesis)
     assert rate < MAX_WER, f"WER {rate:.2f}: {hypothesis!r}"
-
-
-@dataclass
-class Running:
-    httpd: ThreadingHTTPServer
-    base_url: str
-
-
-@contextlib.contextmanager
-def serving(api_key: str | None = None) -> Iterator[Running]:
-    """``make_server`` on a free port, served from a thread, stopped and closed on exit."""
-    httpd = make_server("127.0.0.1", 0, api_key=api_key)
-    host, port = httpd.server_address[:2]
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-server"
-    )
-    thread.start()
-    try:
-        yield Running(httpd, f"http://{host!s}:{port}/v1")
-    finally:
-        httpd.shutdown()
-        thread.join(STOP_TIMEOUT)
-        # server_close joins the connection threads: a client still connected would block it.
-        closer = threading.Thread(target=httpd.server_close, name="local-server-close")
-        closer.start()
-        closer.join(STOP_TIMEOUT)
-        assert not thread.is_alive(), "serve_forever did not return"
-        assert not closer.is_alive(), "a connection was left open; the server could not close"
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +127,7 @@ def test_an_engine_failure_is_a_500_not_a_dropped_connection(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated engine bug")
 
-    monkeypatch.setattr(server.httpd.RequestHandlerClass.app, "handle", broken)  # type: ignore[attr-defined]
+    monkeypatch.setattr(server.state.app.engine, "start", broken)
     with pytest.raises(InternalServerError) as caught:
         client.transcribe(EMPTY, model=MODEL)
     assert caught.value.status_code == 500
@@ -298,8 +261,7 @@ def test_api_key_is_enforced() -> None:
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(server: Running) -> None:
-    host, port = server.httpd.server_address[:2]
-    with socket.create_connection((str(host), port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
             b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: multipart/form-data; boundary=b\r\n"
@@ -309,53 +271,6 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: Running) -> None
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413 ")
-
-
-# -- the console script --------------------------------------------------------------------------
-def _read_line(stream: Any, timeout: float) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
-    try:
-        return lines.get(timeout=timeout)
-    except queue.Empty:
-        pytest.fail(f"the server printed nothing within {timeout} s")
-
-
-def test_console_script_serves(tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("transcribe-sdk")
-    if not script.exists():
-        pytest.skip("the transcribe-sdk console script is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
-    env["HF_HUB_OFFLINE"] = "1"
-    log = (tmp_path / "stderr.log").open("wb")
-    process = subprocess.Popen(
-        [str(script), "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env=env,
-        text=True,
-    )
-    try:
-        banner = _read_line(process.stdout, timeout=60)
-        found = re.search(r"(http://127\.0\.0\.1:(\d+)/v1)", banner)
-        assert found, banner
-        assert int(found.group(2)) > 0
-        base_url = found.group(1)
-        assert httpx.get(f"{base_url}/models", timeout=10).json()["data"][0]["id"] == MODEL
-        with Client(base_url=base_url, api_key="x", max_retries=0, timeout=120) as ours:
-            result = ours.transcribe(HELLO, model=MODEL)
-        assert result.provider == "local"
-        assert_close(result.text)
-        process.send_signal(signal.SIGINT)  # Ctrl+C: the server closes and exits 0
-        assert process.wait(timeout=STOP_TIMEOUT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
-        log.close()
-    assert "POST /v1/audio/transcriptions" in (tmp_path / "stderr.log").read_text()
 
 
 def test_a_client_cannot_make_the_server_load_a_folder(client: Client, tmp_path: Path) -> None:
