@@ -13,11 +13,11 @@ import os
 
 import pytest
 
+from transcribe_sdk._form_decode import FormError, UploadedFile, header_params, parse_form
 from transcribe_sdk._multipart import MultipartBody
 from transcribe_sdk._params import build_params
 from transcribe_sdk.files import prepare_file
 from transcribe_sdk.local._app import LocalApp
-from transcribe_sdk._form_decode import FormError, UploadedFile, header_params, parse_form
 
 B = "b0undary"
 CONTENT_TYPE = f"multipart/form-data; boundary={B}"

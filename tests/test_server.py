@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _serving import Running, serving
+from _serving import Running, health, long_wav, serving, wait_for
 from wer import word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
@@ -279,3 +279,168 @@ def test_a_client_cannot_make_the_server_load_a_folder(client: Client, tmp_path:
     result = client.transcribe(sample, model=str(tmp_path))
     assert result.model == "tiny.en"
     assert_close(result.text)
+
+
+def test_the_root_and_health(server: Running) -> None:
+    root = server.base_url.rsplit("/v1", 1)[0]
+    missing = httpx.get(f"{root}/", timeout=10)
+    assert missing.status_code == 404
+    error = missing.json()["error"]
+    assert error["message"] == "no route for GET /"
+    assert error["code"] == "not_found"
+    assert httpx.get(f"{root}/nowhere/else", timeout=10).json()["error"]["message"] == (
+        "no route for GET /nowhere/else"
+    )
+    assert health(server.base_url) == {
+        "status": "ok",
+        "model": MODEL,
+        "running": 0,
+        "waiting": 0,
+        "concurrency": 2,
+    }
+
+
+# -- streaming -----------------------------------------------------------------------------------
+def test_openai_python_streams_the_transcript(openai_client: Any) -> None:
+    with HELLO.open("rb") as audio:
+        stream = openai_client.audio.transcriptions.create(file=audio, model=MODEL, stream=True)
+        events = list(stream)
+    kinds = [event.type for event in events]
+    assert kinds[-1] == "transcript.text.done"
+    assert set(kinds[:-1]) == {"transcript.text.delta"}
+    assert "".join(event.delta for event in events[:-1]).strip() == events[-1].text
+    assert_close(events[-1].text)
+    assert events[-1].usage.seconds == 5
+
+
+@pytest.mark.anyio
+async def test_async_openai_python_streams_the_transcript(server: Running) -> None:
+    openai = pytest.importorskip("openai")
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0) as theirs:
+        stream = await theirs.audio.transcriptions.create(
+            file=("hello.wav", HELLO.read_bytes()), model=MODEL, stream=True
+        )
+        events = [event async for event in stream]
+    assert events[-1].type == "transcript.text.done"
+    assert_close(events[-1].text)
+
+
+def test_stream_needs_a_text_format(client: Client, server: Running) -> None:
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(
+            f"{server.base_url}/audio/transcriptions",
+            files={"file": ("a.wav", EMPTY[1])},
+            data={"model": MODEL, "stream": "true", "response_format": "srt"},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "stream"
+
+
+@pytest.fixture(scope="module")
+def long_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About five minutes of speech: far more than a test waits for."""
+    return long_wav(tmp_path_factory.mktemp("long") / "long.wav", repeats=5)
+
+
+@pytest.fixture
+def segments_decoded(server: Running, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The end time of every segment the engine decodes (the engine, spied on)."""
+    from transcribe_sdk.local._engine import Transcript
+
+    ends: list[float] = []
+    iterate = Transcript.__iter__
+
+    def counted(self: Transcript) -> Iterator[dict[str, Any]]:
+        for segment in iterate(self):
+            ends.append(segment["end"])
+            yield segment
+
+    monkeypatch.setattr(Transcript, "__iter__", counted)
+    return ends
+
+
+def test_a_long_file_streams_early_and_a_hang_up_stops_it(
+    server: Running, long_audio: Path, segments_decoded: list[float]
+) -> None:
+    with (
+        httpx.Client(timeout=120) as http,
+        long_audio.open("rb") as audio,
+        http.stream(
+            "POST",
+            f"{server.base_url}/audio/transcriptions",
+            files={"file": ("long.wav", audio)},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        first = next(line for line in lines if line.startswith("data: "))
+        assert json.loads(first[6:])["type"] == "transcript.text.delta"
+        # Text came while the model is still at work on the rest of the five minutes.
+        assert health(server.base_url)["running"] == 1
+    # The client hung up: the model stops at its next segment, long before the end.
+    wait_for(lambda: health(server.base_url)["running"] == 0, what="the transcription to stop")
+    assert segments_decoded
+    assert max(segments_decoded) < 150
+
+
+def test_a_hang_up_stops_a_plain_request(
+    server: Running, long_audio: Path, segments_decoded: list[float]
+) -> None:
+    body = long_audio.read_bytes()
+    boundary = "xyzzy"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{MODEL}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="l.wav"\r\n\r\n'
+    ).encode()
+    form = head + body + f"\r\n--{boundary}--\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
+            + f"Content-Length: {len(form)}\r\n\r\n".encode()
+            + form
+        )
+        wait_for(lambda: segments_decoded, what="the first segment")
+    wait_for(lambda: health(server.base_url)["running"] == 0, what="the transcription to stop")
+    assert max(segments_decoded) < 150
+
+
+# -- the in-process transport streams the same events ---------------------------------------------
+def _events(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+
+
+def test_the_in_process_transport_streams_too() -> None:
+    from transcribe_sdk.local import LocalTransport
+
+    with (
+        httpx.Client(transport=LocalTransport(), base_url="http://local.invalid/v1") as http,
+        http.stream(
+            "POST",
+            "/audio/transcriptions",
+            files={"file": ("hello.wav", HELLO.read_bytes())},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        events = _events(list(response.iter_lines()))
+    assert events[-1]["type"] == "transcript.text.done"
+    assert_close(events[-1]["text"])
+
+
+@pytest.mark.anyio
+async def test_the_async_in_process_transport_streams_too() -> None:
+    from transcribe_sdk.local import LocalTransport
+
+    async with (
+        httpx.AsyncClient(transport=LocalTransport(), base_url="http://local.invalid/v1") as http,
+        http.stream(
+            "POST",
+            "/audio/transcriptions",
+            files={"file": ("hello.wav", HELLO.read_bytes())},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        events = _events([line async for line in response.aiter_lines()])
+    assert events[-1]["type"] == "transcript.text.done"
+    assert_close(events[-1]["text"])

@@ -63,18 +63,29 @@ async def run_job(work: Callable[[threading.Event], T], cancel: threading.Event)
     server is stopping), ``cancel`` is set and the task waits, shielded, until the thread has
     stopped (the engine checks it between segments), so no model work outlives its request."""
     done = threading.Event()
+    lock = threading.Lock()
+    phase = ["queued"]  # then "running", or "dropped" when cancelled before a thread took it
 
-    def tracked() -> T:
+    def tracked() -> T | None:
+        with lock:
+            if phase[0] == "dropped":
+                return None
+            phase[0] = "running"
         try:
             return work(cancel)
         finally:
             done.set()
 
     try:
-        return await anyio.to_thread.run_sync(tracked, abandon_on_cancel=True)
+        result = await anyio.to_thread.run_sync(tracked, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
         cancel.set()
+        with lock:
+            if phase[0] == "queued":  # anyio does not start a job whose task is cancelled
+                phase[0] = "dropped"
+                done.set()
         with anyio.CancelScope(shield=True):
             while not done.is_set():
                 await anyio.sleep(POLL_SECONDS)
         raise
+    return result  # type: ignore[return-value]
