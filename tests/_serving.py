@@ -44,6 +44,10 @@ def serving(engine: Any = None, **settings: Any) -> Iterator[Running]:
     from transcribe_sdk.server._settings import ServerSettings
 
     chosen = ServerSettings(**settings)
+    if engine is None and "max_audio_seconds" in settings:
+        from transcribe_sdk.local import WhisperEngine
+
+        engine = WhisperEngine(max_audio_seconds=chosen.max_audio_seconds)
     app = create_app(LocalApp(engine or shared_engine(), honour_model_field=False), chosen)
     options = {**_uvicorn_options(chosen), "log_config": None, "access_log": False}
     server = uvicorn.Server(uvicorn.Config(app, **options))
