@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .._version import __version__
 from ._settings import MiB, ServerSettings
@@ -97,9 +97,14 @@ def _port(raw: str) -> int:
     return port
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(STARTUP_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = ServerSettings()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="transcribe-sdk",
         description="Tools of transcribe-sdk. 'serve' runs the local Whisper engine as an "
         "OpenAI-compatible HTTP server (POST /v1/audio/transcriptions).",
@@ -314,19 +319,20 @@ def serve(args: argparse.Namespace) -> int:
     model = engine.default_model
     if args.workers > 1:
         engine.close()  # each worker loads its own; this one only proved that it loads
-        sock.close()
         public = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
         del public["api_key"]
         os.environ[_SETTINGS_ENV] = json.dumps(public)
         print(_banner(host, port, settings, model, args.workers), flush=True)
+        # The socket bound (and listening) above is the one the workers share: connections
+        # made since the banner wait in its queue.
         uvicorn.run(
             f"{__name__}:worker_app",
             factory=True,
-            host=args.host,
-            port=port,
+            fd=sock.fileno(),
             workers=args.workers,
             **_uvicorn_options(settings),
         )
+        sock.close()
         return 0
     app = build_app(settings, engine)
     config = uvicorn.Config(app, **_uvicorn_options(settings))
