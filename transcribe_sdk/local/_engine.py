@@ -360,9 +360,9 @@ def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:
     return checked
 
 
-VAD_WINDOW_SECONDS = 600
-"""The gate runs Silero VAD over this much audio at a time (its working memory is about three
-times the window's samples), so a long silent file costs its samples and little more."""
+VAD_WINDOW_SECONDS = 120
+"""The gate runs Silero VAD over this much audio at a time (its working memory is a few times
+the window's samples: 8 MB here), so a long silent file costs its samples and little more."""
 _VAD_OVERLAP_SECONDS = 2
 
 
