@@ -68,6 +68,13 @@ def test_a_declared_oversized_body_is_refused_before_it_is_read(tight: Running) 
     assert b"file_too_large" in answer
 
 
+def test_a_keyless_client_gets_its_401_without_the_body_being_read(tight: Running) -> None:
+    # raw_exchange reads until the server closes: the 401 comes, and the connection ends.
+    answer = raw_exchange(tight.port, HEAD + b"Content-Length: 10000000000\r\n\r\n")
+    assert status_of(answer) == 401
+    assert b"invalid_api_key" in answer
+
+
 def test_a_chunked_body_is_refused_once_past_the_bound(tight: Running) -> None:
     chunk = b"%x\r\n" % 65536 + b"\0" * 65536 + b"\r\n"
     with socket.create_connection(("127.0.0.1", tight.port), timeout=30) as sock:

@@ -207,6 +207,6 @@ def test_memory_of_a_gigabyte_upload_and_an_hour_of_silence(tmp_path: Path) -> N
         assert silent.json()["text"] == ""
         assert silent.json()["duration"] == 3600
         # 230 MB of samples; voice detection two minutes at a time adds little (docs/server.md).
-        assert silence_growth_mb < 400, f"{silence_growth_mb:.0f} MB"
+        assert silence_growth_mb < 450, f"{silence_growth_mb:.0f} MB"
         assert server.stop() == 0
     print(f"upload growth {upload_growth_mb:.0f} MB, silence growth {silence_growth_mb:.0f} MB")

@@ -147,7 +147,7 @@ class Server:
             async for _ in self.body(request):
                 pass
 
-    def _declared_too_large(self, request: Request) -> Response | None:
+    def declared_too_large(self, request: Request) -> Response | None:
         raw = request.headers.get("content-length")
         if raw is None:
             return None
@@ -164,7 +164,7 @@ class Server:
         )
 
     async def read_form(self, request: Request) -> Form | Response:
-        refused = self._declared_too_large(request)
+        refused = self.declared_too_large(request)
         if refused is not None:
             return refused
         try:
@@ -310,13 +310,16 @@ def create_app(app: LocalApp, settings: ServerSettings) -> Starlette:
     def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if not server.authorised(request):
-                if request.method == "POST" and server._declared_too_large(request) is None:
-                    await server.drain(request)
+                headers = {"www-authenticate": "Bearer"}
+                if request.method == "POST":
+                    # A body within the bound is read and dropped, so the client can read
+                    # the 401; a bigger one is not read at all, and the connection closes.
+                    if server.declared_too_large(request) is None:
+                        await server.drain(request)
+                    else:
+                        headers["connection"] = "close"
                 return _error(
-                    401,
-                    "missing or wrong bearer key",
-                    code="invalid_api_key",
-                    headers={"www-authenticate": "Bearer"},
+                    401, "missing or wrong bearer key", code="invalid_api_key", headers=headers
                 )
             result = handler(request)
             answer: Response = result if isinstance(result, Response) else await result
