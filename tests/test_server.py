@@ -444,3 +444,19 @@ async def test_the_async_in_process_transport_streams_too() -> None:
         events = _events([line async for line in response.aiter_lines()])
     assert events[-1]["type"] == "transcript.text.done"
     assert_close(events[-1]["text"])
+
+
+def test_a_stream_cut_by_a_shutdown_ends_with_an_error_event(long_audio: Path) -> None:
+    openai = pytest.importorskip("openai")
+    with (
+        serving() as own,
+        openai.OpenAI(base_url=own.base_url, api_key="x", max_retries=0) as theirs,
+        long_audio.open("rb") as audio,
+    ):
+        stream = theirs.audio.transcriptions.create(file=audio, model=MODEL, stream=True)
+        events = iter(stream)
+        assert next(events).type == "transcript.text.delta"
+        own.state.jobs.cancel_all()  # what SIGINT does once the grace period is over
+        with pytest.raises(openai.APIError, match="shutting down"):
+            for _ in events:
+                pass

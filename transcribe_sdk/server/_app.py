@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -287,8 +288,10 @@ class Server:
                 if item is _END:
                     return
                 yield item
-        except Cancelled:
-            return  # the server is stopping: the stream just ends
+        except Cancelled:  # the server is stopping: say so, as OpenAI reports a failed stream
+            message = "the server is shutting down"
+            stopping = error_payload(503, message, None, "server_shutting_down")
+            yield b"data: " + json.dumps(stopping).encode() + b"\n\n"
         finally:
             release()
 
