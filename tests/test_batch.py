@@ -33,6 +33,7 @@ import transcribe_sdk._base as base_module
 import transcribe_sdk._batch as batch_module
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk._batch import BatchResult, RateGate
+from transcribe_sdk._form_decode import parse_form
 from transcribe_sdk._retry import RetryPolicy
 from transcribe_sdk.errors import (
     BadRequestError,
@@ -41,7 +42,6 @@ from transcribe_sdk.errors import (
     RateLimitError,
     TranscribeError,
 )
-from transcribe_sdk.local._forms import parse_form
 from transcribe_sdk.models import Transcription
 from transcribe_sdk.testing import FakeServer
 

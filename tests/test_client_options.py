@@ -219,7 +219,7 @@ def test_an_engine_failure_in_process_is_a_server_error(hello_wav: Path) -> None
         def resolve(self, requested: str | None) -> str:
             return self.default_model
 
-        def transcribe(self, *args: object) -> object:
+        def start(self, *args: object) -> object:  # the app's entry into the engine
             raise RuntimeError("out of memory")
 
     transport = LocalTransport(LocalApp(BrokenEngine()))  # type: ignore[arg-type]

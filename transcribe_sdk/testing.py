@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from ._client import AsyncClient, Client
-from .local._forms import FormError, parse_form
+from ._form_decode import FormError, parse_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
 

@@ -1,44 +1,51 @@
 """The local engine as an OpenAI-compatible endpoint, independent of how bytes arrive.
 
-:class:`LocalApp` takes a request (method, path, headers, body) and gives a response (status,
-headers, body), exactly as a server would. The in-process httpx transport and the
-``transcribe-sdk serve`` HTTP server both hand their requests to it, so the SDK's request
-building, response parsing and error mapping run unchanged against it.
+Both faces of the local engine hand their requests here: the in-process httpx transport
+(``base_url="local"``) and the HTTP server (``transcribe-sdk serve``, :mod:`transcribe_sdk.server`).
+Each reads the body into a :class:`~._forms.Form` with the same :class:`~._forms.FormReader`;
+:meth:`LocalApp.prepare` checks it and gives a :class:`Job`, which answers in one piece
+(:meth:`Job.run`) or as OpenAI's transcription events (:meth:`Job.events`, for ``stream=true``).
+Errors have OpenAI's shape, so the SDK's error mapping (and openai-python's) runs unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._languages import ISO_639_1
 from ..models import Segment, Transcription
 from ..subtitles import to_srt, to_vtt
 from ._engine import (
     AudioDecodeError,
+    AudioTooLong,
+    Cancelled,
     ModelLoadError,
     Options,
     WhisperEngine,
     WrongLanguageError,
-    check_vad_parameters,
 )
-from ._forms import Form, FormError, parse_form
+from ._forms import Form, FormError, FormReader, Upload
+from ._options import parse_options
 
 PROVIDER = "local"
-FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
 @dataclass
 class Reply:
+    """A whole response: status, content type and body."""
+
     status: int
     content_type: str
     body: bytes
     request_id: str = field(default_factory=lambda: f"local-{uuid.uuid4().hex}")
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -46,83 +53,135 @@ class Reply:
             "content-type": self.content_type,
             "content-length": str(len(self.body)),
             "x-request-id": self.request_id,
+            **self.extra_headers,
         }
 
 
-class _BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+class RequestError(Exception):
+    """A request the app answers with an error; ``code`` is OpenAI's string code, if any."""
+
+    def __init__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.param = param
         self.status = status
+        self.param = param
+        self.code = code
 
 
-def _error(status: int, message: str, param: str | None = None) -> Reply:
+def error_payload(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error body."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    payload = {"error": {"message": message, "type": kind, "param": param, "code": str(status)}}
-    return Reply(status, "application/json", json.dumps(payload).encode())
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_reply(
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    body = json.dumps(error_payload(status, message, param, code)).encode()
+    return Reply(status, "application/json", body, extra_headers=dict(headers or {}))
 
 
 def _json(payload: Any) -> Reply:
     return Reply(200, "application/json", json.dumps(payload, ensure_ascii=False).encode())
 
 
-def _options(form: Form) -> tuple[Options, str]:
-    fmt = form.get("response_format") or "json"
-    if fmt not in FORMATS:
-        raise _BadRequest(f"response_format must be one of {', '.join(FORMATS)}", "response_format")
-    language = form.get("language") or None
-    if language is not None and language not in ISO_639_1:
-        raise _BadRequest(f"language {language!r} is not an ISO-639-1 code", "language")
-    temperature = None
-    raw = form.get("temperature")
-    if raw:
+def _event(payload: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+
+@dataclass
+class Job:
+    """One checked transcription request, ready to run in a worker thread."""
+
+    engine: WhisperEngine
+    model_name: str
+    options: Options
+    response_format: str
+    stream: bool
+    upload: Upload
+
+    def _start(self, cancel: threading.Event | None) -> Any:
         try:
-            temperature = float(raw)
-        except ValueError:
-            raise _BadRequest("temperature must be a number", "temperature") from None
-        if not math.isfinite(temperature) or not 0 <= temperature <= 1:
-            raise _BadRequest("temperature must be between 0 and 1", "temperature")
-    granularities = form.get_list("timestamp_granularities")
-    for item in granularities:
-        if item not in ("word", "segment"):
-            raise _BadRequest(f"unknown timestamp granularity {item!r}", "timestamp_granularities")
-    if granularities and fmt != "verbose_json":
-        raise _BadRequest(
-            "timestamp_granularities needs response_format=verbose_json", "timestamp_granularities"
-        )
-    options = Options(
-        language,
-        form.get("prompt"),
-        temperature,
-        "word" in granularities,
-        vad_filter=_vad_filter(form),
-        vad_parameters=_vad_parameters(form),
-    )
-    return options, fmt
+            return self.engine.start(self.upload.file, self.model_name, self.options, cancel)
+        except AudioTooLong as exc:
+            raise RequestError(400, str(exc), "file", "audio_too_long") from None
+        except AudioDecodeError as exc:
+            raise RequestError(400, str(exc), "file", "invalid_audio") from None
+        except WrongLanguageError as exc:
+            raise RequestError(400, str(exc), "language", "unsupported_language") from None
+        except ModelLoadError as exc:
+            raise RequestError(400, str(exc), "model", "model_not_found") from None
+
+    def run(self, cancel: threading.Event | None = None) -> Reply:
+        """The whole answer (blocks while the model runs); raises :class:`RequestError`."""
+        result = self._start(cancel).result()
+        fmt = self.response_format
+        if fmt == "text":
+            return Reply(200, "text/plain; charset=utf-8", result.text.encode())
+        if fmt in ("srt", "vtt"):
+            segments = [Segment.model_validate(s) for s in result.segments]
+            rendered = to_srt(segments) if fmt == "srt" else to_vtt(segments)
+            kind = "vtt" if fmt == "vtt" else "plain"
+            return Reply(200, f"text/{kind}; charset=utf-8", rendered.encode())
+        payload: dict[str, Any] = {
+            "id": f"local-{uuid.uuid4().hex}",
+            "object": "audio.transcription",
+            "created": int(time.time()),
+            "provider": PROVIDER,
+            "model": self.model_name,
+            "text": result.text,
+            "language": result.language,
+        }
+        if fmt == "verbose_json":
+            payload.update(
+                task="transcribe",
+                duration=result.duration,
+                segments=result.segments,
+                usage=_usage(result.duration),
+            )
+            if self.options.word_timestamps:
+                payload["words"] = result.words
+        Transcription.model_validate(payload)  # what we answer must parse as what we promise
+        return _json(payload)
+
+    def events(self, cancel: threading.Event | None = None) -> Iterator[bytes]:
+        """OpenAI's transcription events as Server-Sent Events: a ``transcript.text.delta``
+        per segment as the model decodes it, then ``transcript.text.done`` with the whole
+        text and the usage.
+
+        Decoding and voice detection happen in this call, so a bad file is still a
+        :class:`RequestError` (a 400 status); a failure once events flow is an ``error`` event,
+        as OpenAI sends one. Each ``next()`` blocks while the model decodes a segment.
+        """
+        return self._stream(self._start(cancel))
+
+    def _stream(self, transcript: Any) -> Iterator[bytes]:
+        texts: list[str] = []
+        try:
+            for segment in transcript:
+                delta = segment["text"] if texts else segment["text"].lstrip()
+                texts.append(delta)
+                yield _event({"type": "transcript.text.delta", "delta": delta})
+        except Cancelled:
+            raise
+        except Exception as exc:  # the engine failed midway: the status line is long gone
+            message = f"the local engine failed: {type(exc).__name__}: {exc}"
+            yield _event(error_payload(500, message))
+            return
+        text = "".join(texts).strip()
+        done = {"type": "transcript.text.done", "text": text, "usage": _usage(transcript.duration)}
+        yield _event(done)
 
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
-
-def _vad_filter(form: Form) -> bool | None:
-    raw = form.get("vad_filter")
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise _BadRequest("vad_filter must be true or false", "vad_filter")
-
-
-def _vad_parameters(form: Form) -> dict[str, float]:
-    prefix = "vad_parameters["
-    raw = {k[len(prefix) : -1]: v for k, v in form.fields if k.startswith(prefix) and k[-1] == "]"}
-    try:
-        return check_vad_parameters(raw)
-    except ValueError as exc:
-        raise _BadRequest(str(exc), "vad_parameters") from None
+def _usage(duration: float) -> dict[str, Any]:
+    return {"type": "duration", "seconds": math.ceil(duration)}
 
 
 class LocalApp:
@@ -137,76 +196,107 @@ class LocalApp:
         self.honour_model_field = honour_model_field
         self.engine = engine or WhisperEngine()
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one request; never raises for anything the client sent."""
-        path = path.split("?", 1)[0].rstrip("/")
-        if path.endswith("/models") and method == "GET":
-            model = self.engine.default_model
-            return _json(
-                {"object": "list", "data": [{"id": model, "object": "model", "owned_by": PROVIDER}]}
-            )
-        if not path.endswith("/audio/transcriptions"):
-            return _error(404, f"no route for {method} {path}")
-        if method != "POST":
-            return _error(405, f"{method} is not allowed here; use POST")
-        lowered = {k.lower(): v for k, v in headers.items()}
-        try:
-            return self._transcribe(lowered.get("content-type", ""), body)
-        except _BadRequest as exc:
-            return _error(exc.status, str(exc), exc.param)
-        except Exception as exc:  # an engine failure is the server's fault: a 500, as elsewhere
-            return _error(500, f"the local engine failed: {type(exc).__name__}: {exc}")
+    def models(self) -> Reply:
+        """``GET /v1/models``: the one model this engine answers with."""
+        model = self.engine.default_model
+        return _json(
+            {"object": "list", "data": [{"id": model, "object": "model", "owned_by": PROVIDER}]}
+        )
 
-    def _transcribe(self, content_type: str, body: bytes) -> Reply:
-        try:
-            form = parse_form(content_type, body)
-        except FormError as exc:
-            raise _BadRequest(str(exc)) from None
-        upload = form.files.get("file")
+    def prepare(self, form: Form) -> Job:
+        """Check a received form; raises :class:`RequestError` naming the bad field."""
+        upload = form.upload
         if upload is None:
-            raise _BadRequest("the 'file' field is required", "file")
-        if not upload.data:
-            raise _BadRequest("the uploaded file is empty", "file")
+            raise RequestError(400, "the 'file' field is required", "file")
+        if upload.size == 0:
+            raise RequestError(400, "the uploaded file is empty", "file")
         requested = form.get("model")
         if not requested:
-            raise _BadRequest("the 'model' field is required", "model")
-        options, fmt = _options(form)
+            raise RequestError(400, "the 'model' field is required", "model")
+        try:
+            options, fmt, stream = parse_options(form)
+        except ValueError as exc:
+            raise RequestError(400, str(exc), getattr(exc, "param", None)) from None
         model_name = (
             self.engine.resolve(requested) if self.honour_model_field else self.engine.default_model
         )
+        return Job(self.engine, model_name, options, fmt, stream, upload)
+
+    def route(self, method: str, path: str) -> str:
+        """``"models"`` or ``"transcriptions"``; raises a 404 or 405 :class:`RequestError`."""
+        path = path.split("?", 1)[0].rstrip("/")
+        if path.endswith("/models") and method in ("GET", "HEAD"):
+            return "models"
+        if not path.endswith("/audio/transcriptions"):
+            raise RequestError(404, f"no route for {method} {path or '/'}", code="not_found")
+        if method != "POST":
+            raise RequestError(
+                405, f"{method} is not allowed on {path}; use POST", code="method_not_allowed"
+            )
+        return "transcriptions"
+
+    def open(self, method: str, path: str, headers: Mapping[str, str]) -> Reply | FormReader:
+        """The start of a request: a finished :class:`Reply` (models, or an error), or a
+        :class:`~._forms.FormReader` to feed the body into."""
         try:
-            result = self.engine.transcribe(upload.data, model_name, options)
-        except AudioDecodeError as exc:
-            raise _BadRequest(str(exc), "file") from None
-        except WrongLanguageError as exc:
-            raise _BadRequest(str(exc), "language") from None
-        except ModelLoadError as exc:
-            raise _BadRequest(str(exc), "model") from None
-        if fmt == "text":
-            return Reply(200, "text/plain; charset=utf-8", result.text.encode())
-        if fmt in ("srt", "vtt"):
-            segments = [Segment.model_validate(s) for s in result.segments]
-            rendered = to_srt(segments) if fmt == "srt" else to_vtt(segments)
-            return Reply(
-                200, f"text/{'vtt' if fmt == 'vtt' else 'plain'}; charset=utf-8", rendered.encode()
-            )
-        payload: dict[str, Any] = {
-            "id": f"local-{uuid.uuid4().hex}",
-            "object": "audio.transcription",
-            "created": int(time.time()),
-            "provider": PROVIDER,
-            "model": model_name,
-            "text": result.text,
-            "language": result.language,
-        }
-        if fmt == "verbose_json":
-            payload.update(
-                task="transcribe",
-                duration=result.duration,
-                segments=result.segments,
-                usage={"type": "duration", "seconds": math.ceil(result.duration)},
-            )
-            if options.word_timestamps:
-                payload["words"] = result.words
-        Transcription.model_validate(payload)  # what we answer must parse as what we promise
-        return _json(payload)
+            if self.route(method, path) == "models":
+                return self.models()
+            lowered = {k.lower(): v for k, v in headers.items()}
+            return FormReader(lowered.get("content-type", ""))
+        except RequestError as exc:
+            return error_reply(exc.status, str(exc), exc.param, exc.code)
+        except FormError as exc:
+            return error_reply(400, str(exc), exc.param)
+
+    def answer(self, form: Form, cancel: threading.Event | None = None) -> Reply | Iterator[bytes]:
+        """Run a received form: a :class:`Reply`, or for ``stream=true`` the events (each
+        ``next()`` blocks while the model works). The form is closed when the answer is done.
+        Never raises for anything the client sent."""
+        handed_over = False
+        try:
+            job = self.prepare(form)
+            if job.stream:
+                events = job.events(cancel)
+                handed_over = True  # the events close the form when they end
+                return _closing(events, form)
+            return job.run(cancel)
+        except RequestError as exc:
+            return error_reply(exc.status, str(exc), exc.param, exc.code)
+        except Cancelled:
+            raise
+        except Exception as exc:  # an engine failure is the server's fault: a 500, as elsewhere
+            return error_reply(500, f"the local engine failed: {type(exc).__name__}: {exc}")
+        finally:
+            if not handed_over:
+                form.close()
+
+    @staticmethod
+    def rejected(exc: FormError) -> Reply:
+        """The answer to a body the form reader refused."""
+        return error_reply(400, str(exc), exc.param)
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one request held in memory; never raises for anything the client sent.
+
+        (``stream=true`` gives the events gathered into one body.)
+        """
+        opened = self.open(method, path, headers)
+        if isinstance(opened, Reply):
+            return opened
+        try:
+            opened.feed(body)
+            form = opened.finish()
+        except FormError as exc:
+            opened.close()
+            return self.rejected(exc)
+        answered = self.answer(form)
+        if isinstance(answered, Reply):
+            return answered
+        return Reply(200, SSE_CONTENT_TYPE, b"".join(answered))
+
+
+def _closing(events: Iterator[bytes], form: Form) -> Iterator[bytes]:
+    try:
+        yield from events
+    finally:
+        form.close()

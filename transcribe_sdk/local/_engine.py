@@ -8,12 +8,13 @@ way faster-whisper loads them (a name is fetched from the Hugging Face hub, whic
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,6 +72,63 @@ class Result:
     duration: float
     segments: list[dict[str, Any]] = field(default_factory=list)
     words: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Cancelled(Exception):
+    """The caller asked (through the ``cancel`` event) for the transcription to stop."""
+
+
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled("the transcription was cancelled")
+
+
+class Transcript:
+    """A transcription under way: language and duration are known, segments come as the
+    model decodes them (iterate once). Each item is OpenAI's verbose segment, with the
+    segment's words under ``"words"`` when word timestamps were asked for."""
+
+    def __init__(
+        self, language: str, duration: float, pieces: Iterator[Any], cancel: threading.Event
+    ) -> None:
+        self.language = language
+        self.duration = duration
+        self._pieces = pieces
+        self._cancel = cancel
+        self._count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for piece in self._pieces:
+            _check(self._cancel)
+            segment = {
+                "id": self._count,
+                "seek": piece.seek,
+                "start": round(piece.start, 3),
+                "end": round(piece.end, 3),
+                "text": piece.text,
+                "tokens": list(piece.tokens),
+                "temperature": piece.temperature,
+                "avg_logprob": piece.avg_logprob,
+                "compression_ratio": piece.compression_ratio,
+                "no_speech_prob": piece.no_speech_prob,
+            }
+            self._count += 1
+            words = [
+                {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
+                for w in piece.words or ()
+            ]
+            yield {**segment, "words": words} if piece.words is not None else segment
+        _check(self._cancel)
+
+    def result(self) -> Result:
+        """Every segment, gathered."""
+        segments: list[dict[str, Any]] = []
+        words: list[dict[str, Any]] = []
+        for segment in self:
+            words.extend(segment.pop("words", ()))
+            segments.append(segment)
+        text = "".join(s["text"] for s in segments).strip()
+        return Result(text, self.language, self.duration, segments, words)
 
 
 class AudioDecodeError(ValueError):
@@ -195,21 +253,38 @@ class WhisperEngine:
             return loaded
 
     def transcribe(
-        self, audio: bytes | str | os.PathLike[str] | IO[bytes], model_name: str, options: Options
+        self,
+        audio: bytes | str | os.PathLike[str] | IO[bytes],
+        model_name: str,
+        options: Options,
+        cancel: threading.Event | None = None,
     ) -> Result:
         """Transcribe ``audio`` (bytes, a path or a binary file object holding any container
         PyAV decodes) with the named model.
 
         With voice activity gating on (the default), audio in which Silero VAD finds no speech
         gives an empty result without reaching the model, so silence and noise never turn
-        into invented text, whatever the machine's float rounding.
+        into invented text, whatever the machine's float rounding. Setting ``cancel`` (from
+        another thread) stops the work at the next segment with :class:`Cancelled`.
         """
+        return self.start(audio, model_name, options, cancel).result()
+
+    def start(
+        self,
+        audio: bytes | str | os.PathLike[str] | IO[bytes],
+        model_name: str,
+        options: Options,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:
+        """Decode and gate ``audio`` now; the model's segments come one at a time from the
+        returned :class:`Transcript` (each is decoded when it is asked for)."""
         model = self.model(model_name)
         if options.language and not model.model.is_multilingual and options.language != "en":
             raise WrongLanguageError(
                 f"the model {model_name!r} only transcribes English; use language='en' or a "
                 "multilingual model"
             )
+        cancel = cancel or threading.Event()
         source = io.BytesIO(audio) if isinstance(audio, (bytes, bytearray)) else audio
         try:
             samples = decode(source, max_seconds=self.max_audio_seconds)
@@ -219,10 +294,12 @@ class WhisperEngine:
             ) from None
         except DecodeError as exc:
             raise AudioDecodeError(str(exc)) from None
+        _check(cancel)
         duration = round(len(samples) / SAMPLE_RATE, 3)
         language = options.language or ("en" if not model.model.is_multilingual else "")
+        silent = Transcript(language or "en", duration, iter(()), cancel)
         if len(samples) == 0:
-            return Result("", language or "en", duration)
+            return silent
         kwargs: dict[str, Any] = {
             "language": options.language,
             "initial_prompt": options.prompt or None,
@@ -235,36 +312,19 @@ class WhisperEngine:
         if gate:
             vad = self.vad_options(options.vad_parameters)
             if not speech_found(samples, vad):
-                return Result("", language or "en", duration)
+                return silent
+            _check(cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         pieces, info = model.transcribe(samples, **kwargs)
-        segments: list[dict[str, Any]] = []
-        words: list[dict[str, Any]] = []
-        for piece in pieces:
-            segments.append(
-                {
-                    "id": len(segments),
-                    "seek": piece.seek,
-                    "start": round(piece.start, 3),
-                    "end": round(piece.end, 3),
-                    "text": piece.text,
-                    "tokens": list(piece.tokens),
-                    "temperature": piece.temperature,
-                    "avg_logprob": piece.avg_logprob,
-                    "compression_ratio": piece.compression_ratio,
-                    "no_speech_prob": piece.no_speech_prob,
-                }
-            )
-            for word in piece.words or ():
-                words.append(
-                    {
-                        "word": word.word.strip(),
-                        "start": round(word.start, 3),
-                        "end": round(word.end, 3),
-                    }
-                )
-        text = "".join(s["text"] for s in segments).strip()
-        return Result(text, info.language, duration, segments, words)
+        del samples  # faster-whisper keeps what it needs; the generator holds the rest
+        return Transcript(info.language, duration, pieces, cancel)
+
+    def close(self) -> None:
+        """Unload every model (the next call loads again). A server calls this once no call
+        is running, so the model's threads stop before the interpreter does."""
+        with self._lock:
+            self._models.clear()
+        gc.collect()
 
     def vad_options(self, overrides: Mapping[str, float]) -> Any:
         """faster-whisper's ``VadOptions``: its defaults, then the engine's, then ``overrides``."""
@@ -300,11 +360,26 @@ def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:
     return checked
 
 
+VAD_WINDOW_SECONDS = 120
+"""The gate runs Silero VAD over this much audio at a time (its working memory is a few times
+the window's samples: 8 MB here), so a long silent file costs its samples and little more."""
+_VAD_OVERLAP_SECONDS = 2
+
+
 def speech_found(samples: Any, vad: Any) -> bool:
-    """Whether Silero VAD (shipped inside faster-whisper's wheel) hears speech in ``samples``."""
+    """Whether Silero VAD (shipped inside faster-whisper's wheel) hears speech in ``samples``.
+
+    Windows of :data:`VAD_WINDOW_SECONDS` overlap by two seconds, so speech at a window's
+    edge lies whole in one of them; the first window with speech ends the search.
+    """
     from faster_whisper.vad import get_speech_timestamps
 
-    return bool(get_speech_timestamps(samples, vad))
+    window = VAD_WINDOW_SECONDS * SAMPLE_RATE
+    overlap = _VAD_OVERLAP_SECONDS * SAMPLE_RATE
+    for start in range(0, max(len(samples), 1), window):
+        if get_speech_timestamps(samples[start : start + window + overlap], vad):
+            return True
+    return False
 
 
 _ENGINES: dict[str, WhisperEngine] = {}

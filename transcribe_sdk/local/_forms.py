@@ -1,33 +1,55 @@
-"""Reading a multipart/form-data body on the server side (the local engine and its HTTP server).
+"""Reading a multipart/form-data request body, piece by piece, with python-multipart.
 
-A small, strict parser: form fields in order (repeated names kept), and file parts with their
-filename and content type. It works on a body already in memory, which the local engine needs
-whole anyway to decode the audio.
+The HTTP server and the in-process transport both feed the body through :class:`FormReader`
+as it arrives. Form fields are kept (each bounded); the one file part, ``file``, goes into a
+:class:`~tempfile.SpooledTemporaryFile` that stays in memory up to
+:data:`SPOOL_MEMORY_BYTES` and moves to disk beyond, so no upload is ever held whole in memory.
 """
 
 from __future__ import annotations
 
-import re
+import tempfile
 from dataclasses import dataclass, field
+from typing import IO, Any
 
-_PARAM = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+SPOOL_MEMORY_BYTES = 1024 * 1024
+"""The part of an upload kept in memory; the rest goes to a temporary file on disk."""
+MAX_FIELDS = 64
+"""Form fields (not counting the file) one request may send."""
+MAX_FIELD_BYTES = 64 * 1024
+"""The longest value of one form field (``prompt`` is the long one)."""
+MAX_PART_HEADER_BYTES = 16 * 1024
+"""All header bytes of one part, together."""
+FILE_FIELD = "file"
 
 
 class FormError(ValueError):
-    """The body is not a well-formed multipart/form-data body."""
+    """The body is not a well-formed multipart/form-data body, or breaks one of its bounds."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass
-class UploadedFile:
+class Upload:
+    """The uploaded file: its name and type as sent, and its bytes, spooled."""
+
     filename: str | None
     content_type: str | None
-    data: bytes
+    file: IO[bytes]
+    size: int = 0
 
 
 @dataclass
 class Form:
+    """The fields in order (repeated names kept) and the uploaded file, if any."""
+
     fields: list[tuple[str, str]] = field(default_factory=list)
-    files: dict[str, UploadedFile] = field(default_factory=dict)
+    upload: Upload | None = None
 
     def get(self, name: str) -> str | None:
         """The last value sent under ``name``, or ``None``."""
@@ -38,46 +60,145 @@ class Form:
         """All values sent as ``name[]`` or ``name``, in order."""
         return [v for k, v in self.fields if k in (name, name + "[]")]
 
-
-def header_params(value: str) -> tuple[str, dict[str, str]]:
-    """Split ``form-data; name="x"; filename="y"`` into its main value and parameters."""
-    main, _, rest = value.partition(";")
-    params = {}
-    for match in _PARAM.finditer(";" + rest):
-        raw = match.group(2) if match.group(2) is not None else match.group(3)
-        params[match.group(1).lower()] = raw.replace('\\"', '"').replace("%22", '"')
-    return main.strip().lower(), params
+    def close(self) -> None:
+        """Drop the spooled file (and its disk space)."""
+        if self.upload is not None:
+            self.upload.file.close()
 
 
-def parse_form(content_type: str, body: bytes) -> Form:
-    """Parse ``body`` sent with header ``Content-Type: content_type``."""
-    kind, params = header_params(content_type)
-    if kind != "multipart/form-data" or not params.get("boundary"):
-        raise FormError("the body must be multipart/form-data with a boundary")
-    delimiter = b"\r\n--" + params["boundary"].encode("latin-1")
-    chunks = (b"\r\n" + body).split(delimiter)
-    if len(chunks) < 2 or not chunks[-1].startswith(b"--"):
-        raise FormError("the multipart body is cut short (no closing boundary)")
-    form = Form()
-    for chunk in chunks[1:-1]:
-        if not chunk.startswith(b"\r\n"):
-            raise FormError("a multipart boundary is not followed by a line break")
-        head, sep, data = chunk[2:].partition(b"\r\n\r\n")
-        if not sep:
-            raise FormError("a multipart part has no blank line after its headers")
-        headers = {}
-        for line in head.decode("utf-8", errors="replace").split("\r\n"):
-            key, colon, value = line.partition(":")
-            if colon:
-                headers[key.strip().lower()] = value.strip()
-        _, disposition = header_params(headers.get("content-disposition", ""))
+def _disposition(value: bytes) -> dict[str, str]:
+    _, params = parse_options_header(value)
+    return {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in params.items()}
+
+
+class FormReader:
+    """Feed the body with :meth:`feed` as it arrives, then take the form with :meth:`finish`.
+
+    On any error (raised as :class:`FormError`), or when the caller gives up, call
+    :meth:`close` (``finish`` hands the spooled file over to the :class:`Form`).
+    """
+
+    def __init__(self, content_type: str) -> None:
+        kind, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if kind != b"multipart/form-data" or not boundary:
+            raise FormError("the body must be multipart/form-data with a boundary")
+        callbacks: Any = {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+        try:
+            self._parser = MultipartParser(boundary, callbacks)
+        except (FormParserError, ValueError) as exc:
+            raise FormError(f"the multipart boundary is not usable ({exc})") from None
+        self.form = Form()
+        self._ended = False
+        self._reset_part()
+
+    def _reset_part(self) -> None:
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, bytes] = {}
+        self._header_bytes = 0
+        self._name: str | None = None
+        self._value = bytearray()
+        self._target: Upload | None = None
+
+    # -- python-multipart's callbacks ---------------------------------------------------------
+    def _part_begin(self) -> None:
+        self._reset_part()
+
+    def _grow_header(self, buffer: bytearray, data: bytes, start: int, end: int) -> None:
+        self._header_bytes += end - start
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise FormError(f"a multipart part has more than {MAX_PART_HEADER_BYTES} header bytes")
+        buffer += data[start:end]
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._grow_header(self._header_name, data, start, end)
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._grow_header(self._header_value, data, start, end)
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.decode("latin-1").strip().lower()] = bytes(
+            self._header_value
+        ).strip()
+        self._header_name, self._header_value = bytearray(), bytearray()
+
+    def _headers_finished(self) -> None:
+        disposition = _disposition(self._headers.get("content-disposition", b""))
         name = disposition.get("name")
         if name is None:
             raise FormError("a multipart part has no name")
-        if "filename" in disposition:
-            form.files[name] = UploadedFile(
-                disposition["filename"] or None, headers.get("content-type"), data
-            )
-        else:
-            form.fields.append((name, data.decode("utf-8", errors="replace")))
-    return form
+        self._name = name
+        if "filename" not in disposition:
+            if len(self.form.fields) >= MAX_FIELDS:
+                raise FormError(f"the form has more than {MAX_FIELDS} fields")
+            return
+        if name != FILE_FIELD:
+            raise FormError(f"only the {FILE_FIELD!r} field may hold a file, not {name!r}", name)
+        if self.form.upload is not None:
+            raise FormError("send one file per request", FILE_FIELD)
+        content_type = self._headers.get("content-type")
+        self._target = self.form.upload = Upload(
+            disposition["filename"] or None,
+            content_type.decode("latin-1") if content_type else None,
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES),  # noqa: SIM115
+        )
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._target is not None:
+            self._target.file.write(data[start:end])
+            self._target.size += end - start
+            return
+        if len(self._value) + end - start > MAX_FIELD_BYTES:
+            raise FormError(f"the field {self._name!r} is longer than {MAX_FIELD_BYTES} bytes")
+        self._value += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._target is None and self._name is not None:
+            self.form.fields.append((self._name, self._value.decode("utf-8", "replace")))
+        self._reset_part()
+
+    def _end(self) -> None:
+        self._ended = True
+
+    # -- the caller's side ----------------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next piece of the body."""
+        try:
+            self._parser.write(chunk)
+        except FormError:
+            raise
+        except (FormParserError, ValueError) as exc:
+            raise FormError(f"the multipart body is malformed ({exc})") from None
+
+    def finish(self) -> Form:
+        """The whole form, once the body has ended; a cut-short body is a :class:`FormError`."""
+        if not self._ended:
+            raise FormError("the multipart body is cut short (no closing boundary)")
+        if self.form.upload is not None:
+            self.form.upload.file.seek(0)
+        return self.form
+
+    def close(self) -> None:
+        """Drop whatever was spooled (after an error, or when the request is abandoned)."""
+        self.form.close()
+
+
+def read_form(content_type: str, body: bytes) -> Form:
+    """A form from a body already in memory (the in-process transport's case)."""
+    reader = FormReader(content_type)
+    try:
+        reader.feed(body)
+        return reader.finish()
+    except BaseException:
+        reader.close()
+        raise

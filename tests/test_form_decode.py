@@ -1,27 +1,25 @@
-"""The server side's multipart/form-data parser (``transcribe_sdk.local._forms.parse_form``).
+"""FakeServer's multipart/form-data decoder (``transcribe_sdk._form_decode.parse_form``).
 
 What our client encodes (:class:`~transcribe_sdk._multipart.MultipartBody`) must come back
 field for field and byte for byte; hand-written bodies cover what other clients send (unquoted
 and escaped parameters, preambles, odd casing); and every malformed or cut-short body must be a
-:class:`FormError`, which the local app answers with a 400 rather than a crash.
+:class:`FormError`, which FakeServer records as a request without fields. (The server's
+streaming reader is tested in test_local_forms.py.)
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
+from transcribe_sdk._form_decode import FormError, UploadedFile, header_params, parse_form
 from transcribe_sdk._multipart import MultipartBody
 from transcribe_sdk._params import build_params
 from transcribe_sdk.files import prepare_file
-from transcribe_sdk.local._app import LocalApp
-from transcribe_sdk.local._forms import FormError, UploadedFile, header_params, parse_form
 
 B = "b0undary"
 CONTENT_TYPE = f"multipart/form-data; boundary={B}"
-PATH = "/v1/audio/transcriptions"
 
 
 def encode(
@@ -187,59 +185,3 @@ def test_every_truncation_is_a_form_error() -> None:
 def test_malformed_bodies(content_type: str, body: bytes, complaint: str) -> None:
     with pytest.raises(FormError, match=complaint):
         parse_form(content_type, body)
-
-
-# -- what the local app answers ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def app() -> LocalApp:
-    pytest.importorskip("faster_whisper")
-    return LocalApp()  # nothing below reaches the model, so nothing is loaded
-
-
-def answer(app: LocalApp, content_type: str, body: bytes) -> tuple[int, dict[str, str]]:
-    reply = app.handle("POST", PATH, {"Content-Type": content_type}, body)
-    assert reply.content_type == "application/json"
-    error: dict[str, str] = json.loads(reply.body)["error"]
-    return reply.status, error
-
-
-def test_a_cut_body_is_a_400(app: LocalApp) -> None:
-    content_type, body = encode([("model", "m")], "t.wav", b"RIFF" + bytes(64))
-    status, error = answer(app, content_type, body[: len(body) // 2])
-    assert status == 400
-    assert error["type"] == "invalid_request_error"
-    assert "cut short" in error["message"]
-
-
-@pytest.mark.parametrize(
-    ("fields", "data", "param"),
-    [
-        ([("model", "tiny.en")], None, "file"),
-        ([("model", "tiny.en")], b"", "file"),
-        ([], b"RIFF", "model"),
-        ([("model", "tiny.en"), ("response_format", "xml")], b"RIFF", "response_format"),
-        ([("model", "tiny.en"), ("language", "english")], b"RIFF", "language"),
-        ([("model", "tiny.en"), ("temperature", "hot")], b"RIFF", "temperature"),
-        ([("model", "tiny.en"), ("temperature", "1.5")], b"RIFF", "temperature"),
-        ([("model", "tiny.en"), ("temperature", "nan")], b"RIFF", "temperature"),
-        (
-            [("model", "tiny.en"), ("timestamp_granularities[]", "char")],
-            b"RIFF",
-            "timestamp_granularities",
-        ),
-        (
-            [("model", "tiny.en"), ("timestamp_granularities[]", "word")],
-            b"RIFF",
-            "timestamp_granularities",
-        ),
-    ],
-)
-def test_bad_forms_are_400s_naming_the_field(
-    app: LocalApp, fields: list[tuple[str, str]], data: bytes | None, param: str
-) -> None:
-    parts = [part(f'Content-Disposition: form-data; name="{k}"', v) for k, v in fields]
-    if data is not None:
-        parts.append(part('Content-Disposition: form-data; name="file"; filename="a.wav"', data))
-    status, error = answer(app, CONTENT_TYPE, body_of(*parts))
-    assert status == 400
-    assert error["param"] == param

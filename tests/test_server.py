@@ -1,8 +1,9 @@
 """``transcribe-sdk serve``: the local engine as a real OpenAI-compatible HTTP server.
 
-The server runs on 127.0.0.1 (port 0: the system picks a free one) in a thread of this
-process, and other clients use it over real sockets: ours (sync and async), openai-python and
-curl. One test runs the installed console script in a subprocess, as a user would.
+The server (uvicorn, on a free port of 127.0.0.1) runs in a thread of this process, and other
+clients use it over real sockets: ours (sync and async), openai-python (also streaming) and
+curl. The attacks on its bounds are in test_server_limits.py; the installed command (signals,
+start-up errors, memory) in test_server_process.py.
 
 Calls that need the model use ``hello.wav`` (about two CPU-seconds each); the rest use a
 zero-sample WAV, which goes through parsing, routing and error mapping without model time.
@@ -10,32 +11,25 @@ zero-sample WAV, which goes through parsing, routing and error mapping without m
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import wave
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _serving import Running, health, long_wav, serving, wait_for
 from wer import word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import AuthenticationError, BadRequestError, InternalServerError
-from transcribe_sdk.local._server import make_server
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -48,9 +42,6 @@ HELLO = FIXTURES / "hello.wav"
 HELLO_TEXT: str = json.loads((FIXTURES / "manifest.json").read_text())["hello.wav"]
 MODEL = "tiny.en"
 MAX_WER = 0.35
-STOP_TIMEOUT = 15.0
-"""Seconds the server gets to stop; it waits for every connection, so a client left open
-fails the test instead of hanging it."""
 
 
 def _empty_wav() -> bytes:
@@ -68,34 +59,6 @@ EMPTY = ("empty.wav", _empty_wav())
 def assert_close(hypothesis: str) -> None:
     rate = word_error_rate(HELLO_TEXT, hypothesis)
     assert rate < MAX_WER, f"WER {rate:.2f}: {hypothesis!r}"
-
-
-@dataclass
-class Running:
-    httpd: ThreadingHTTPServer
-    base_url: str
-
-
-@contextlib.contextmanager
-def serving(api_key: str | None = None) -> Iterator[Running]:
-    """``make_server`` on a free port, served from a thread, stopped and closed on exit."""
-    httpd = make_server("127.0.0.1", 0, api_key=api_key)
-    host, port = httpd.server_address[:2]
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="local-server"
-    )
-    thread.start()
-    try:
-        yield Running(httpd, f"http://{host!s}:{port}/v1")
-    finally:
-        httpd.shutdown()
-        thread.join(STOP_TIMEOUT)
-        # server_close joins the connection threads: a client still connected would block it.
-        closer = threading.Thread(target=httpd.server_close, name="local-server-close")
-        closer.start()
-        closer.join(STOP_TIMEOUT)
-        assert not thread.is_alive(), "serve_forever did not return"
-        assert not closer.is_alive(), "a connection was left open; the server could not close"
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +127,7 @@ def test_an_engine_failure_is_a_500_not_a_dropped_connection(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated engine bug")
 
-    monkeypatch.setattr(server.httpd.RequestHandlerClass.app, "handle", broken)  # type: ignore[attr-defined]
+    monkeypatch.setattr(server.state.app.engine, "start", broken)
     with pytest.raises(InternalServerError) as caught:
         client.transcribe(EMPTY, model=MODEL)
     assert caught.value.status_code == 500
@@ -298,8 +261,7 @@ def test_api_key_is_enforced() -> None:
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(server: Running) -> None:
-    host, port = server.httpd.server_address[:2]
-    with socket.create_connection((str(host), port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
             b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: multipart/form-data; boundary=b\r\n"
@@ -311,56 +273,190 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: Running) -> None
     assert answer.startswith(b"HTTP/1.1 413 ")
 
 
-# -- the console script --------------------------------------------------------------------------
-def _read_line(stream: Any, timeout: float) -> str:
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
-    try:
-        return lines.get(timeout=timeout)
-    except queue.Empty:
-        pytest.fail(f"the server printed nothing within {timeout} s")
-
-
-def test_console_script_serves(tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("transcribe-sdk")
-    if not script.exists():
-        pytest.skip("the transcribe-sdk console script is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
-    env["HF_HUB_OFFLINE"] = "1"
-    log = (tmp_path / "stderr.log").open("wb")
-    process = subprocess.Popen(
-        [str(script), "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env=env,
-        text=True,
-    )
-    try:
-        banner = _read_line(process.stdout, timeout=60)
-        found = re.search(r"(http://127\.0\.0\.1:(\d+)/v1)", banner)
-        assert found, banner
-        assert int(found.group(2)) > 0
-        base_url = found.group(1)
-        assert httpx.get(f"{base_url}/models", timeout=10).json()["data"][0]["id"] == MODEL
-        with Client(base_url=base_url, api_key="x", max_retries=0, timeout=120) as ours:
-            result = ours.transcribe(HELLO, model=MODEL)
-        assert result.provider == "local"
-        assert_close(result.text)
-        process.send_signal(signal.SIGINT)  # Ctrl+C: the server closes and exits 0
-        assert process.wait(timeout=STOP_TIMEOUT) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
-        if process.stdout is not None:
-            process.stdout.close()
-        log.close()
-    assert "POST /v1/audio/transcriptions" in (tmp_path / "stderr.log").read_text()
-
-
 def test_a_client_cannot_make_the_server_load_a_folder(client: Client, tmp_path: Path) -> None:
     # Over HTTP, a folder named as the model is just an unknown name: the default model answers.
     sample = Path(__file__).parent / "fixtures" / "hello.wav"
     result = client.transcribe(sample, model=str(tmp_path))
     assert result.model == "tiny.en"
     assert_close(result.text)
+
+
+def test_the_root_and_health(server: Running) -> None:
+    root = server.base_url.rsplit("/v1", 1)[0]
+    missing = httpx.get(f"{root}/", timeout=10)
+    assert missing.status_code == 404
+    error = missing.json()["error"]
+    assert error["message"] == "no route for GET /"
+    assert error["code"] == "not_found"
+    assert httpx.get(f"{root}/nowhere/else", timeout=10).json()["error"]["message"] == (
+        "no route for GET /nowhere/else"
+    )
+    assert health(server.base_url) == {
+        "status": "ok",
+        "model": MODEL,
+        "running": 0,
+        "waiting": 0,
+        "concurrency": 2,
+    }
+
+
+# -- streaming -----------------------------------------------------------------------------------
+def test_openai_python_streams_the_transcript(openai_client: Any) -> None:
+    with HELLO.open("rb") as audio:
+        stream = openai_client.audio.transcriptions.create(file=audio, model=MODEL, stream=True)
+        events = list(stream)
+    kinds = [event.type for event in events]
+    assert kinds[-1] == "transcript.text.done"
+    assert set(kinds[:-1]) == {"transcript.text.delta"}
+    assert "".join(event.delta for event in events[:-1]).strip() == events[-1].text
+    assert_close(events[-1].text)
+    assert events[-1].usage.seconds == 5
+
+
+@pytest.mark.anyio
+async def test_async_openai_python_streams_the_transcript(server: Running) -> None:
+    openai = pytest.importorskip("openai")
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0) as theirs:
+        stream = await theirs.audio.transcriptions.create(
+            file=("hello.wav", HELLO.read_bytes()), model=MODEL, stream=True
+        )
+        events = [event async for event in stream]
+    assert events[-1].type == "transcript.text.done"
+    assert_close(events[-1].text)
+
+
+def test_stream_needs_a_text_format(client: Client, server: Running) -> None:
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(
+            f"{server.base_url}/audio/transcriptions",
+            files={"file": ("a.wav", EMPTY[1])},
+            data={"model": MODEL, "stream": "true", "response_format": "srt"},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "stream"
+
+
+@pytest.fixture(scope="module")
+def long_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About five minutes of speech: far more than a test waits for."""
+    return long_wav(tmp_path_factory.mktemp("long") / "long.wav", repeats=5)
+
+
+@pytest.fixture
+def segments_decoded(server: Running, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The end time of every segment the engine decodes (the engine, spied on)."""
+    from transcribe_sdk.local._engine import Transcript
+
+    ends: list[float] = []
+    iterate = Transcript.__iter__
+
+    def counted(self: Transcript) -> Iterator[dict[str, Any]]:
+        for segment in iterate(self):
+            ends.append(segment["end"])
+            yield segment
+
+    monkeypatch.setattr(Transcript, "__iter__", counted)
+    return ends
+
+
+def test_a_long_file_streams_early_and_a_hang_up_stops_it(
+    server: Running, long_audio: Path, segments_decoded: list[float]
+) -> None:
+    with (
+        httpx.Client(timeout=120) as http,
+        long_audio.open("rb") as audio,
+        http.stream(
+            "POST",
+            f"{server.base_url}/audio/transcriptions",
+            files={"file": ("long.wav", audio)},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        first = next(line for line in lines if line.startswith("data: "))
+        assert json.loads(first[6:])["type"] == "transcript.text.delta"
+        # Text came while the model is still at work on the rest of the five minutes.
+        assert health(server.base_url)["running"] == 1
+    # The client hung up: the model stops at its next segment, long before the end.
+    wait_for(lambda: health(server.base_url)["running"] == 0, what="the transcription to stop")
+    assert segments_decoded
+    assert max(segments_decoded) < 150
+
+
+def test_a_hang_up_stops_a_plain_request(
+    server: Running, long_audio: Path, segments_decoded: list[float]
+) -> None:
+    body = long_audio.read_bytes()
+    boundary = "xyzzy"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n{MODEL}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="l.wav"\r\n\r\n'
+    ).encode()
+    form = head + body + f"\r\n--{boundary}--\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Type: multipart/form-data; boundary={boundary}\r\n".encode()
+            + f"Content-Length: {len(form)}\r\n\r\n".encode()
+            + form
+        )
+        wait_for(lambda: segments_decoded, what="the first segment")
+    wait_for(lambda: health(server.base_url)["running"] == 0, what="the transcription to stop")
+    assert max(segments_decoded) < 150
+
+
+# -- the in-process transport streams the same events ---------------------------------------------
+def _events(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+
+
+def test_the_in_process_transport_streams_too() -> None:
+    from transcribe_sdk.local import LocalTransport
+
+    with (
+        httpx.Client(transport=LocalTransport(), base_url="http://local.invalid/v1") as http,
+        http.stream(
+            "POST",
+            "/audio/transcriptions",
+            files={"file": ("hello.wav", HELLO.read_bytes())},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        events = _events(list(response.iter_lines()))
+    assert events[-1]["type"] == "transcript.text.done"
+    assert_close(events[-1]["text"])
+
+
+@pytest.mark.anyio
+async def test_the_async_in_process_transport_streams_too() -> None:
+    from transcribe_sdk.local import LocalTransport
+
+    async with (
+        httpx.AsyncClient(transport=LocalTransport(), base_url="http://local.invalid/v1") as http,
+        http.stream(
+            "POST",
+            "/audio/transcriptions",
+            files={"file": ("hello.wav", HELLO.read_bytes())},
+            data={"model": MODEL, "stream": "true"},
+        ) as response,
+    ):
+        events = _events([line async for line in response.aiter_lines()])
+    assert events[-1]["type"] == "transcript.text.done"
+    assert_close(events[-1]["text"])
+
+
+def test_a_stream_cut_by_a_shutdown_ends_with_an_error_event(long_audio: Path) -> None:
+    openai = pytest.importorskip("openai")
+    with (
+        serving() as own,
+        openai.OpenAI(base_url=own.base_url, api_key="x", max_retries=0) as theirs,
+        long_audio.open("rb") as audio,
+    ):
+        stream = theirs.audio.transcriptions.create(file=audio, model=MODEL, stream=True)
+        events = iter(stream)
+        assert next(events).type == "transcript.text.delta"
+        own.state.jobs.cancel_all()  # what SIGINT does once the grace period is over
+        with pytest.raises(openai.APIError, match="shutting down"):
+            for _ in events:
+                pass

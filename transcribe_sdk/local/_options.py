@@ -1,0 +1,91 @@
+"""What a transcription request's form fields ask for, checked: :func:`parse_options`."""
+
+from __future__ import annotations
+
+import math
+
+from .._languages import ISO_639_1
+from ._engine import Options, check_vad_parameters
+from ._forms import Form
+
+FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
+STREAM_FORMATS = ("json", "text")
+"""With ``stream=true`` the answer is text events, as OpenAI sends for these formats."""
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+class BadField(ValueError):
+    """A form field with a value the engine cannot take; ``param`` names it."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _flag(form: Form, name: str) -> bool | None:
+    raw = form.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise BadField(f"{name} must be true or false", name)
+
+
+def _vad_parameters(form: Form) -> dict[str, float]:
+    prefix = "vad_parameters["
+    raw = {k[len(prefix) : -1]: v for k, v in form.fields if k.startswith(prefix) and k[-1] == "]"}
+    try:
+        return check_vad_parameters(raw)
+    except ValueError as exc:
+        raise BadField(str(exc), "vad_parameters") from None
+
+
+def _temperature(form: Form) -> float | None:
+    raw = form.get("temperature")
+    if not raw:
+        return None
+    try:
+        temperature = float(raw)
+    except ValueError:
+        raise BadField("temperature must be a number", "temperature") from None
+    if not math.isfinite(temperature) or not 0 <= temperature <= 1:
+        raise BadField("temperature must be between 0 and 1", "temperature")
+    return temperature
+
+
+def parse_options(form: Form) -> tuple[Options, str, bool]:
+    """The engine options, the response format and whether to stream; raises
+    :class:`BadField`."""
+    fmt = form.get("response_format") or "json"
+    if fmt not in FORMATS:
+        raise BadField(f"response_format must be one of {', '.join(FORMATS)}", "response_format")
+    stream = bool(_flag(form, "stream"))
+    if stream and fmt not in STREAM_FORMATS:
+        raise BadField(
+            f"stream=true answers text events: use response_format {' or '.join(STREAM_FORMATS)}",
+            "stream",
+        )
+    language = form.get("language") or None
+    if language is not None and language not in ISO_639_1:
+        raise BadField(f"language {language!r} is not an ISO-639-1 code", "language")
+    granularities = form.get_list("timestamp_granularities")
+    for item in granularities:
+        if item not in ("word", "segment"):
+            raise BadField(f"unknown timestamp granularity {item!r}", "timestamp_granularities")
+    if granularities and fmt != "verbose_json":
+        raise BadField(
+            "timestamp_granularities needs response_format=verbose_json", "timestamp_granularities"
+        )
+    options = Options(
+        language,
+        form.get("prompt"),
+        _temperature(form),
+        "word" in granularities,
+        vad_filter=_flag(form, "vad_filter"),
+        vad_parameters=_vad_parameters(form),
+    )
+    return options, fmt, stream

@@ -1,0 +1,387 @@
+"""``transcribe-sdk serve``: start-up checks, the uvicorn server, and a clean stop.
+
+Everything that can fail at start-up (a flag, the key file, the model, the address) fails
+before the server listens, as one line on stderr and exit code 2. SIGINT and SIGTERM let
+in-flight requests finish for ``--shutdown-timeout`` seconds, then cancel them (they get a
+503) and wait for the model to stop before the process exits with 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .._version import __version__
+from ._settings import MiB, ServerSettings
+
+KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
+_SETTINGS_ENV = "TRANSCRIBE_SDK_SERVE_SETTINGS"  # hands the settings (never the key) to workers
+STARTUP_ERROR = 2
+
+
+class StartupError(Exception):
+    """Something that stops the server before it listens; the message is the one line."""
+
+
+class RedactAccessLog(logging.Filter):
+    """Drops query strings from access-log lines and masks the key wherever it appears."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = os.environ.get(KEY_ENV) or ""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2].split("?", 1)[0]
+            record.args = (*args[:2], path, *args[3:])
+        if key:
+            record.msg = str(record.msg).replace(key, "***")
+            if isinstance(record.args, tuple):
+                record.args = tuple(
+                    a.replace(key, "***") if isinstance(a, str) else a for a in record.args
+                )
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": f"{__name__}.RedactAccessLog"}},
+        "formatters": {"plain": {"format": fmt}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+                "filters": ["redact"],
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+def _positive(kind: type) -> Any:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {raw!r}")
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {port}")
+    return port
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(STARTUP_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = ServerSettings()
+    parser = _Parser(
+        prog="transcribe-sdk",
+        description="Tools of transcribe-sdk. 'serve' runs the local Whisper engine as an "
+        "OpenAI-compatible HTTP server (POST /v1/audio/transcriptions).",
+    )
+    parser.add_argument("--version", action="version", version=f"transcribe-sdk {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the local engine over HTTP",
+        description="Serve the local Whisper engine as an OpenAI-compatible HTTP server.",
+    )
+    serve.add_argument("--version", action="version", version=f"transcribe-sdk {__version__}")
+    add = serve.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=_port, default=8000, help="port (default 8000; 0 = any free)")
+    add("--model", default=None, help="faster-whisper model name or folder (default tiny.en)")
+    add(
+        "--workers",
+        type=_positive(int),
+        default=1,
+        help="server processes, each with its own model and --concurrency (default 1)",
+    )
+    add(
+        "--api-key-file",
+        type=Path,
+        default=None,
+        help=f"require the bearer key in this file (default: ${KEY_ENV}, or no auth)",
+    )
+    add(
+        "--api-key",
+        default=None,
+        help="require this bearer key; visible to other users in the process list, so "
+        "prefer --api-key-file or the environment variable",
+    )
+    add(
+        "--max-upload-mb",
+        type=_positive(float),
+        default=d.max_upload_bytes / MiB,
+        help=f"largest request body in MiB (default {d.max_upload_bytes // MiB})",
+    )
+    add(
+        "--max-audio-seconds",
+        type=_positive(float),
+        default=d.max_audio_seconds,
+        help=f"longest audio transcribed (default {d.max_audio_seconds:g})",
+    )
+    add(
+        "--concurrency",
+        type=_positive(int),
+        default=d.concurrency,
+        help=f"transcriptions at once per worker (default {d.concurrency})",
+    )
+    add(
+        "--queue-timeout",
+        type=_positive(float),
+        default=d.queue_timeout,
+        help=f"seconds a request waits for a slot before a 503 (default {d.queue_timeout:g})",
+    )
+    add(
+        "--max-connections",
+        type=_positive(int),
+        default=d.max_connections,
+        help=f"open connections before new ones get a 503 (default {d.max_connections})",
+    )
+    add(
+        "--body-timeout",
+        type=_positive(float),
+        default=d.body_timeout,
+        help=f"seconds between two pieces of a body before a 408 (default {d.body_timeout:g})",
+    )
+    add(
+        "--header-timeout",
+        type=_positive(float),
+        default=d.header_timeout,
+        help="seconds to send a request head, and an idle connection's lifetime "
+        f"(default {d.header_timeout:g})",
+    )
+    add(
+        "--max-header-kb",
+        type=_positive(int),
+        default=d.max_header_bytes // 1024,
+        help=f"largest request head in KiB (default {d.max_header_bytes // 1024})",
+    )
+    add(
+        "--shutdown-timeout",
+        type=_positive(float),
+        default=d.shutdown_timeout,
+        help="on Ctrl+C/SIGTERM, seconds in-flight requests get before they are cancelled "
+        f"(default {d.shutdown_timeout:g})",
+    )
+    return parser
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    if args.api_key is not None:
+        key = args.api_key.strip()
+    elif args.api_key_file is not None:
+        try:
+            key = args.api_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StartupError(f"cannot read --api-key-file: {exc}") from None
+        if not key:
+            raise StartupError(f"--api-key-file {args.api_key_file} is empty")
+    else:
+        key = os.environ.get(KEY_ENV, "").strip()
+    return key or None
+
+
+def settings_from(args: argparse.Namespace) -> ServerSettings:
+    return ServerSettings(
+        model=args.model,
+        api_key=_api_key(args),
+        max_upload_bytes=int(args.max_upload_mb * MiB),
+        max_audio_seconds=args.max_audio_seconds,
+        concurrency=args.concurrency,
+        queue_timeout=args.queue_timeout,
+        max_connections=args.max_connections,
+        body_timeout=args.body_timeout,
+        header_timeout=args.header_timeout,
+        max_header_bytes=args.max_header_kb * 1024,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or :class:`StartupError` saying why not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        raise StartupError(f"cannot listen on {host!r}: {exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def make_engine(settings: ServerSettings) -> Any:
+    """The engine, with its model loaded (so a model that does not load stops start-up)."""
+    try:
+        from ..local._engine import LocalEngineUnavailable, ModelLoadError, WhisperEngine
+    except ImportError as exc:
+        raise StartupError(f"{exc}; pip install 'transcribe-sdk[local]'") from None
+    try:
+        engine = WhisperEngine(
+            settings.model,
+            num_workers=settings.concurrency,
+            max_audio_seconds=settings.max_audio_seconds,
+        )
+        engine.model(engine.default_model)
+    except (LocalEngineUnavailable, ModelLoadError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
+    return engine
+
+
+def build_app(settings: ServerSettings, engine: Any) -> Any:
+    from ..local._app import LocalApp
+    from ._app import create_app
+
+    return create_app(LocalApp(engine, honour_model_field=False), settings)
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process (uvicorn imports it by name)."""
+    fields = json.loads(os.environ[_SETTINGS_ENV])
+    settings = ServerSettings(**fields, api_key=os.environ.get(KEY_ENV) or None)
+    return build_app(settings, make_engine(settings))
+
+
+def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    from ._protocol import HeadDeadlineProtocol
+
+    return {
+        "http": HeadDeadlineProtocol,
+        "lifespan": "on",
+        "log_config": log_config(),
+        "server_header": False,
+        "headers": [("server", f"transcribe-sdk-local/{__version__}")],
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.header_timeout,
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout + 3)),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+    }
+
+
+def _banner(host: str, port: int, settings: ServerSettings, model: str, workers: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    auth = "auth on (bearer key)" if settings.api_key else "auth OFF (anyone who can connect)"
+    return (
+        f"transcribe-sdk serve: model {model} on http://{shown}:{port}/v1, {auth}, "
+        f"{workers} worker(s) x {settings.concurrency} (Ctrl+C to stop)"
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise StartupError("serve needs: pip install 'transcribe-sdk[local]'") from None
+    settings = settings_from(args)
+    if settings.api_key:
+        os.environ[KEY_ENV] = settings.api_key  # for the log filter (and the workers)
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    engine = make_engine(settings)
+    model = engine.default_model
+    if args.workers > 1:
+        engine.close()  # each worker loads its own; this one only proved that it loads
+        public = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+        del public["api_key"]
+        os.environ[_SETTINGS_ENV] = json.dumps(public)
+        print(_banner(host, port, settings, model, args.workers), flush=True)
+        # The socket bound (and listening) above is the one the workers share: connections
+        # made since the banner wait in its queue.
+        uvicorn.run(
+            f"{__name__}:worker_app",
+            factory=True,
+            fd=sock.fileno(),
+            workers=args.workers,
+            **_uvicorn_options(settings),
+        )
+        sock.close()
+        return 0
+    app = build_app(settings, engine)
+    config = uvicorn.Config(app, **_uvicorn_options(settings))
+    server = _server_class()(config, app.state.server, settings.shutdown_timeout)
+    # uvicorn re-raises the signal that stopped it once it has stopped: these let it return.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    print(_banner(host, port, settings, model, 1), flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        engine.close()  # every transcription has stopped: the model's threads go first
+    return 0 if server.started else STARTUP_ERROR
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class StoppingServer(uvicorn.Server):
+        """On the first signal, in-flight transcriptions get the grace period, then are
+        cancelled (and answered with a 503) while uvicorn still waits for them."""
+
+        def __init__(self, config: Any, state: Any, grace: float) -> None:
+            super().__init__(config)
+            self._state = state
+            self._grace = grace
+            self._timer: threading.Timer | None = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self._timer is None:
+                self._timer = threading.Timer(self._grace, self._state.jobs.cancel_all)
+                self._timer.daemon = True
+                self._timer.start()
+            super().handle_exit(sig, frame)
+
+    return StoppingServer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``transcribe-sdk`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return serve(args)
+    except StartupError as exc:
+        print(f"transcribe-sdk serve: {exc}", file=sys.stderr)
+        return STARTUP_ERROR
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

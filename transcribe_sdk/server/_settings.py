@@ -1,0 +1,43 @@
+"""Everything ``transcribe-sdk serve`` can be told, with its default: :class:`ServerSettings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The server's bounds and choices; each field is a ``serve`` flag of the same name."""
+
+    model: str | None = None
+    """The model every request gets (a faster-whisper name or folder); ``None``: ``tiny.en``,
+    the bundled one. Loaded at start-up: a model that does not load stops the server there."""
+    api_key: str | None = field(default=None, repr=False)
+    """The bearer key clients must send; ``None``: no auth."""
+    max_upload_bytes: int = 512 * MiB
+    """The largest request body. A bigger ``Content-Length`` is a 413 before the body is read;
+    a chunked body gets its 413 as soon as it passes the bound."""
+    max_audio_seconds: float = 3600.0
+    """The longest audio transcribed (checked from the container's header before decoding and
+    enforced while decoding). An hour of audio is 230 MB of samples while it is transcribed."""
+    concurrency: int = 2
+    """Transcriptions running at once (also the model's worker count)."""
+    queue_timeout: float = 10.0
+    """How long a request waits for a free transcription slot before its 503 (with
+    ``Retry-After``)."""
+    retry_after: int = 5
+    """Seconds a 503 asks the client to wait (``Retry-After``)."""
+    max_connections: int = 64
+    """Open connections and running requests at once; beyond this uvicorn answers 503."""
+    body_timeout: float = 30.0
+    """Seconds a client may leave between two pieces of its body before a 408."""
+    header_timeout: float = 10.0
+    """Seconds a connection has to send a complete request head (also an idle keep-alive
+    connection's lifetime)."""
+    max_header_bytes: int = 16 * 1024
+    """The largest request head (request line plus headers)."""
+    shutdown_timeout: float = 5.0
+    """On SIGINT/SIGTERM, seconds in-flight requests get to finish; then they are cancelled
+    (at the model's next segment) and answered with a 503."""
