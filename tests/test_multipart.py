@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transcribe_sdk import _multipart
-from transcribe_sdk._async_files import aopen, aprepare_file
+from transcribe_sdk._async_files import ASYNC_CHUNK_SIZE, aopen, aprepare_file
 from transcribe_sdk._multipart import MultipartBody
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import CHUNK_SIZE, AudioFile, prepare_file, spool
@@ -364,11 +364,12 @@ async def test_async_file_shrinking_mid_upload_raises(tmp_path: Path) -> None:
                 pieces.append(piece)
                 if len(pieces) == 2:
                     with open(path, "r+b") as handle:
-                        handle.truncate(300_000)
+                        handle.truncate(ASYNC_CHUNK_SIZE + 300_000)
 
-    with pytest.raises(InvalidFileError, match="ended after 300000 of its"):
+    cut = ASYNC_CHUNK_SIZE + 300_000
+    with pytest.raises(InvalidFileError, match=f"ended after {cut} of its"):
         await upload()
-    assert b"".join(pieces) == body.head + LONG[:300_000]  # and never the closing boundary
+    assert b"".join(pieces) == body.head + LONG[:cut]  # and never the closing boundary
 
 
 # --- property: any fields and any bytes come back out -------------------------------------------

@@ -9,7 +9,9 @@ async byte iterators and objects with an ``async def read`` (aiofiles, anyio), s
 Everything wrong with an input is found here, before a request exists: a missing path, a
 directory, an empty file, a text-mode handle, a closed one, or data whose format cannot be told.
 
-A path is never read whole: each attempt opens it, streams it in chunks and closes it.
+A path is streamed: each attempt opens it, reads it in chunks and closes it. (``AsyncClient``
+reads a path of at most ``_async_files.WHOLE_READ_LIMIT`` whole while checking it, to save
+worker-thread hops; see there.)
 """
 
 from __future__ import annotations
@@ -96,8 +98,7 @@ class _PrefixedReader:
                 return chunk
             chunk, self._prefix = self._prefix[:size], self._prefix[size:]
             return chunk
-        data = self._stream.read(size)
-        return data if data else b""
+        return checked_chunk(self._stream.read(size))
 
 
 @dataclass
@@ -165,7 +166,9 @@ def finish_name(filename: str | None, content_type: str | None, head: bytes) -> 
     return f"{filename or _DEFAULT_STEM}.{sniffed}", given_type or CONTENT_TYPES[sniffed]
 
 
-def _path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
+def _path_file(
+    path: str, filename: str | None, content_type: str | None, whole_up_to: int = 0
+) -> AudioFile:
     if path.startswith(("http://", "https://")):
         raise InvalidFileError(
             f"{path!r} is a URL; download it first, or pass an open stream of it"
@@ -184,13 +187,21 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
         return _stream_path_file(path, filename, content_type)
     if info.st_size == 0:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    # A small file is read whole in the same open that identifies it (one open, one read, one
+    # worker-thread hop for AsyncClient); one byte more than the limit tells a file that grew.
+    want = whole_up_to + 1 if 0 < info.st_size <= whole_up_to else SNIFF_BYTES
+    size = info.st_size
     try:
         with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+            head = handle.read(want)
+            if want > SNIFF_BYTES and len(head) == want:  # it grew: streamed, at today's size
+                size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     if not head:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    if want > SNIFF_BYTES and len(head) < want:
+        return _bytes_file(head, filename or os.path.basename(path), content_type)
     name, ctype = finish_name(filename or os.path.basename(path), content_type, head)
 
     @contextmanager
@@ -206,7 +217,7 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
             yield handle
 
     # A regular file is reopened for each attempt.
-    return AudioFile(name, ctype, info.st_size, True, opener)
+    return AudioFile(name, ctype, size, True, opener)
 
 
 def _stream_path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
@@ -273,12 +284,73 @@ def _seekable(obj: Any) -> bool:
         return False
 
 
+def read_takes_size(read: Any) -> bool:
+    """Whether ``read`` can be called with a size; builtins whose signature is hidden can."""
+    try:
+        parameters = inspect.signature(read).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
+    return any(p.kind in positional for p in parameters)
+
+
+class _SizelessReader:
+    """A file object whose ``read()`` takes no size: each read from a position returns all of
+    the rest, which is kept and handed out in slices (the object holds it all anyway)."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+        self._rest: memoryview | None = None
+        self._pos = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._rest is None:
+            self._rest = memoryview(checked_chunk(self._obj.read()))
+            self._pos = 0
+        end = len(self._rest) if size < 0 else min(len(self._rest), self._pos + size)
+        chunk = bytes(self._rest[self._pos : end])
+        self._pos = end
+        return chunk
+
+    def seekable(self) -> bool:
+        return _seekable(self._obj)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        self._rest = None
+        self._obj.seek(offset, whence)
+        return int(self._obj.tell())
+
+    def tell(self) -> int:
+        unread = 0 if self._rest is None else len(self._rest) - self._pos
+        return int(self._obj.tell()) - unread
+
+
+def checked_chunk(chunk: object) -> bytes:
+    """What a file object's ``read`` returned, as bytes; anything else is an InvalidFileError."""
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    if chunk is None:  # a non-blocking stream with nothing ready; the size check catches it
+        return b""
+    if isinstance(chunk, str):
+        raise InvalidFileError(
+            "the file object's read() returned str, not bytes; open it with open(path, 'rb')"
+        )
+    raise InvalidFileError(f"the file object's read() returned {_type_name(chunk)}, not bytes")
+
+
 def _read_head(obj: IO[bytes]) -> bytes:
     head = b""
     for _ in range(SNIFF_BYTES):  # short reads happen on pipes; stop at EOF
         chunk = obj.read(SNIFF_BYTES - len(head))
         if isinstance(chunk, str):
             raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
+        chunk = checked_chunk(chunk)
         if not chunk:
             break
         head += chunk
@@ -290,9 +362,13 @@ def _read_head(obj: IO[bytes]) -> bytes:
 def _fileobj_file(obj: IO[bytes], filename: str | None, content_type: str | None) -> AudioFile:
     check_binary_handle(obj)
     filename = filename or _name_of(obj)
+    if not read_takes_size(obj.read):
+        obj = _SizelessReader(obj)  # type: ignore[assignment]
     if _seekable(obj):
+        # tell(), not seek()'s answer: some files (paramiko's) return None from seek().
         start = obj.tell()
-        end = obj.seek(0, os.SEEK_END)
+        obj.seek(0, os.SEEK_END)
+        end = obj.tell()
         obj.seek(start)
         if end - start <= 0:
             raise InvalidFileError(
@@ -362,6 +438,11 @@ def prepare_file(file: FileInput) -> AudioFile:
 
     Raises :class:`~transcribe_sdk.InvalidFileError` for anything that cannot be uploaded.
     """
+    return prepare(file)
+
+
+def prepare(file: FileInput, whole_up_to: int = 0) -> AudioFile:
+    """:func:`prepare_file`; a regular file of at most ``whole_up_to`` bytes is read whole."""
     if isinstance(file, AudioFile):
         return file
     filename: str | None = None
@@ -375,7 +456,7 @@ def prepare_file(file: FileInput) -> AudioFile:
         path = os.fspath(content)
         if not isinstance(path, str):
             path = os.fsdecode(path)
-        return _path_file(path, filename, content_type)
+        return _path_file(path, filename, content_type, whole_up_to)
     if is_async_source(content):
         raise InvalidFileError(
             f"{_type_name(content)} is an async source; use AsyncClient, or pass a path or bytes"
