@@ -69,7 +69,7 @@ async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
     server: LoopbackServer, hops: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = FIXTURES / "long_speech.wav"  # about 2 MB
-    monkeypatch.setattr(_async_files, "WHOLE_READ_LIMIT", 64 * 1024)
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", 64 * 1024)
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
         result = await client.transcribe(path, model=MODEL)
     assert result.model_extra["sha256"] == _sha(path.read_bytes())
@@ -144,7 +144,7 @@ async def test_a_slow_disk_does_not_stall_the_loop(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(_async_files, "WHOLE_READ_LIMIT", whole_read_limit)
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", whole_read_limit)
     paths = []
     for i in range(4):
         path = tmp_path / f"take-{i}.wav"

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from transcribe_sdk import _async_files, files
+from transcribe_sdk import files
 from transcribe_sdk._async_files import aopen, aprepare_file, aspool
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import AudioFile
@@ -334,7 +334,7 @@ async def test_async_source_cannot_go_through_the_sync_open() -> None:
 @needs_proc_fds
 async def test_a_small_path_is_read_whole_once_and_holds_no_file_open() -> None:
     before = open_fds()
-    audio = await aprepare_file(FIXTURES / "numbers.wav")  # under WHOLE_READ_LIMIT
+    audio = await aprepare_file(FIXTURES / "numbers.wav")  # under files.WHOLE_READ_LIMIT
     assert audio.in_memory
     assert audio.size == (FIXTURES / "numbers.wav").stat().st_size
     assert open_fds() == before
@@ -345,14 +345,14 @@ async def test_a_small_path_is_read_whole_once_and_holds_no_file_open() -> None:
 async def test_a_path_over_the_whole_read_limit_is_streamed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_async_files, "WHOLE_READ_LIMIT", len(WAV) - 1)
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", len(WAV) - 1)
     path = tmp_path / "a.wav"
     path.write_bytes(WAV)
     audio = await aprepare_file(path)
     assert not audio.in_memory
     assert audio.size == len(WAV)
     assert await aread_back(audio) == WAV
-    monkeypatch.setattr(_async_files, "WHOLE_READ_LIMIT", len(WAV))
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", len(WAV))
     assert (await aprepare_file(path)).in_memory
 
 
@@ -371,7 +371,7 @@ async def test_a_small_path_that_grows_while_checked_is_streamed(
         fields[6] = 100  # st_size as it was before the file grew
         return os.stat_result(fields)
 
-    monkeypatch.setattr(_async_files, "WHOLE_READ_LIMIT", 1000)
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", 1000)
     monkeypatch.setattr(files.os, "stat", stale_stat)
     audio = await aprepare_file(path)
     assert not audio.in_memory  # more than the limit came back: not held in memory

@@ -5,8 +5,8 @@ whose ``read`` is a coroutine function (aiofiles, anyio file handles). Paths and
 objects are opened and read in a worker thread, so a slow disk never stalls the event loop.
 
 A worker-thread hop costs more CPU than reading a small file, so the hops are few: a path of at
-most :data:`WHOLE_READ_LIMIT` is checked and read whole in one hop and then sent from memory; a
-larger file is opened in one hop and read :data:`ASYNC_CHUNK_SIZE` at a time. The hops run on
+most ``files.WHOLE_READ_LIMIT`` is checked and read whole in one hop and then sent from memory;
+a larger file is opened in one hop and read :data:`ASYNC_CHUNK_SIZE` at a time. The hops run on
 this module's own :data:`FILE_THREADS` threads, not on anyio's shared default limiter, so many
 calls in flight do not queue behind (or starve) other users of ``anyio.to_thread``.
 """
@@ -17,7 +17,6 @@ import inspect
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
-from functools import partial
 from typing import IO, Any, Protocol, TypeAlias, TypeVar
 
 import anyio
@@ -36,8 +35,8 @@ from .files import (
     _name_of,
     finish_name,
     is_async_source,
-    prepare,
     prepare_file,
+    prepare_to_send,
     read_takes_size,
     split_tuple,
     spooled_file,
@@ -45,9 +44,6 @@ from .files import (
 
 __all__ = ["AsyncFileInput", "AsyncReader", "aopen", "aprepare_file", "aspool"]
 
-WHOLE_READ_LIMIT = 1024 * 1024
-"""A path of at most this many bytes is read whole while it is checked and sent from memory:
-one call holds at most this much (plus the request's own copy) for the call's duration."""
 ASYNC_CHUNK_SIZE = 1024 * 1024
 """A larger file is read this much per worker-thread hop (four times the sync client's chunk:
 a hop costs far more than a read from the page cache)."""
@@ -200,7 +196,7 @@ async def aprepare_file(file: AsyncFileInput) -> AudioFile:
             raise InvalidFileError(f"reading the async source failed: {exc}") from exc
     if isinstance(content, (bytes, bytearray, memoryview)):
         return prepare_file(file)  # type: ignore[arg-type]
-    return await run_in_thread(partial(prepare, file, WHOLE_READ_LIMIT))  # type: ignore[arg-type]
+    return await run_in_thread(prepare_to_send, file)
 
 
 @asynccontextmanager

@@ -47,7 +47,7 @@ from ._multipart import MultipartBody
 from ._response import RawResponse
 from ._retry import RetryPolicy
 from .errors import APIConnectionError, InvalidFileError
-from .files import AudioFile, FileInput, prepare_file, spool
+from .files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
 
 if TYPE_CHECKING:
     from .models import Transcription, VerboseTranscription
@@ -369,7 +369,7 @@ class Client(BaseClient):
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options)
         call.gate = gate
-        audio = prepare_file(file)
+        audio = prepare_to_send(file)
         with ExitStack() as stack:
             if needs_spool(call, audio):
                 audio, copy = spool(audio)
