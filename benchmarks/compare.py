@@ -547,22 +547,26 @@ def cpu_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class LagTicker:
-    """A task that sleeps ``TICK`` seconds in a loop and records how late it wakes."""
+    """A task that sleeps ``TICK`` seconds in a loop and records how late it wakes.
+
+    Two lags per wake: on the wall clock (what an application sees, which on a shared machine
+    includes time the process waited for a CPU), and in the loop thread's own CPU time (the
+    loop busy with other work: what a client that blocks the loop adds, whatever the machine).
+    """
 
     TICK = 0.001
 
     def __init__(self) -> None:
-        self.worst = 0.0
         self.lags: list[float] = []
+        self.busy: list[float] = []
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         while True:
-            asked = time.perf_counter()
+            asked, cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(self.TICK)
-            lag = time.perf_counter() - asked - self.TICK
-            self.lags.append(lag)
-            self.worst = max(self.worst, lag)
+            self.lags.append(time.perf_counter() - asked - self.TICK)
+            self.busy.append(time.thread_time() - cpu - self.TICK)
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -572,8 +576,12 @@ class LagTicker:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        lags = sorted(self.lags) or [0.0]
-        return {"lag_ms": self.worst * 1e3, "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1e3}
+        lags, busy = sorted(self.lags) or [0.0], sorted(self.busy) or [0.0]
+        return {
+            "lag_ms": max(0.0, lags[-1]) * 1e3,
+            "lag_p99_ms": max(0.0, lags[int(len(lags) * 0.99)]) * 1e3,
+            "busy_lag_ms": max(0.0, busy[-1]) * 1e3,
+        }
 
 
 async def _async_run(args: argparse.Namespace) -> dict[str, Any]:
@@ -699,9 +707,10 @@ def _measure(
     **job: Any,
 ) -> dict[str, dict[str, Any]]:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    for round_, variant in _rounds(variants, args.repeats):
+    repeats = args.cpu_repeats if worker == "cpu" else args.repeats
+    for round_, variant in _rounds(variants, repeats):
         runs[variant].append(run_worker(worker, variant, base_url, args, **job))
-        _progress(f"{label} round {round_ + 1}/{args.repeats}: {variant}")
+        _progress(f"{label} round {round_ + 1}/{repeats}: {variant}")
     key = "rps" if worker == "async" else "cpu_us"
     return {v: {**_median_of(r), "runs": [x[key] for x in r]} for v, r in runs.items()}
 
@@ -861,6 +870,7 @@ def summarize(results: dict[str, Any], args: argparse.Namespace) -> Summary:
         rps = tuple(asy[kind][v]["rps"] for v in CLIENTS)
         a_cpu = tuple(asy[kind][v]["cpu_us"] for v in CLIENTS)
         lag = tuple(asy[kind][v]["lag_ms"] for v in CLIENTS)
+        busy = tuple(asy[kind][v]["busy_lag_ms"] for v in CLIENTS)
         judged = kind == "path"
         where = f"async {kind}, {small}, {inflight} in flight"
         table.add(
@@ -876,11 +886,16 @@ def summarize(results: dict[str, Any], args: argparse.Namespace) -> Summary:
             met=a_cpu[0] <= ASYNC_CPU_MAX * a_cpu[1] if judged else None,
         )
         table.add(
-            f"{where}: worst event-loop lag (ms)",
-            lag,  # type: ignore[arg-type]
+            f"{where}: worst event-loop lag, loop busy (ms)",
+            busy,  # type: ignore[arg-type]
             fmt="{:.1f}",
             target=f"sdk < {LAG_MAX_MS:g} ms" if judged else "(reported)",
-            met=lag[0] < LAG_MAX_MS if judged else None,
+            met=busy[0] < LAG_MAX_MS if judged else None,
+        )
+        table.add(
+            f"{where}: worst event-loop lag, wall clock (ms)",
+            lag,  # type: ignore[arg-type]
+            fmt="{:.1f}",
         )
     for kind in args.kinds:
         values = tuple(cpu[kind][v]["cpu_us"] for v in CLIENTS)
@@ -988,7 +1003,8 @@ def details(results: dict[str, Any], args: argparse.Namespace) -> str:
             out.append(
                 f"  {v:<22} {r['rps']:>6.0f} req/s  cpu {r['cpu_us']:>5.0f} µs/req (user "
                 f"{r['user_us']:>4.0f} + sys {r['sys_us']:>4.0f})  lag worst "
-                f"{r['lag_ms']:>6.1f} ms, p99 {r['lag_p99_ms']:>5.1f} ms  server "
+                f"{r['lag_ms']:>6.1f} ms, p99 {r['lag_p99_ms']:>5.1f} ms, busy "
+                f"{r['busy_lag_ms']:>5.1f} ms  server "
                 f"{r['server_cpu_share']:>4.0%}  runs " + " ".join(f"{x:.0f}" for x in r["runs"])
             )
     for kind, by in results["cpu"].items():
@@ -1004,7 +1020,8 @@ def details(results: dict[str, Any], args: argparse.Namespace) -> str:
         for v, r in by.items():
             out.append(
                 f"  {v:<22} {r['rps']:>7.1f} req/s  cpu {r['cpu_us'] / 1000:>6.1f} ms/req  "
-                f"lag worst {r['lag_ms']:>6.1f} ms  runs " + " ".join(f"{x:.1f}" for x in r["runs"])
+                f"lag worst {r['lag_ms']:>6.1f} ms, busy {r['busy_lag_ms']:>5.1f} ms  runs "
+                + " ".join(f"{x:.1f}" for x in r["runs"])
             )
     out.append(f"upload ({args.upload_mb} MiB median of {args.upload_repeats}):")
     for v, r in results["upload"].items():
@@ -1043,7 +1060,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="fresh processes per variant (3; quick 1)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--small-kib", type=int, default=32, help="the small file, KiB")
-    parser.add_argument("--cpu-requests", type=int, help="timed sync requests (300; 60)")
+    parser.add_argument("--cpu-requests", type=int, help="timed sync requests (1000; 200)")
+    parser.add_argument("--cpu-repeats", type=int, help="fresh processes per sync variant (5; 1)")
     parser.add_argument("--async-requests", type=int, help="timed async requests (1000; 300)")
     parser.add_argument("--inflight", type=int, default=64, help="async requests in flight")
     parser.add_argument("--upload-mb", type=int, help="the large upload, MiB (512; quick 64)")
@@ -1068,7 +1086,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     defaults = {
         "repeats": (3, 1),
-        "cpu_requests": (300, 60),
+        "cpu_repeats": (5, 1),
+        "cpu_requests": (1000, 200),
         "async_requests": (1000, 300),
         "upload_mb": (512, 64),
         "small_mb": (32, 8),

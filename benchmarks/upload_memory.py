@@ -2,8 +2,8 @@
 
 Run on demand (pytest does not collect this folder)::
 
-    /work/venv/bin/python benchmarks/upload_memory.py              # a 512 MB file
-    /work/venv/bin/python benchmarks/upload_memory.py --size-mb 64 --sparse --no-tracemalloc
+    python benchmarks/upload_memory.py              # a 512 MB file
+    python benchmarks/upload_memory.py --size-mb 64 --sparse --no-tracemalloc
 
 What it does:
 

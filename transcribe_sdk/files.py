@@ -193,8 +193,8 @@ def _path_file(
     if info.st_size == 0:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
     # A small file is read whole in the same open that identifies it (one open, one read, one
-    # worker-thread hop for AsyncClient); one byte more than the limit tells a file that grew.
-    want = whole_up_to + 1 if 0 < info.st_size <= whole_up_to else SNIFF_BYTES
+    # worker-thread hop for AsyncClient); one byte more than its size tells a file that grew.
+    want = info.st_size + 1 if 0 < info.st_size <= whole_up_to else SNIFF_BYTES
     size = info.st_size
     try:
         with open(path, "rb") as handle:
