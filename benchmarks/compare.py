@@ -1060,7 +1060,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="fresh processes per variant (3; quick 1)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--small-kib", type=int, default=32, help="the small file, KiB")
-    parser.add_argument("--cpu-requests", type=int, help="timed sync requests (1000; 200)")
+    parser.add_argument("--cpu-requests", type=int, help="timed sync requests (500; 200)")
     parser.add_argument("--cpu-repeats", type=int, help="fresh processes per sync variant (5; 1)")
     parser.add_argument("--async-requests", type=int, help="timed async requests (1000; 300)")
     parser.add_argument("--inflight", type=int, default=64, help="async requests in flight")
@@ -1087,7 +1087,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     defaults = {
         "repeats": (3, 1),
         "cpu_repeats": (5, 1),
-        "cpu_requests": (1000, 200),
+        "cpu_requests": (500, 200),
         "async_requests": (1000, 300),
         "upload_mb": (512, 64),
         "small_mb": (32, 8),

@@ -25,19 +25,18 @@ import anyio.to_thread
 
 from . import files
 from ._formats import SNIFF_BYTES
+from ._readers import _MemoryReader, read_takes_size
 from .errors import InvalidFileError
 from .files import (
     CHUNK_SIZE,
     AudioFile,
     FileInput,
     Reader,
-    _MemoryReader,
     _name_of,
     finish_name,
     is_async_source,
     prepare_file,
     prepare_to_send,
-    read_takes_size,
     split_tuple,
     spooled_file,
 )

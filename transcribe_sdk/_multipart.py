@@ -11,8 +11,9 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 from ._async_files import ASYNC_CHUNK_SIZE, AsyncReader
+from ._readers import checked_chunk
 from .errors import InvalidFileError
-from .files import CHUNK_SIZE, AudioFile, Reader, checked_chunk
+from .files import CHUNK_SIZE, AudioFile, Reader
 
 
 def _quote(value: str) -> str:

@@ -28,6 +28,14 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, TypeAlias, Union
 
 from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
+from ._readers import (
+    _MemoryReader,
+    _PrefixedReader,
+    _seekable,
+    _SizelessReader,
+    checked_chunk,
+    read_takes_size,
+)
 from .errors import InvalidFileError
 from .errors import type_name as _type_name
 
@@ -53,57 +61,9 @@ FileInput: TypeAlias = Union[
 """What ``transcribe`` accepts as ``file``: content or ``(filename, content[, content_type])``."""
 
 CHUNK_SIZE = 256 * 1024
-WHOLE_READ_LIMIT = 1024 * 1024
-"""A call reads a path of at most this many bytes whole while checking it, and sends it from
-memory: one open and one read instead of two opens and a read per attempt (for AsyncClient,
-one worker-thread hop instead of three). A call holds at most this much for its duration;
-larger files are streamed."""
 SPOOL_MEMORY_LIMIT = 4 * 1024 * 1024
 """A one-shot stream is copied to memory up to this size, then to an unlinked temporary file."""
 _DEFAULT_STEM = "audio"
-
-
-class _MemoryReader:
-    """Reads a memoryview in slices without copying the whole buffer."""
-
-    def __init__(self, data: memoryview) -> None:
-        self._data = data
-        self._pos = 0
-
-    def read(self, size: int = -1, /) -> bytes:
-        end = len(self._data) if size < 0 else min(len(self._data), self._pos + size)
-        chunk = bytes(self._data[self._pos : end])
-        self._pos = end
-        return chunk
-
-    # Seeking lets a decoder (the splitter's PyAV) read in-memory audio like a file.
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._data)}[whence]
-        self._pos = max(0, min(len(self._data), base + offset))
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
-class _PrefixedReader:
-    """A one-shot stream whose first bytes were already read to identify it."""
-
-    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
-        self._prefix = prefix
-        self._stream = stream
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._prefix:
-            if size < 0 or size >= len(self._prefix):
-                chunk, self._prefix = self._prefix, b""
-                return chunk
-            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
-            return chunk
-        return checked_chunk(self._stream.read(size))
 
 
 @dataclass
@@ -282,73 +242,6 @@ def check_binary_handle(obj: Any) -> None:
         raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
 
 
-def _seekable(obj: Any) -> bool:
-    try:
-        return bool(obj.seekable())
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def read_takes_size(read: Any) -> bool:
-    """Whether ``read`` can be called with a size; builtins whose signature is hidden can."""
-    try:
-        parameters = inspect.signature(read).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    positional = (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.VAR_POSITIONAL,
-    )
-    return any(p.kind in positional for p in parameters)
-
-
-class _SizelessReader:
-    """A file object whose ``read()`` takes no size: each read from a position returns all of
-    the rest, which is kept and handed out in slices (the object holds it all anyway)."""
-
-    def __init__(self, obj: Any) -> None:
-        self._obj = obj
-        self._rest: memoryview | None = None
-        self._pos = 0
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._rest is None:
-            self._rest = memoryview(checked_chunk(self._obj.read()))
-            self._pos = 0
-        end = len(self._rest) if size < 0 else min(len(self._rest), self._pos + size)
-        chunk = bytes(self._rest[self._pos : end])
-        self._pos = end
-        return chunk
-
-    def seekable(self) -> bool:
-        return _seekable(self._obj)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
-        self._rest = None
-        self._obj.seek(offset, whence)
-        return int(self._obj.tell())
-
-    def tell(self) -> int:
-        unread = 0 if self._rest is None else len(self._rest) - self._pos
-        return int(self._obj.tell()) - unread
-
-
-def checked_chunk(chunk: object) -> bytes:
-    """What a file object's ``read`` returned, as bytes; anything else is an InvalidFileError."""
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, (bytearray, memoryview)):
-        return bytes(chunk)
-    if chunk is None:  # a non-blocking stream with nothing ready; the size check catches it
-        return b""
-    if isinstance(chunk, str):
-        raise InvalidFileError(
-            "the file object's read() returned str, not bytes; open it with open(path, 'rb')"
-        )
-    raise InvalidFileError(f"the file object's read() returned {_type_name(chunk)}, not bytes")
-
-
 def _read_head(obj: IO[bytes]) -> bytes:
     head = b""
     for _ in range(SNIFF_BYTES):  # short reads happen on pipes; stop at EOF
@@ -445,6 +338,13 @@ def prepare_file(file: FileInput) -> AudioFile:
     Raises :class:`~transcribe_sdk.InvalidFileError` for anything that cannot be uploaded.
     """
     return prepare(file)
+
+
+WHOLE_READ_LIMIT = 1024 * 1024
+"""A call reads a path of at most this many bytes whole while checking it, and sends it from
+memory: one open and one read instead of two opens and a read per attempt (for AsyncClient,
+one worker-thread hop instead of three). A call holds at most this much for its duration;
+larger files are streamed."""
 
 
 def prepare_to_send(file: FileInput) -> AudioFile:
