@@ -1,37 +1,42 @@
-"""transcribe-sdk against raw httpx and openai-python doing the same upload, in one run.
+"""transcribe-sdk against raw httpx and openai-python doing the same uploads, in one run.
 
-Run on demand from the repository root (pytest does not collect this folder)::
+Run on demand from the repository root with any environment that has transcribe-sdk, httpx and
+openai installed (pytest does not collect this folder)::
 
-    python benchmarks/compare.py            # the full run, a few minutes
-    python benchmarks/compare.py --quick    # a smoke run, under a minute
+    python benchmarks/compare.py            # the full run, about 6 minutes
+    python benchmarks/compare.py --quick    # a smoke run, about a minute
 
 Every request goes to a loopback server on 127.0.0.1 that this script starts in a separate
 process (``--serve``): an asyncio protocol that parses each HTTP/1.1 head, reads the body by
 ``Content-Length`` or chunked, throws it away, and answers ``{"text":"ok"}`` with keep-alive.
-The server counts its own CPU time, so the report shows what share of a core it used while each
-client ran: a server that is not the bottleneck sits well under 100 %. A hand-written
-raw-socket client (the ``ceiling`` row) shows how many requests per second it can answer.
+The server counts its own CPU time, so the report shows what share of a core it used; a
+hand-written raw-socket client (the ``ceiling`` row) shows how many requests per second it can
+answer. On a machine with two or more CPUs the server is pinned to one core and every client
+process to another (``os.sched_setaffinity``; ``--no-pin`` to leave them free), so a client's
+threads cannot borrow the server's core and the numbers compare like with like.
 
 What is measured, each client in fresh processes, the variants interleaved round by round so a
-noisy neighbour hurts them alike:
+noisy neighbour hurts them alike, for each way a user passes the audio (``--kinds``): a
+**path** (transcribe-sdk gets the path, openai a ``pathlib.Path``, raw httpx a file it opens
+per request, as a user of it must), an open **file object** (opened per request), and
+**bytes** read once up front:
 
-1. **CPU per request**: a small file (``tests/fixtures/hello.wav``, 136 KB, as bytes) with
-   ``model``, ``language`` and ``response_format`` fields, sent one at a time; after a warm-up,
-   ``time.process_time()`` over ``--cpu-requests`` requests gives µs per request.
-2. **Async throughput**: ``--async-requests`` requests (1,000) with ``--inflight`` (64) in
-   flight, an ``asyncio.Semaphore`` and ``gather``; requests per second. Raw httpx gets the
-   connection limits transcribe-sdk's ``AsyncClient`` builds (httpx's defaults, 100
-   connections, 20 kept alive); openai keeps its own (1,000 and 100).
-3. **A large upload** (512 MB): peak RSS increase and MB/s, by ``upload_memory.py``'s own
-   fresh-process measurement (its ``measure``), also with a small file to show whether memory
-   grows with the file's size.
-4. **Import time**: a fresh interpreter times its own ``import`` statement, wall and CPU (the
-   same as the process's time minus ``python -c pass``, without the start-up noise), with byte
-   code cached first. The target is judged on CPU time, which a busy machine does not inflate.
+1. **Async, 64 in flight** (``--inflight``): ``--async-requests`` uploads of a 32 KiB WAV
+   (``--small-kib``) through an ``asyncio.Semaphore`` and ``gather``: requests per second,
+   client CPU per request, and the event loop's worst lag, from a task that sleeps 1 ms in a
+   loop and records how late it wakes. All three clients get the same connection limits
+   (transcribe-sdk's defaults, which are httpx's).
+2. **Sync CPU per request**: ``--cpu-requests`` uploads of the same file one at a time;
+   ``time.process_time()`` per request after a warm-up.
+3. **File size**: the async measurement for paths again with 1 MiB and 25 MiB files (fewer
+   requests and fewer in flight as the files grow, see ``SIZES``).
+4. **A large upload** (512 MiB): MB/s and peak RSS increase, by ``upload_memory.py``'s own
+   fresh-process measurement, also with a 32 MiB file to show whether memory grows with size.
+5. **Import time**: a fresh interpreter times its own ``import``, CPU time, byte code cached.
 
-It prints medians, ratios against raw httpx and whether each target is met, then the same
-summary as markdown for ``docs/performance.md``. Machines are shared: read the ratios, not the
-absolute times. The exit status is 1 when a target is missed.
+It prints medians and ratios against raw httpx, whether each target (issue 13) is met, then
+the same summary as markdown for ``docs/performance.md``. Machines are shared: read the ratios
+from one run, not absolute times across runs. The exit status is 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import os
 import platform
 import resource
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,13 +60,13 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import upload_memory
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL_FILE = ROOT / "tests" / "fixtures" / "hello.wav"
 MB = upload_memory.MB
+KIB = 1024
 MODEL = upload_memory.MODEL
 API_KEY = upload_memory.API_KEY
 LANGUAGE = "en"
@@ -68,17 +74,29 @@ WORKER_TIMEOUT = 600.0
 
 SDK, HTTPX, OPENAI = "transcribe-sdk", "httpx raw", "openai"
 CLIENTS = (SDK, HTTPX, OPENAI)
+KINDS = ("path", "file object", "bytes")
 CEILING = "raw sockets (ceiling)"
 IMPORTS = {
     "httpx, pydantic": "import httpx, pydantic",
     SDK: "import transcribe_sdk",
     OPENAI: "import openai",
 }
+SIZES = {  # file size in KiB: (requests in a full run, in flight)
+    32: (1000, 64),
+    1024: (300, 64),
+    25 * 1024: (40, 8),
+}
+"""The file-size sweep (paths, async). 25 MiB files go 8 at a time: openai-python reads a
+``Path`` whole, and 64 of them at once would take 1.6 GB."""
 
-# Targets of issue 6.
-CPU_RATIO_MAX = 1.25  # transcribe-sdk's CPU per request at most this times raw httpx's ...
-ASYNC_RATIO_MIN = 0.90  # ... its async throughput within 10 % of raw httpx's ...
-IMPORT_EXTRA_MS = 50.0  # ... and its import at most this much over `import httpx, pydantic`.
+# Targets of issue 13 (and issue 6 before it).
+ASYNC_RPS_MIN = 1.0  # async paths: at least raw httpx's requests/s ...
+ASYNC_CPU_MAX = 1.0  # ... at most its CPU per request ...
+LAG_MAX_MS = 5.0  # ... and the event loop never late by more than this.
+SYNC_CPU_MAX = 1.0  # sync paths: CPU per request at most raw httpx's.
+ASYNC_VS_SYNC_MIN = 0.9  # the large upload: async at least this share of sync's MB/s ...
+SYNC_VS_HTTPX_MIN = 1.5  # ... and sync at least this times raw httpx's.
+IMPORT_EXTRA_MS = 50.0  # import at most this much over `import httpx, pydantic`.
 FLAT_GROWTH_MB = 8.0  # "flat": the large file raises the peak by at most this over the small one
 
 
@@ -301,26 +319,62 @@ def server_share(before: dict[str, Any], after: dict[str, Any]) -> dict[str, flo
 
 
 # == the clients ===============================================================================
+def make_wav(path: Path, size: int) -> None:
+    """A valid 16 kHz mono 16-bit WAV of exactly ``size`` bytes (random samples)."""
+    frames = (size - 44) // 2 * 2
+    header = b"RIFF" + struct.pack("<I", 36 + frames) + b"WAVEfmt "
+    header += struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    header += b"data" + struct.pack("<I", frames)
+    with path.open("wb") as handle:
+        handle.write(header)
+        left = frames
+        while left:
+            block = os.urandom(min(left, MB))
+            handle.write(block)
+            left -= len(block)
+
+
 def _form() -> dict[str, str]:
     return {"model": MODEL, "language": LANGUAGE, "response_format": "json"}
 
 
+@dataclass
+class Upload:
+    """How one request takes its audio: a path, a file object opened for it, or bytes."""
+
+    kind: str
+    path: str
+    data: bytes = b""
+
+    @contextlib.contextmanager
+    def source(self, client: str) -> Iterator[Any]:
+        if self.kind == "bytes":
+            yield ("audio.wav", self.data)
+        elif self.kind == "path" and client == SDK:
+            yield self.path
+        elif self.kind == "path" and client == OPENAI:
+            yield Path(self.path)
+        else:  # a file object, and a path given to raw httpx: httpx takes open files
+            with open(self.path, "rb") as handle:
+                yield handle
+
+
 def sync_caller(
-    variant: str, base_url: str, data: bytes
+    variant: str, base_url: str, upload: Upload
 ) -> tuple[Callable[[], str], Callable[[], None]]:
     """Build ``variant``'s blocking client; return (one request, close)."""
     if variant == SDK:
         from transcribe_sdk import Client
 
         client = Client(api_key=API_KEY, base_url=base_url)
-        return (
-            lambda: (
-                client.transcribe(
-                    ("hello.wav", data), model=MODEL, language=LANGUAGE, response_format="json"
+
+        def transcribe() -> str:
+            with upload.source(SDK) as file:
+                return client.transcribe(
+                    file, model=MODEL, language=LANGUAGE, response_format="json"
                 ).text
-            ),
-            client.close,
-        )
+
+        return transcribe, client.close
     if variant == HTTPX:
         import httpx
 
@@ -329,9 +383,8 @@ def sync_caller(
         auth = {"Authorization": f"Bearer {API_KEY}"}
 
         def post() -> str:
-            response = http.post(
-                url, files={"file": ("hello.wav", data, "audio/wav")}, data=_form(), headers=auth
-            )
+            with upload.source(HTTPX) as file:
+                response = http.post(url, files={"file": file}, data=_form(), headers=auth)
             response.raise_for_status()
             return str(response.json()["text"])
 
@@ -340,14 +393,64 @@ def sync_caller(
         from openai import OpenAI
 
         openai = OpenAI(base_url=base_url, api_key=API_KEY)
-        return (
-            lambda: (
-                openai.audio.transcriptions.create(
-                    file=("hello.wav", data), model=MODEL, language=LANGUAGE, response_format="json"
+
+        def create() -> str:
+            with upload.source(OPENAI) as file:
+                return openai.audio.transcriptions.create(
+                    file=file, model=MODEL, language=LANGUAGE, response_format="json"
                 ).text
-            ),
-            openai.close,
-        )
+
+        return create, openai.close
+    raise SystemExit(f"unknown variant {variant!r}")
+
+
+async def async_caller(
+    variant: str, base_url: str, upload: Upload
+) -> tuple[Callable[[], Awaitable[str]], Callable[[], Awaitable[None]]]:
+    """Build ``variant``'s async client; return (one request, close)."""
+    if variant == SDK:
+        from transcribe_sdk import AsyncClient
+
+        client = AsyncClient(api_key=API_KEY, base_url=base_url)
+
+        async def transcribe() -> str:
+            with upload.source(SDK) as file:
+                result = await client.transcribe(
+                    file, model=MODEL, language=LANGUAGE, response_format="json"
+                )
+            return result.text
+
+        return transcribe, client.close
+    if variant == HTTPX:
+        import httpx
+
+        from transcribe_sdk._base import DEFAULT_LIMITS
+
+        # The limits transcribe-sdk's AsyncClient builds (today httpx's own defaults).
+        http = httpx.AsyncClient(limits=DEFAULT_LIMITS)
+        url = f"{base_url}/audio/transcriptions"
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+
+        async def post() -> str:
+            with upload.source(HTTPX) as file:
+                response = await http.post(url, files={"file": file}, data=_form(), headers=auth)
+            response.raise_for_status()
+            return str(response.json()["text"])
+
+        return post, http.aclose
+    if variant == OPENAI:
+        from openai import AsyncOpenAI
+
+        openai = AsyncOpenAI(base_url=base_url, api_key=API_KEY)
+
+        async def create() -> str:
+            with upload.source(OPENAI) as file:
+                result = await openai.audio.transcriptions.create(
+                    file=file, model=MODEL, language=LANGUAGE, response_format="json"
+                )
+            return result.text
+
+        return create, openai.close
     raise SystemExit(f"unknown variant {variant!r}")
 
 
@@ -399,56 +502,6 @@ async def _ceiling(base_url: str, data: bytes, count: int, inflight: int) -> Non
     await asyncio.gather(*(connection() for _ in range(min(inflight, count))))
 
 
-async def async_caller(
-    variant: str, base_url: str, data: bytes
-) -> tuple[Callable[[], Awaitable[str]], Callable[[], Awaitable[None]]]:
-    """Build ``variant``'s async client; return (one request, close)."""
-    if variant == SDK:
-        from transcribe_sdk import AsyncClient
-
-        client = AsyncClient(api_key=API_KEY, base_url=base_url)
-
-        async def transcribe() -> str:
-            result = await client.transcribe(
-                ("hello.wav", data), model=MODEL, language=LANGUAGE, response_format="json"
-            )
-            return result.text
-
-        return transcribe, client.close
-    if variant == HTTPX:
-        import httpx
-
-        # The limits transcribe-sdk's AsyncClient gets: it builds httpx.AsyncClient() with
-        # httpx's defaults. Spelled out so a change of either side shows here.
-        http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        )
-        url = f"{base_url}/audio/transcriptions"
-        auth = {"Authorization": f"Bearer {API_KEY}"}
-
-        async def post() -> str:
-            response = await http.post(
-                url, files={"file": ("hello.wav", data, "audio/wav")}, data=_form(), headers=auth
-            )
-            response.raise_for_status()
-            return str(response.json()["text"])
-
-        return post, http.aclose
-    if variant == OPENAI:
-        from openai import AsyncOpenAI
-
-        openai = AsyncOpenAI(base_url=base_url, api_key=API_KEY)
-
-        async def create() -> str:
-            result = await openai.audio.transcriptions.create(
-                file=("hello.wav", data), model=MODEL, language=LANGUAGE, response_format="json"
-            )
-            return result.text
-
-        return create, openai.close
-    raise SystemExit(f"unknown variant {variant!r}")
-
-
 # == the workers (each a fresh process) ========================================================
 Clock = tuple[float, float, float, float]
 
@@ -472,41 +525,90 @@ def _check_served(variant: str, before: dict[str, Any], after: dict[str, Any], c
         raise RuntimeError(f"{variant}: the server answered {served} of {count} requests")
 
 
-def cpu_worker(variant: str, base_url: str, count: int, warmup: int) -> dict[str, Any]:
-    data = SMALL_FILE.read_bytes()
-    call, close = sync_caller(variant, base_url, data)
-    for _ in range(warmup):
+def _upload(kind: str, path: str) -> Upload:
+    return Upload(kind, path, Path(path).read_bytes() if kind == "bytes" else b"")
+
+
+def cpu_worker(args: argparse.Namespace) -> dict[str, Any]:
+    call, close = sync_caller(args.variant, args.url, _upload(args.kind, args.file))
+    for _ in range(args.warmup):
         if call() != "ok":
-            raise RuntimeError(f"{variant}: unexpected answer")
+            raise RuntimeError(f"{args.variant}: unexpected answer")
     gc.collect()
-    before = server_stats(base_url)
+    before = server_stats(args.url)
     start = _clock()
-    for _ in range(count):
+    for _ in range(args.count):
         call()
-    timed = _per_request(start, count)
-    after = server_stats(base_url)
+    timed = _per_request(start, args.count)
+    after = server_stats(args.url)
     close()
-    _check_served(variant, before, after, count)
+    _check_served(args.variant, before, after, args.count)
     return {**timed, **server_share(before, after)}
 
 
-async def _async_run(
-    variant: str, base_url: str, count: int, warmup: int, inflight: int
-) -> dict[str, Any]:
-    data = SMALL_FILE.read_bytes()
+class LagTicker:
+    """A task that sleeps ``TICK`` seconds in a loop and records how late it wakes.
+
+    Two lags per wake: on the wall clock (what an application sees, which on a shared machine
+    includes time the process waited for a CPU), and in the loop thread's own CPU time (the
+    loop busy with other work: what a client that blocks the loop adds, whatever the machine).
+    """
+
+    TICK = 0.001
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.busy: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            asked, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(self.TICK)
+            self.lags.append(time.perf_counter() - asked - self.TICK)
+            self.busy.append(time.thread_time() - cpu - self.TICK)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> dict[str, float]:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        lags, busy = sorted(self.lags) or [0.0], sorted(self.busy) or [0.0]
+        return {
+            "lag_ms": max(0.0, lags[-1]) * 1e3,
+            "lag_p99_ms": max(0.0, lags[int(len(lags) * 0.99)]) * 1e3,
+            "busy_lag_ms": max(0.0, busy[-1]) * 1e3,
+        }
+
+
+async def _async_run(args: argparse.Namespace) -> dict[str, Any]:
+    variant, base_url, count, warmup, inflight = (
+        args.variant,
+        args.url,
+        args.count,
+        args.warmup,
+        args.inflight,
+    )
 
     async def stats() -> dict[str, Any]:
         return await asyncio.to_thread(server_stats, base_url)
 
+    ticker = LagTicker()
     if variant == CEILING:
+        data = Path(args.file).read_bytes()
         await _ceiling(base_url, data, warmup, inflight)
         before = await stats()
+        ticker.start()
         start = _clock()
         await _ceiling(base_url, data, count, inflight)
         timed = _per_request(start, count)
+        lag = await ticker.stop()
         after = await stats()
     else:
-        call, close = await async_caller(variant, base_url, data)
+        call, close = await async_caller(variant, base_url, _upload(args.kind, args.file))
         gate = asyncio.Semaphore(inflight)
 
         async def one() -> str:
@@ -517,19 +619,19 @@ async def _async_run(
             raise RuntimeError(f"{variant}: unexpected answer")
         gc.collect()
         before = await stats()
+        ticker.start()
         start = _clock()
         await asyncio.gather(*(one() for _ in range(count)))
         timed = _per_request(start, count)
+        lag = await ticker.stop()
         after = await stats()
         await close()
     _check_served(variant, before, after, count)
-    return {"rps": 1e6 / timed["wall_us"], **timed, **server_share(before, after)}
+    return {"rps": 1e6 / timed["wall_us"], **timed, **lag, **server_share(before, after)}
 
 
-def async_worker(
-    variant: str, base_url: str, count: int, warmup: int, inflight: int
-) -> dict[str, Any]:
-    return asyncio.run(_async_run(variant, base_url, count, warmup, inflight))
+def async_worker(args: argparse.Namespace) -> dict[str, Any]:
+    return asyncio.run(_async_run(args))
 
 
 _IMPORT_PROBE = """\
@@ -562,19 +664,22 @@ def import_once(statement: str, pycache: str) -> tuple[float, float]:
     return float(wall), float(cpu)
 
 
-def run_worker(kind: str, variant: str, base_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter (this script with ``--worker``)."""
-    command = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--variant", variant]
-    command += ["--url", base_url, "--inflight", str(args.inflight)]
-    if kind == "cpu":
-        command += ["--count", str(args.cpu_requests), "--warmup", str(args.cpu_warmup)]
-    else:
-        command += ["--count", str(args.async_requests), "--warmup", str(args.async_warmup)]
+def run_worker(
+    worker: str, variant: str, base_url: str, args: argparse.Namespace, **job: Any
+) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter (this script with ``--worker``).
+
+    ``job`` holds ``kind``, ``file``, ``count``, ``warmup`` and ``inflight``.
+    """
+    command = [sys.executable, os.path.abspath(__file__), "--worker", worker]
+    command += ["--variant", variant, "--url", base_url]
+    for name in ("kind", "file", "count", "warmup", "inflight"):
+        command += [f"--{name}", str(job[name])]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{kind} {variant} failed:\n{done.stderr.strip()}")
+        raise RuntimeError(f"{worker} {variant} failed:\n{done.stderr.strip()}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -588,32 +693,76 @@ def _rounds(variants: tuple[str, ...], repeats: int) -> Iterator[tuple[int, str]
             yield round_, variant
 
 
-def _median_of(runs: list[dict[str, Any]]) -> dict[str, float]:
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
+    return {key: statistics.median(run[key] for run in runs) for key in keys}
 
 
-def phase_cpu(base_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in CLIENTS}
-    for round_, variant in _rounds(CLIENTS, args.repeats):
-        runs[variant].append(run_worker("cpu", variant, base_url, args))
-        _progress(f"cpu round {round_ + 1}/{args.repeats}: {variant}")
-    return {v: {**_median_of(r), "runs": [x["cpu_us"] for x in r]} for v, r in runs.items()}
-
-
-def phase_async(base_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    variants = (*CLIENTS, CEILING)
+def _measure(
+    worker: str,
+    variants: tuple[str, ...],
+    base_url: str,
+    args: argparse.Namespace,
+    label: str,
+    **job: Any,
+) -> dict[str, dict[str, Any]]:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    for round_, variant in _rounds(variants, args.repeats):
-        runs[variant].append(run_worker("async", variant, base_url, args))
-        _progress(f"async round {round_ + 1}/{args.repeats}: {variant}")
+    repeats = args.cpu_repeats if worker == "cpu" else args.repeats
+    for round_, variant in _rounds(variants, repeats):
+        runs[variant].append(run_worker(worker, variant, base_url, args, **job))
+        _progress(f"{label} round {round_ + 1}/{repeats}: {variant}")
+    key = "rps" if worker == "async" else "cpu_us"
+    return {v: {**_median_of(r), "runs": [x[key] for x in r]} for v, r in runs.items()}
+
+
+def phase_async(base_url: str, small: str, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    count, inflight = args.async_requests, args.inflight
+    warmup = max(inflight, count // 5)
+    for kind in args.kinds:
+        variants = (*CLIENTS, CEILING) if kind == "bytes" else CLIENTS
+        job = {"kind": kind, "file": small, "count": count, "warmup": warmup}
+        out[kind] = _measure(
+            "async", variants, base_url, args, f"async {kind}", inflight=inflight, **job
+        )
+    return out
+
+
+def phase_cpu(base_url: str, small: str, args: argparse.Namespace) -> dict[str, Any]:
+    count = args.cpu_requests
     return {
-        v: {
-            **_median_of(r),
-            "runs": [x["rps"] for x in r],
-            "new_connections": [x["server_connections"] for x in r],
-        }
-        for v, r in runs.items()
+        kind: _measure(
+            "cpu",
+            CLIENTS,
+            base_url,
+            args,
+            f"sync {kind}",
+            kind=kind,
+            file=small,
+            count=count,
+            warmup=max(10, count // 5),
+            inflight=1,
+        )
+        for kind in args.kinds
     }
+
+
+def phase_sizes(base_url: str, folder: Path, args: argparse.Namespace) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    for size_kib, (full_count, inflight) in SIZES.items():
+        if size_kib == args.small_kib:
+            continue  # measured in phase_async
+        path = folder / f"sweep-{size_kib}k.wav"
+        make_wav(path, size_kib * KIB)
+        count = max(inflight, full_count // (5 if args.quick else 1))
+        job = {"kind": "path", "file": path, "count": count, "warmup": inflight}
+        try:
+            out[size_kib] = _measure(
+                "async", CLIENTS, base_url, args, f"async {size_kib} KiB", inflight=inflight, **job
+            )
+        finally:
+            path.unlink()
+    return out
 
 
 def phase_upload(base_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -637,6 +786,7 @@ def phase_upload(base_url: str, args: argparse.Namespace) -> dict[str, dict[str,
             entry = results.setdefault(variant, {})
             entry[f"{label}_rss_mb"] = statistics.median(r["rss_increase"] for r in rows) / MB
             entry[f"{label}_mb_s"] = statistics.median(size_mb / r["seconds"] for r in rows)
+            entry[f"{label}_runs"] = [size_mb / r["seconds"] for r in rows]
             entry["peak_reset"] = all(r["peak_reset"] for r in rows)
     return results
 
@@ -672,102 +822,155 @@ def _yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def summarize(results: dict[str, Any], args: argparse.Namespace) -> tuple[list[list[str]], bool]:
-    """The summary rows (with a header row) and whether every target was met."""
-    cpu, asy, upload, imports = (
-        results["cpu"],
-        results["async"],
-        results["upload"],
-        results["imports"],
-    )
-    c_sdk, c_httpx, c_openai = (cpu[v]["cpu_us"] for v in CLIENTS)
-    cpu_ok = c_sdk <= CPU_RATIO_MAX * c_httpx and c_sdk < c_openai
-    a_sdk, a_httpx, a_openai = (asy[v]["rps"] for v in CLIENTS)
-    async_ok = a_sdk >= ASYNC_RATIO_MIN * a_httpx
-    ours = [upload["transcribe-sdk"], upload["transcribe-sdk async"]]
-    mem_ok = all(
-        u["large_rss_mb"] < args.limit_mb
-        and u["large_rss_mb"] - u["small_rss_mb"] <= FLAT_GROWTH_MB
-        for u in ours
-    )
-    raw, oai = upload["httpx raw"], upload["openai open()"]
-    # CPU time: on an idle machine it equals the wall time (the files are cached), and on a
-    # busy one it leaves out the time spent waiting for a core.
-    i_base, i_sdk, i_openai = (imports[n]["cpu_ms"] for n in ("httpx, pydantic", SDK, OPENAI))
-    extra = i_sdk - i_base
-    import_ok = extra <= IMPORT_EXTRA_MS
-    big, small = args.upload_mb, args.small_mb
-    rows = [
-        ["measure", SDK, HTTPX, OPENAI, "sdk/httpx", "openai/httpx", "target", "met"],
-        [
-            f"CPU per request, {SMALL_FILE.stat().st_size / 1000:.0f} KB file (µs)",
-            f"{c_sdk:.0f}",
-            f"{c_httpx:.0f}",
-            f"{c_openai:.0f}",
-            _ratio(c_sdk, c_httpx),
-            _ratio(c_openai, c_httpx),
-            f"sdk <= {CPU_RATIO_MAX}x httpx and < openai",
-            _yes(cpu_ok),
-        ],
-        [
-            f"async req/s, {args.async_requests} requests, {args.inflight} in flight",
-            f"{a_sdk:.0f}",
-            f"{a_httpx:.0f}",
-            f"{a_openai:.0f}",
-            _ratio(a_sdk, a_httpx),
-            _ratio(a_openai, a_httpx),
-            f"sdk >= {ASYNC_RATIO_MIN}x httpx",
-            _yes(async_ok),
-        ],
-        [
-            f"peak RSS increase, {big} MB upload (MB; sdk: sync/async, openai: open())",
-            f"{ours[0]['large_rss_mb']:.1f} / {ours[1]['large_rss_mb']:.1f}",
-            f"{raw['large_rss_mb']:.1f}",
-            f"{oai['large_rss_mb']:.1f}",
-            _ratio(ours[0]["large_rss_mb"], raw["large_rss_mb"]),
-            _ratio(oai["large_rss_mb"], raw["large_rss_mb"]),
-            f"flat: <= +{FLAT_GROWTH_MB:g} MB over a {small} MB file, < {args.limit_mb:g} MB",
-            _yes(mem_ok),
-        ],
-        [
-            f"peak RSS increase, {small} MB upload (MB)",
-            f"{ours[0]['small_rss_mb']:.1f} / {ours[1]['small_rss_mb']:.1f}",
-            f"{raw['small_rss_mb']:.1f}",
-            f"{oai['small_rss_mb']:.1f}",
-            _ratio(ours[0]["small_rss_mb"], raw["small_rss_mb"]),
-            _ratio(oai["small_rss_mb"], raw["small_rss_mb"]),
-            "(the baseline of the row above)",
-            "",
-        ],
-        [
-            f"upload throughput, {big} MB (MB/s)",
-            f"{ours[0]['large_mb_s']:.0f} / {ours[1]['large_mb_s']:.0f}",
-            f"{raw['large_mb_s']:.0f}",
-            f"{oai['large_mb_s']:.0f}",
-            _ratio(ours[0]["large_mb_s"], raw["large_mb_s"]),
-            _ratio(oai["large_mb_s"], raw["large_mb_s"]),
-            "(reported)",
-            "",
-        ],
-        [
-            "import time, CPU ms (httpx column: `import httpx, pydantic`)",
-            f"{i_sdk:.0f}",
-            f"{i_base:.0f}",
-            f"{i_openai:.0f}",
-            f"{_ratio(i_sdk, i_base)} ({extra:+.0f} ms)",
-            f"{_ratio(i_openai, i_base)} ({i_openai - i_base:+.0f} ms)",
-            f"sdk <= httpx+pydantic + {IMPORT_EXTRA_MS:g} ms",
-            _yes(import_ok),
-        ],
+def _size(kib: int) -> str:
+    return f"{kib // 1024} MiB" if kib >= 1024 else f"{kib} KiB"
+
+
+class Summary:
+    """The summary table: a header row, then one row per measure, and whether all targets hold."""
+
+    HEADER: ClassVar[list[str]] = [
+        *("measure", SDK, HTTPX, OPENAI, "sdk/httpx", "openai/httpx", "target", "met")
     ]
-    return rows, cpu_ok and async_ok and mem_ok and import_ok
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = [list(self.HEADER)]
+        self.ok = True
+
+    def add(
+        self,
+        measure: str,
+        values: tuple[float, float, float],
+        fmt: str = "{:.0f}",
+        target: str = "(reported)",
+        met: bool | None = None,
+    ) -> None:
+        sdk, httpx, openai = values
+        self.rows.append(
+            [
+                measure,
+                fmt.format(sdk),
+                fmt.format(httpx),
+                fmt.format(openai),
+                _ratio(sdk, httpx),
+                _ratio(openai, httpx),
+                target,
+                "" if met is None else _yes(met),
+            ]
+        )
+        if met is False:
+            self.ok = False
+
+
+def summarize(results: dict[str, Any], args: argparse.Namespace) -> Summary:
+    table = Summary()
+    small, inflight = _size(args.small_kib), args.inflight
+    asy, cpu = results["async"], results["cpu"]
+    for kind in args.kinds:
+        rps = tuple(asy[kind][v]["rps"] for v in CLIENTS)
+        a_cpu = tuple(asy[kind][v]["cpu_us"] for v in CLIENTS)
+        lag = tuple(asy[kind][v]["lag_ms"] for v in CLIENTS)
+        busy = tuple(asy[kind][v]["busy_lag_ms"] for v in CLIENTS)
+        judged = kind == "path"
+        where = f"async {kind}, {small}, {inflight} in flight"
+        table.add(
+            f"{where}: requests/s",
+            rps,  # type: ignore[arg-type]
+            target=f"sdk >= {ASYNC_RPS_MIN:g}x httpx" if judged else "(reported)",
+            met=rps[0] >= ASYNC_RPS_MIN * rps[1] if judged else None,
+        )
+        table.add(
+            f"{where}: client CPU per request (µs)",
+            a_cpu,  # type: ignore[arg-type]
+            target=f"sdk <= {ASYNC_CPU_MAX:g}x httpx" if judged else "(reported)",
+            met=a_cpu[0] <= ASYNC_CPU_MAX * a_cpu[1] if judged else None,
+        )
+        table.add(
+            f"{where}: worst event-loop lag, loop busy (ms)",
+            busy,  # type: ignore[arg-type]
+            fmt="{:.1f}",
+            target=f"sdk < {LAG_MAX_MS:g} ms" if judged else "(reported)",
+            met=busy[0] < LAG_MAX_MS if judged else None,
+        )
+        table.add(
+            f"{where}: worst event-loop lag, wall clock (ms)",
+            lag,  # type: ignore[arg-type]
+            fmt="{:.1f}",
+        )
+    for kind in args.kinds:
+        values = tuple(cpu[kind][v]["cpu_us"] for v in CLIENTS)
+        judged = kind == "path"
+        table.add(
+            f"sync {kind}, {small}, one at a time: CPU per request (µs)",
+            values,  # type: ignore[arg-type]
+            target=f"sdk <= {SYNC_CPU_MAX:g}x httpx" if judged else "(reported)",
+            met=values[0] <= SYNC_CPU_MAX * values[1] if judged else None,
+        )
+    for size_kib, by_client in results["sizes"].items():
+        inflight = SIZES[size_kib][1]
+        values = tuple(by_client[v]["rps"] for v in CLIENTS)
+        table.add(
+            f"async path, {_size(size_kib)}, {inflight} in flight: requests/s",
+            values,  # type: ignore[arg-type]
+            fmt="{:.1f}",
+        )
+        values = tuple(by_client[v]["cpu_us"] / 1000 for v in CLIENTS)
+        table.add(
+            f"async path, {_size(size_kib)}, {inflight} in flight: CPU per request (ms)",
+            values,  # type: ignore[arg-type]
+            fmt="{:.1f}",
+        )
+    upload = results["upload"]
+    sync, asyn = upload["transcribe-sdk"], upload["transcribe-sdk async"]
+    raw, oai = upload["httpx raw"], upload["openai open()"]
+    big, small_mb = args.upload_mb, args.small_mb
+    vs_sync = _ratio(asyn["large_mb_s"], sync["large_mb_s"])
+    table.add(
+        f"{big} MiB upload, sync (openai: open()): MB/s",
+        (sync["large_mb_s"], raw["large_mb_s"], oai["large_mb_s"]),
+        target=f"sdk >= {SYNC_VS_HTTPX_MIN:g}x httpx",
+        met=sync["large_mb_s"] >= SYNC_VS_HTTPX_MIN * raw["large_mb_s"],
+    )
+    table.add(
+        f"{big} MiB upload, sdk async (vs httpx sync): MB/s",
+        (asyn["large_mb_s"], raw["large_mb_s"], oai["large_mb_s"]),
+        target=f"async >= {ASYNC_VS_SYNC_MIN:g}x sdk sync (is {vs_sync})",
+        met=asyn["large_mb_s"] >= ASYNC_VS_SYNC_MIN * sync["large_mb_s"],
+    )
+    for name, entry in (("sync", sync), ("async", asyn)):
+        growth = entry["large_rss_mb"] - entry["small_rss_mb"]
+        table.add(
+            f"peak RSS increase, sdk {name}: {big} MiB file (MB; {small_mb} MiB: "
+            f"{entry['small_rss_mb']:.1f})",
+            (entry["large_rss_mb"], raw["large_rss_mb"], oai["large_rss_mb"]),
+            fmt="{:.1f}",
+            target=f"flat: <= +{FLAT_GROWTH_MB:g} MB over {small_mb} MiB, < {args.limit_mb:g} MB",
+            met=growth <= FLAT_GROWTH_MB and entry["large_rss_mb"] < args.limit_mb,
+        )
+    imports = results["imports"]
+    i_base, i_sdk, i_openai = (imports[n]["cpu_ms"] for n in ("httpx, pydantic", SDK, OPENAI))
+    table.add(
+        "import time, CPU ms (httpx column: `import httpx, pydantic`)",
+        (i_sdk, i_base, i_openai),
+        target=f"sdk <= httpx+pydantic + {IMPORT_EXTRA_MS:g} ms",
+        met=i_sdk - i_base <= IMPORT_EXTRA_MS,
+    )
+    return table
 
 
 def server_check(results: dict[str, Any]) -> str:
     """One sentence on whether the server could have been the bottleneck."""
-    shares = [r["server_cpu_share"] for r in results["cpu"].values()]
-    shares += [r["server_cpu_share"] for v, r in results["async"].items() if v != CEILING]
-    ceiling, raw = results["async"][CEILING]["rps"], results["async"][HTTPX]["rps"]
+    shares = [r["server_cpu_share"] for by in results["cpu"].values() for r in by.values()]
+    shares += [
+        r["server_cpu_share"]
+        for by in results["async"].values()
+        for v, r in by.items()
+        if v != CEILING
+    ]
+    by_bytes = results["async"].get("bytes") or next(iter(results["async"].values()))
+    if CEILING not in by_bytes:
+        return f"Server check: the server used at most {max(shares):.0%} of one core."
+    ceiling, raw = by_bytes[CEILING]["rps"], by_bytes[HTTPX]["rps"]
     return (
         f"Server check: while a client ran, the server used at most {max(shares):.0%} of one "
         f"core; a raw-socket client got {ceiling:.0f} req/s from it ({ceiling / raw:.0f}x raw "
@@ -793,49 +996,44 @@ def markdown_table(rows: list[list[str]]) -> str:
 
 
 def details(results: dict[str, Any], args: argparse.Namespace) -> str:
-    cpu, asy, upload, imports = (
-        results["cpu"],
-        results["async"],
-        results["upload"],
-        results["imports"],
-    )
-    out = [f"CPU per request (median of {args.repeats} fresh processes, {args.cpu_requests} each):"]
-    for v in CLIENTS:
-        r = cpu[v]
+    out = []
+    for kind, by in results["async"].items():
+        out.append(f"async {kind} ({args.async_requests} requests, {args.inflight} in flight):")
+        for v, r in by.items():
+            out.append(
+                f"  {v:<22} {r['rps']:>6.0f} req/s  cpu {r['cpu_us']:>5.0f} µs/req (user "
+                f"{r['user_us']:>4.0f} + sys {r['sys_us']:>4.0f})  lag worst "
+                f"{r['lag_ms']:>6.1f} ms, p99 {r['lag_p99_ms']:>5.1f} ms, busy "
+                f"{r['busy_lag_ms']:>5.1f} ms  server "
+                f"{r['server_cpu_share']:>4.0%}  runs " + " ".join(f"{x:.0f}" for x in r["runs"])
+            )
+    for kind, by in results["cpu"].items():
+        out.append(f"sync {kind} ({args.cpu_requests} requests one at a time):")
+        for v, r in by.items():
+            out.append(
+                f"  {v:<22} cpu {r['cpu_us']:>5.0f} µs (user {r['user_us']:>4.0f} + sys "
+                f"{r['sys_us']:>4.0f})  wall {r['wall_us']:>5.0f} µs  runs "
+                + " ".join(f"{x:.0f}" for x in r["runs"])
+            )
+    for size_kib, by in results["sizes"].items():
+        out.append(f"async path {_size(size_kib)} ({SIZES[size_kib][1]} in flight):")
+        for v, r in by.items():
+            out.append(
+                f"  {v:<22} {r['rps']:>7.1f} req/s  cpu {r['cpu_us'] / 1000:>6.1f} ms/req  "
+                f"lag worst {r['lag_ms']:>6.1f} ms, busy {r['busy_lag_ms']:>5.1f} ms  runs "
+                + " ".join(f"{x:.1f}" for x in r["runs"])
+            )
+    out.append(f"upload ({args.upload_mb} MiB median of {args.upload_repeats}):")
+    for v, r in results["upload"].items():
         out.append(
-            f"  {v:<22} cpu {r['cpu_us']:>5.0f} µs (user {r['user_us']:>4.0f} + sys "
-            f"{r['sys_us']:>4.0f})  wall {r['wall_us']:>5.0f} µs  "
-            f"server {r['server_us_per_request']:>4.0f} µs/req, "
-            f"{r['server_cpu_share']:>4.0%} of a core  runs "
-            + " ".join(f"{x:.0f}" for x in r["runs"])
-        )
-    out.append(
-        f"async ({args.async_requests} requests, {args.inflight} in flight, median of "
-        f"{args.repeats}):"
-    )
-    for v in (*CLIENTS, CEILING):
-        r = asy[v]
-        out.append(
-            f"  {v:<22} {r['rps']:>6.0f} req/s  client cpu {r['cpu_us']:>5.0f} µs/req (user "
-            f"{r['user_us']:>4.0f} + sys {r['sys_us']:>4.0f})  "
-            f"server {r['server_cpu_share']:>4.0%} of a core, "
-            f"{r['server_us_per_request']:.0f} µs/req  runs "
-            + " ".join(f"{x:.0f}" for x in r["runs"])
-            + "  new connections "
-            + " ".join(f"{x:.0f}" for x in r["new_connections"])
-        )
-    out.append(
-        f"upload (upload_memory.py's measurement; {args.upload_mb} MB median of "
-        f"{args.upload_repeats}, {args.small_mb} MB once):"
-    )
-    for v, r in upload.items():
-        out.append(
-            f"  {v:<22} +{r['small_rss_mb']:>6.1f} MB at {args.small_mb} MB   "
-            f"+{r['large_rss_mb']:>6.1f} MB at {args.upload_mb} MB   {r['large_mb_s']:>5.0f} MB/s"
+            f"  {v:<22} +{r['small_rss_mb']:>6.1f} MB at {args.small_mb} MiB   "
+            f"+{r['large_rss_mb']:>6.1f} MB at {args.upload_mb} MiB   "
+            f"{r['large_mb_s']:>5.0f} MB/s  runs "
+            + " ".join(f"{x:.0f}" for x in r["large_runs"])
             + ("" if r["peak_reset"] else "  (peak RSS could not be reset)")
         )
     out.append(f"imports (median of {args.import_runs} fresh interpreters; wall / CPU):")
-    for name, r in imports.items():
+    for name, r in results["imports"].items():
         out.append(f"  {name:<22} {r['wall_ms']:>6.1f} ms / {r['cpu_ms']:>6.1f} ms")
     return "\n".join(out)
 
@@ -843,7 +1041,7 @@ def details(results: dict[str, Any], args: argparse.Namespace) -> str:
 def _versions() -> str:
     import importlib.metadata as meta
 
-    names = ("transcribe-sdk", "httpx", "openai", "httpx2", "pydantic")
+    names = ("transcribe-sdk", "httpx", "httpcore", "anyio", "openai", "pydantic")
     found = []
     for name in names:
         with contextlib.suppress(meta.PackageNotFoundError):
@@ -858,15 +1056,19 @@ def command_line(argv: list[str]) -> str:
 # == main ======================================================================================
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts, a smoke run (<60 s)")
-    parser.add_argument("--repeats", type=int, help="fresh processes per variant (5; quick 2)")
-    parser.add_argument("--cpu-requests", type=int, help="timed requests per CPU run (300; 60)")
-    parser.add_argument("--async-requests", type=int, help="timed async requests (1000; 200)")
+    parser.add_argument("--quick", action="store_true", help="small counts, a smoke run")
+    parser.add_argument("--repeats", type=int, help="fresh processes per variant (3; quick 1)")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--small-kib", type=int, default=32, help="the small file, KiB")
+    parser.add_argument("--cpu-requests", type=int, help="timed sync requests (500; 200)")
+    parser.add_argument("--cpu-repeats", type=int, help="fresh processes per sync variant (5; 1)")
+    parser.add_argument("--async-requests", type=int, help="timed async requests (1000; 300)")
     parser.add_argument("--inflight", type=int, default=64, help="async requests in flight")
-    parser.add_argument("--upload-mb", type=int, help="the large upload, MB (512; quick 32)")
-    parser.add_argument("--small-mb", type=int, help="the small upload, MB (32; quick 8)")
+    parser.add_argument("--upload-mb", type=int, help="the large upload, MiB (512; quick 64)")
+    parser.add_argument("--small-mb", type=int, help="the small upload, MiB (32; quick 8)")
     parser.add_argument("--upload-repeats", type=int, help="runs of the large upload (3; 1)")
     parser.add_argument("--import-runs", type=int, help="fresh interpreters per import (15; 5)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
     parser.add_argument("--sparse", action="store_true", help="sparse upload files (zeros)")
     parser.add_argument("--tmpdir", help="where to write the upload files")
     parser.add_argument(
@@ -877,14 +1079,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker", choices=["cpu", "async"], help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     defaults = {
-        "repeats": (5, 2),
-        "cpu_requests": (300, 60),
-        "async_requests": (1000, 200),
-        "upload_mb": (512, 32),
+        "repeats": (3, 1),
+        "cpu_repeats": (5, 1),
+        "cpu_requests": (500, 200),
+        "async_requests": (1000, 300),
+        "upload_mb": (512, 64),
         "small_mb": (32, 8),
         "upload_repeats": (3, 1),
         "import_runs": (15, 5),
@@ -892,9 +1097,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
-    args.cpu_warmup = max(10, args.cpu_requests // 5)
-    args.async_warmup = max(args.inflight, args.async_requests // 5)
     return args
+
+
+def pin(server_pid: int, args: argparse.Namespace) -> str:
+    """Server on the last CPU, this process (and so every client it starts) on the first."""
+    if args.no_pin or not hasattr(os, "sched_setaffinity"):
+        return "not pinned"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    os.sched_setaffinity(server_pid, {cpus[-1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    return f"server pinned to CPU {cpus[-1]}, clients to CPU {cpus[0]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -904,30 +1119,37 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve())
         return 0
     if args.worker == "cpu":
-        print(json.dumps(cpu_worker(args.variant, args.url, args.count, args.warmup)))
+        print(json.dumps(cpu_worker(args)))
         return 0
     if args.worker == "async":
-        result = async_worker(args.variant, args.url, args.count, args.warmup, args.inflight)
-        print(json.dumps(result))
+        print(json.dumps(async_worker(args)))
         return 0
 
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
-    with sink_server() as (base_url, _pid):
-        results["cpu"] = phase_cpu(base_url, args)
-        results["async"] = phase_async(base_url, args)
+    with (
+        tempfile.TemporaryDirectory(prefix="compare-", dir=args.tmpdir) as folder,
+        sink_server() as (base_url, server_pid),
+    ):
+        pinned = pin(server_pid, args)
+        small = Path(folder) / f"small-{args.small_kib}k.wav"
+        make_wav(small, args.small_kib * KIB)
+        results["async"] = phase_async(base_url, str(small), args)
+        results["cpu"] = phase_cpu(base_url, str(small), args)
+        results["sizes"] = phase_sizes(base_url, Path(folder), args)
         results["upload"] = phase_upload(base_url, args)
     results["imports"] = phase_import(args)
-    rows, ok = summarize(results, args)
+    table = summarize(results, args)
     seconds = time.perf_counter() - started
 
     machine = (
-        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"{_versions()}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        f"{platform.platform()}, {os.cpu_count()} CPUs ({pinned}), Python "
+        f"{platform.python_version()}; {_versions()}; load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
     )
     print()
-    print(text_table(rows))
+    print(text_table(table.rows))
     print()
     print(server_check(results))
     print()
@@ -939,18 +1161,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Command: `{command_line(argv)}`")
     print()
-    print(markdown_table(rows))
+    print(markdown_table(table.rows))
     print()
     print(server_check(results))
     print()
     print(f"Machine: {machine}.")
     print()
-    print("all targets met" if ok else "a target was missed")
+    print("all targets met" if table.ok else "a target was missed")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": machine, "summary": rows, **results}, indent=2)
+            json.dumps({"machine": machine, "summary": table.rows, **results}, indent=2)
         )
-    return 0 if ok else 1
+    return 0 if table.ok else 1
 
 
 if __name__ == "__main__":

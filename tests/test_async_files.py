@@ -332,8 +332,55 @@ async def test_async_source_cannot_go_through_the_sync_open() -> None:
 
 
 @needs_proc_fds
+async def test_a_small_path_is_read_whole_once_and_holds_no_file_open() -> None:
+    before = open_fds()
+    audio = await aprepare_file(FIXTURES / "numbers.wav")  # under files.WHOLE_READ_LIMIT
+    assert audio.in_memory
+    assert audio.size == (FIXTURES / "numbers.wav").stat().st_size
+    assert open_fds() == before
+    assert await aread_back(audio) == (FIXTURES / "numbers.wav").read_bytes()
+    assert await aread_back(audio) == (FIXTURES / "numbers.wav").read_bytes()  # replayable
+
+
+async def test_a_path_over_the_whole_read_limit_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", len(WAV) - 1)
+    path = tmp_path / "a.wav"
+    path.write_bytes(WAV)
+    audio = await aprepare_file(path)
+    assert not audio.in_memory
+    assert audio.size == len(WAV)
+    assert await aread_back(audio) == WAV
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", len(WAV))
+    assert (await aprepare_file(path)).in_memory
+
+
+async def test_a_small_path_that_grows_while_checked_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.wav"
+    path.write_bytes(WAV)
+    real_stat = os.stat
+
+    def stale_stat(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        info = real_stat(target, *args, **kwargs)
+        if os.fspath(target) != os.fspath(path):
+            return info
+        fields = list(info)
+        fields[6] = 100  # st_size as it was before the file grew
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", 1000)
+    monkeypatch.setattr(files.os, "stat", stale_stat)
+    audio = await aprepare_file(path)
+    assert not audio.in_memory  # more than the limit came back: not held in memory
+    assert audio.size == len(WAV)  # the size the open file has, not the stale one
+
+
+@needs_proc_fds
 async def test_aopen_closes_the_path_it_opened() -> None:
-    audio = await aprepare_file(FIXTURES / "numbers.wav")
+    audio = await aprepare_file(FIXTURES / "long_speech.wav")  # over WHOLE_READ_LIMIT
     before = open_fds()
     async with aopen(audio) as reader:
         await reader.read(10)

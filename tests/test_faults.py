@@ -655,7 +655,11 @@ def test_a_seekable_file_is_rewound_for_each_attempt(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_file_deleted_between_attempts_is_a_file_error(kind: str, tmp_path: Path) -> None:
+def test_a_file_deleted_between_attempts_is_a_file_error(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file over files.WHOLE_READ_LIMIT is streamed, so each attempt opens it again.
+    monkeypatch.setattr(transcribe_sdk.files, "WHOLE_READ_LIMIT", len(DATA) - 1)
     path = tmp_path / "take.wav"
     path.write_bytes(DATA)
 
@@ -669,6 +673,26 @@ def test_a_file_deleted_between_attempts_is_a_file_error(kind: str, tmp_path: Pa
     assert type(outcome.error) is InvalidFileError  # not a bare FileNotFoundError, not retried
     assert outcome.error.param == "file"
     assert "deleted" in str(outcome.error)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_small_file_deleted_between_attempts_is_sent_from_its_copy(
+    kind: str, tmp_path: Path
+) -> None:
+    # A file up to files.WHOLE_READ_LIMIT was read whole when the call began: every attempt
+    # sends those same bytes.
+    path = tmp_path / "take.wav"
+    path.write_bytes(DATA)
+
+    def delete_then_refuse(_attempt: Attempt) -> Answer:
+        path.unlink()
+        return json_answer({"error": "busy"}, 503)
+
+    with FaultServer([Respond(delete_then_refuse), OK]) as server:
+        outcome = call(kind, server.base_url, path)
+        check_server(server, 2)
+    assert outcome.error is None
+    assert outcome.attempts == 2
 
 
 # -- what the retries log ---------------------------------------------------------------------

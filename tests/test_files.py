@@ -817,3 +817,38 @@ def test_fifo_spooled_for_retries(tmp_path: Path) -> None:
 def test_empty_fifo(tmp_path: Path) -> None:
     with fifo_writer(tmp_path / "quiet.wav", b""):
         invalid(lambda: prepare_file(tmp_path / "quiet.wav"), "empty")
+
+
+# --- what a client call prepares: small paths read whole, once --------------------------------
+
+
+def test_a_call_reads_a_small_path_whole_with_one_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "talk.wav"
+    path.write_bytes(WAV)
+    opened: list[str] = []
+    real_open = open
+
+    def counting_open(target: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(os.fspath(target))
+        return real_open(target, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", counting_open, raising=False)
+    audio = files.prepare_to_send(path)
+    assert (audio.filename, audio.size, audio.in_memory) == ("talk.wav", len(WAV), True)
+    assert read_back(audio) == WAV
+    assert read_back(audio) == WAV  # a retry sends the same bytes, without opening it again
+    assert opened == [str(path)]
+
+
+def test_a_call_streams_a_path_over_the_whole_read_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "talk.wav"
+    path.write_bytes(WAV)
+    monkeypatch.setattr(files, "WHOLE_READ_LIMIT", len(WAV) - 1)
+    audio = files.prepare_to_send(path)
+    assert (audio.size, audio.in_memory) == (len(WAV), False)
+    assert read_back(audio) == WAV
+    assert not prepare_file(path).in_memory  # the public function always streams a path

@@ -57,7 +57,7 @@ from ._response import RawResponse
 from ._retry import RetryPolicy
 from ._streamed import opened, whole_answer
 from .errors import APIConnectionError, InvalidFileError
-from .files import AudioFile, FileInput, prepare_file, spool
+from .files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
 
 if TYPE_CHECKING:
     from ._long_stream import AsyncPiecewiseStream, PiecewiseStream
@@ -510,7 +510,7 @@ class Client(BaseClient):
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options, stream)
         call.gate = gate
-        audio = prepare_file(file)
+        audio = prepare_to_send(file)
         with ExitStack() as stack:
             if needs_spool(call, audio) or guards_need_copy(call, audio):
                 with upload_cap(call):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 
-from ._async_files import AsyncReader
+from ._async_files import ASYNC_CHUNK_SIZE, AsyncReader
+from ._readers import checked_chunk
 from .errors import InvalidFileError
 from .files import CHUNK_SIZE, AudioFile, Reader
 
@@ -72,9 +73,21 @@ class MultipartBody:
             headers["Content-Length"] = str(length)
         return headers
 
-    def _next_size(self, sent: int) -> int:
+    def _next_size(self, sent: int, chunk_size: int) -> int:
         size = self.audio.size
-        return CHUNK_SIZE if size is None else min(CHUNK_SIZE, size - sent)
+        return chunk_size if size is None else min(chunk_size, size - sent)
+
+    def _take(self, chunk: object, sent: int) -> bytes:
+        data = checked_chunk(chunk)
+        size = self.audio.size
+        if size is not None and sent + len(data) > size:
+            # Past the Content-Length already sent, the server would read the extra bytes as
+            # the next request.
+            raise InvalidFileError(
+                f"{self.audio.filename!r} gave more than its {size} bytes: its read() returned "
+                "more than it was asked for, or it grew while being uploaded"
+            )
+        return data
 
     def _check_end(self, sent: int) -> None:
         if self.audio.size is not None and sent < self.audio.size:
@@ -87,8 +100,8 @@ class MultipartBody:
         """The body's bytes, reading the file from ``reader`` one chunk at a time."""
         yield self.head
         sent = 0
-        while (want := self._next_size(sent)) > 0:
-            chunk = reader.read(want)
+        while (want := self._next_size(sent, CHUNK_SIZE)) > 0:
+            chunk = self._take(reader.read(want), sent)
             if not chunk:
                 break
             sent += len(chunk)
@@ -100,8 +113,8 @@ class MultipartBody:
         """Like :meth:`iter_sync`, awaiting each read so the event loop keeps running."""
         yield self.head
         sent = 0
-        while (want := self._next_size(sent)) > 0:
-            chunk = await reader.read(want)
+        while (want := self._next_size(sent, ASYNC_CHUNK_SIZE)) > 0:
+            chunk = self._take(await reader.read(want), sent)
             if not chunk:
                 break
             sent += len(chunk)

@@ -9,7 +9,9 @@ async byte iterators and objects with an ``async def read`` (aiofiles, anyio), s
 Everything wrong with an input is found here, before a request exists: a missing path, a
 directory, an empty file, a text-mode handle, a closed one, or data whose format cannot be told.
 
-A path is never read whole: each attempt opens it, streams it in chunks and closes it.
+A path is streamed: each attempt opens it, reads it in chunks and closes it; except that a
+client call reads a path of at most :data:`WHOLE_READ_LIMIT` whole while checking it
+(:func:`prepare_to_send`), which costs less than opening it twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, TypeAlias, Union
 
 from ._formats import CONTENT_TYPES, SNIFF_BYTES, content_type_for, sniff_extension
+from ._readers import (
+    _MemoryReader,
+    _PrefixedReader,
+    _seekable,
+    _SizelessReader,
+    checked_chunk,
+    read_takes_size,
+)
 from .errors import InvalidFileError, SpoolLimitError
 from .errors import type_name as _type_name
 
@@ -54,50 +64,6 @@ CHUNK_SIZE = 256 * 1024
 SPOOL_MEMORY_LIMIT = 4 * 1024 * 1024
 """A one-shot stream is copied to memory up to this size, then to an unlinked temporary file."""
 _DEFAULT_STEM = "audio"
-
-
-class _MemoryReader:
-    """Reads a memoryview in slices without copying the whole buffer."""
-
-    def __init__(self, data: memoryview) -> None:
-        self._data = data
-        self._pos = 0
-
-    def read(self, size: int = -1, /) -> bytes:
-        end = len(self._data) if size < 0 else min(len(self._data), self._pos + size)
-        chunk = bytes(self._data[self._pos : end])
-        self._pos = end
-        return chunk
-
-    # Seeking lets a decoder (the splitter's PyAV) read in-memory audio like a file.
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._data)}[whence]
-        self._pos = max(0, min(len(self._data), base + offset))
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
-class _PrefixedReader:
-    """A one-shot stream whose first bytes were already read to identify it."""
-
-    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
-        self._prefix = prefix
-        self._stream = stream
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._prefix:
-            if size < 0 or size >= len(self._prefix):
-                chunk, self._prefix = self._prefix, b""
-                return chunk
-            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
-            return chunk
-        data = self._stream.read(size)
-        return data if data else b""
 
 
 @dataclass
@@ -165,7 +131,9 @@ def finish_name(filename: str | None, content_type: str | None, head: bytes) -> 
     return f"{filename or _DEFAULT_STEM}.{sniffed}", given_type or CONTENT_TYPES[sniffed]
 
 
-def _path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
+def _path_file(
+    path: str, filename: str | None, content_type: str | None, whole_up_to: int = 0
+) -> AudioFile:
     if path.startswith(("http://", "https://")):
         raise InvalidFileError(
             f"{path!r} is a URL; pass transcribe_sdk.from_url(url) to stream it from there"
@@ -184,13 +152,21 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
         return _stream_path_file(path, filename, content_type)
     if info.st_size == 0:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    # A small file is read whole in the same open that identifies it (one open, one read, one
+    # worker-thread hop for AsyncClient); one byte more than its size tells a file that grew.
+    want = info.st_size + 1 if 0 < info.st_size <= whole_up_to else SNIFF_BYTES
+    size = info.st_size
     try:
         with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+            head = handle.read(want)
+            if want > SNIFF_BYTES and len(head) == want:  # it grew: streamed, at today's size
+                size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise InvalidFileError(f"cannot read {path!r}: {exc.strerror or exc}") from None
     if not head:
         raise InvalidFileError(f"{path!r} is empty (0 bytes)")
+    if want > SNIFF_BYTES and len(head) < want:
+        return _bytes_file(head, filename or os.path.basename(path), content_type)
     name, ctype = finish_name(filename or os.path.basename(path), content_type, head)
 
     @contextmanager
@@ -206,7 +182,7 @@ def _path_file(path: str, filename: str | None, content_type: str | None) -> Aud
             yield handle
 
     # A regular file is reopened for each attempt.
-    return AudioFile(name, ctype, info.st_size, True, opener)
+    return AudioFile(name, ctype, size, True, opener)
 
 
 def _stream_path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:
@@ -266,19 +242,13 @@ def check_binary_handle(obj: Any) -> None:
         raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
 
 
-def _seekable(obj: Any) -> bool:
-    try:
-        return bool(obj.seekable())
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
 def _read_head(obj: IO[bytes]) -> bytes:
     head = b""
     for _ in range(SNIFF_BYTES):  # short reads happen on pipes; stop at EOF
         chunk = obj.read(SNIFF_BYTES - len(head))
         if isinstance(chunk, str):
             raise InvalidFileError("the file is open in text mode; open it with open(path, 'rb')")
+        chunk = checked_chunk(chunk)
         if not chunk:
             break
         head += chunk
@@ -290,9 +260,14 @@ def _read_head(obj: IO[bytes]) -> bytes:
 def _fileobj_file(obj: IO[bytes], filename: str | None, content_type: str | None) -> AudioFile:
     check_binary_handle(obj)
     filename = filename or _name_of(obj)
+    # io's own files take a size; asking inspect about a builtin costs ~150 µs.
+    if not isinstance(obj, io.IOBase) and not read_takes_size(obj.read):
+        obj = _SizelessReader(obj)  # type: ignore[assignment]
     if _seekable(obj):
+        # tell(), not seek()'s answer: some files (paramiko's) return None from seek().
         start = obj.tell()
-        end = obj.seek(0, os.SEEK_END)
+        obj.seek(0, os.SEEK_END)
+        end = obj.tell()
         obj.seek(start)
         if end - start <= 0:
             raise InvalidFileError(
@@ -362,6 +337,24 @@ def prepare_file(file: FileInput) -> AudioFile:
 
     Raises :class:`~transcribe_sdk.InvalidFileError` for anything that cannot be uploaded.
     """
+    return prepare(file)
+
+
+WHOLE_READ_LIMIT = 1024 * 1024
+"""A call reads a path of at most this many bytes whole while checking it, and sends it from
+memory: one open and one read instead of two opens and a read per attempt (for AsyncClient,
+one worker-thread hop instead of three). A call holds at most this much for its duration;
+larger files are streamed."""
+
+
+def prepare_to_send(file: FileInput) -> AudioFile:
+    """:func:`prepare_file` as the clients call it: a path up to :data:`WHOLE_READ_LIMIT` is
+    read whole."""
+    return prepare(file, WHOLE_READ_LIMIT)
+
+
+def prepare(file: FileInput, whole_up_to: int = 0) -> AudioFile:
+    """:func:`prepare_file`; a regular file of at most ``whole_up_to`` bytes is read whole."""
     if isinstance(file, AudioFile):
         return file
     filename: str | None = None
@@ -375,7 +368,7 @@ def prepare_file(file: FileInput) -> AudioFile:
         path = os.fspath(content)
         if not isinstance(path, str):
             path = os.fsdecode(path)
-        return _path_file(path, filename, content_type)
+        return _path_file(path, filename, content_type, whole_up_to)
     if is_async_source(content):
         raise InvalidFileError(
             f"{_type_name(content)} is an async source; use AsyncClient, or pass a path or bytes"
