@@ -80,14 +80,30 @@ class RateLimit:
         import ray
 
         mine = (self.max_in_flight, self.requests_per_minute, self.lease_seconds)
-        handle: Any = (
-            ray.remote(_Limiter)
-            .options(num_cpus=0, max_concurrency=MAX_WAITING, name=self.name, get_if_exists=True)
-            .remote(*mine)
-        )
-        # An actor of this name from an earlier call of this job takes these settings.
-        ray.get(handle.configure.remote(*mine))
-        return handle
+        for attempt in range(START_ATTEMPTS):
+            handle: Any = (
+                ray.remote(_Limiter)
+                .options(
+                    num_cpus=0, max_concurrency=MAX_WAITING, name=self.name, get_if_exists=True
+                )
+                .remote(*mine)
+            )
+            try:
+                # An actor of this name from an earlier call of this job takes these settings.
+                ray.get(handle.configure.remote(*mine))
+            except ray.exceptions.ActorDiedError:
+                # The earlier call's limiter was being torn down as its last user let go: the
+                # name frees up once it is gone, and the next try starts a new one.
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            return handle
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+START_ATTEMPTS = 5
+"""Tries to get a running limiter, when one of the same name is going away meanwhile."""
 
 
 class _Limiter:
