@@ -7,6 +7,7 @@ import io
 import json
 import os
 import struct
+import tempfile
 import tracemalloc
 import wave
 from pathlib import Path
@@ -131,6 +132,12 @@ def test_an_unknown_wav_codec_is_refused_before_ffmpeg_sees_it(
     monkeypatch.setattr(av, "open", never)
     with pytest.raises(DecodeError, match="codec tag 0xbeef"):
         decode(io.BytesIO(bad))
+    # what the server spools uploads to; on Python 3.10 it has no seekable() method
+    with tempfile.SpooledTemporaryFile(max_size=1024) as spooled:
+        spooled.write(bad)
+        spooled.seek(0)
+        with pytest.raises(DecodeError, match="codec tag 0xbeef"):
+            decode(spooled)  # type: ignore[arg-type]
     check_wav_codec(good)  # a PCM WAV passes
     check_wav_codec(b"fLaC" + bytes(100))  # and anything that is not a WAV
 

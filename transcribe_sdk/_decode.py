@@ -106,8 +106,11 @@ def _head(source: Source) -> bytes:
                 return file.read(_HEAD_BYTES)
         except OSError:
             return b""  # FFmpeg reports the unreadable path itself
+    # Not every file object has seekable(): Python 3.10's SpooledTemporaryFile (what the
+    # server spools uploads to) lacks it, yet seeks. Try the seek itself.
+    seekable = getattr(source, "seekable", None)
     try:
-        if not source.seekable():
+        if seekable is not None and not seekable():
             return b""
         where = source.tell()
         head = source.read(_HEAD_BYTES)
