@@ -396,13 +396,17 @@ class BaseClient:
         max_spool_bytes: int = DEFAULT_MAX_SPOOL_BYTES,
     ) -> None:
         raw_url = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
-        self.local_model = local_model_of(raw_url)
+        self.local_model: str | None = local_model_of(raw_url)
+        """With ``base_url="local..."``, the local engine's model (``""``: its default); else
+        ``None``."""
         key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
         self._auth: httpx.Auth | None = BearerAuth(key) if key else None
         # What no message we build may show (a key shorter than 8 would match ordinary words).
         self._secrets = Secrets((key,) if key and len(key) >= 8 else ())
-        self.max_response_bytes = _check_byte_limit(max_response_bytes, "max_response_bytes")
-        self.max_spool_bytes = _check_byte_limit(max_spool_bytes, "max_spool_bytes")
+        self.max_response_bytes: int = _check_byte_limit(max_response_bytes, "max_response_bytes")
+        self.max_spool_bytes: int = _check_byte_limit(max_spool_bytes, "max_spool_bytes")
+        self.base_url: str
+        """Where requests go, without a trailing slash (user info taken out)."""
         if self.local_model is not None:
             self.base_url = LOCAL_BASE_URL
         else:
@@ -418,14 +422,17 @@ class BaseClient:
                 raw_url if base_url is not None else raw_url or DEFAULT_BASE_URL
             )
             self._take_userinfo(bool(key))
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
-        self.max_retries = _check_retries(max_retries)
+        self.timeout: httpx.Timeout = DEFAULT_TIMEOUT if timeout is None else to_timeout(timeout)
+        """Each request's connect, read, write and pool limits (per call: ``timeout=``)."""
+        self.max_retries: int = _check_retries(max_retries)
+        """Retries after a call's first attempt (per call: ``max_retries=``)."""
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise InvalidInputError(
                 "retry_policy", f"must be a RetryPolicy, not {_type_name(retry_policy)}"
             )
-        self.retry_policy = retry_policy or RetryPolicy()
-        self.default_headers = {
+        self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
+        """The backoff between retries."""
+        self.default_headers: dict[str, str] = {
             "User-Agent": _user_agent(),
             "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
             **_check_headers(default_headers, "default_headers"),

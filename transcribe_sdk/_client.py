@@ -138,7 +138,8 @@ class Client(BaseClient):
         self._http = http_client or httpx.Client(**self._own_http_settings())
         if http_client is None:
             guard_client(self._http)
-        self.with_raw_response = _RawClient(self)
+        self.with_raw_response: _RawClient = _RawClient(self)
+        """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -210,7 +211,17 @@ class Client(BaseClient):
         *,
         model: str,
         response_format: str | None,
-        stream: bool = False,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        stream: bool,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult | TranscriptionStream: ...
     def transcribe(
@@ -314,6 +325,17 @@ class Client(BaseClient):
         files: Iterable[FileInput],
         *,
         model: str,
+        response_format: Literal["diarized_json"],
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[DiarizedTranscription]]: ...
+    @overload
+    def transcribe_many(
+        self,
+        files: Iterable[FileInput],
+        *,
+        model: str,
         response_format: str | None,
         max_concurrency: int = 4,
         on_progress: ProgressCallback | None = None,
@@ -395,6 +417,20 @@ class Client(BaseClient):
         file: FileInput,
         *,
         model: str,
+        response_format: Literal["diarized_json"],
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
         response_format: str | None = None,
         max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
         max_chunk_seconds: float | None = None,
@@ -414,7 +450,21 @@ class Client(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
-        stream: bool = False,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    @overload
+    def transcribe_long(
+        self,
+        file: FileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: bool,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult | PiecewiseStream: ...
     def transcribe_long(
@@ -628,7 +678,8 @@ class AsyncClient(BaseClient):
         self._http = http_client or httpx.AsyncClient(**self._own_http_settings())
         if http_client is None:
             guard_client(self._http)
-        self.with_raw_response = _AsyncRawClient(self)
+        self.with_raw_response: _AsyncRawClient = _AsyncRawClient(self)
+        """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 
     async def close(self) -> None:
         """Close the connections this client opened (not those of an ``http_client`` passed in)."""
@@ -698,7 +749,17 @@ class AsyncClient(BaseClient):
         *,
         model: str,
         response_format: str | None,
-        stream: bool = False,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        stream: bool,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult | AsyncTranscriptionStream: ...
     async def transcribe(
@@ -797,6 +858,17 @@ class AsyncClient(BaseClient):
         files: Iterable[AsyncFileInput],
         *,
         model: str,
+        response_format: Literal["diarized_json"],
+        max_concurrency: int = 4,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[TranscribeOptions],
+    ) -> list[BatchResult[DiarizedTranscription]]: ...
+    @overload
+    async def transcribe_many(
+        self,
+        files: Iterable[AsyncFileInput],
+        *,
+        model: str,
         response_format: str | None,
         max_concurrency: int = 4,
         on_progress: ProgressCallback | None = None,
@@ -878,6 +950,20 @@ class AsyncClient(BaseClient):
         file: AsyncFileInput,
         *,
         model: str,
+        response_format: Literal["diarized_json"],
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> Transcription: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
         response_format: str | None = None,
         max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
         max_chunk_seconds: float | None = None,
@@ -897,7 +983,21 @@ class AsyncClient(BaseClient):
         max_chunk_seconds: float | None = None,
         max_concurrency: int = 2,
         on_progress: PieceProgress | None = None,
-        stream: bool = False,
+        stream: Literal[False] = False,
+        **options: Unpack[TranscribeOptions],
+    ) -> AnyResult: ...
+    @overload
+    async def transcribe_long(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: str | None = None,
+        max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+        max_chunk_seconds: float | None = None,
+        max_concurrency: int = 2,
+        on_progress: PieceProgress | None = None,
+        stream: bool,
         **options: Unpack[TranscribeOptions],
     ) -> AnyResult | AsyncPiecewiseStream: ...
     async def transcribe_long(
@@ -1127,6 +1227,15 @@ class _RawClient:
         file: FileInput,
         *,
         model: str,
+        response_format: Literal["diarized_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[DiarizedTranscription]: ...
+    @overload
+    def transcribe(
+        self,
+        file: FileInput,
+        *,
+        model: str,
         response_format: str | None,
         **options: Unpack[TranscribeOptions],
     ) -> RawResponse[AnyResult]: ...
@@ -1175,6 +1284,15 @@ class _AsyncRawClient:
         response_format: TextFormat,
         **options: Unpack[TranscribeOptions],
     ) -> RawResponse[str]: ...
+    @overload
+    async def transcribe(
+        self,
+        file: AsyncFileInput,
+        *,
+        model: str,
+        response_format: Literal["diarized_json"],
+        **options: Unpack[TranscribeOptions],
+    ) -> RawResponse[DiarizedTranscription]: ...
     @overload
     async def transcribe(
         self,

@@ -268,7 +268,9 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Record ``request`` and give the next scripted answer (httpx's sync interface)."""
         return self._answer(request, request.read())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Record ``request`` and give the next scripted answer (httpx's async interface)."""
         return self._answer(request, await request.aread())
