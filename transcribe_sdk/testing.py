@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 
-from ._client import AsyncClient, Client
+from ._async_client import AsyncClient
+from ._client import Client
 from ._form_decode import FormError, parse_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
