@@ -8,6 +8,10 @@ cluster, connect with `ray.init(address="auto")` and give `base_url`/`api_key` a
 `RateLimit` that matches your account (see docs/ray.md).
 """
 
+# Ray and pyarrow ship incomplete types: strict pyright would flag their functions, not ours.
+# pyright: reportMissingTypeStubs=false, reportUnknownMemberType=false
+# pyright: reportUnknownVariableType=false, reportUnknownArgumentType=false
+
 from __future__ import annotations
 
 import sys

@@ -246,12 +246,12 @@ class _Patched:
 def record_sleeps(monkeypatch: Any) -> list[float]:
     """Make the clients' waits between retries free: each delay is recorded, not slept.
 
-    Replaces ``time`` and ``anyio`` as seen by ``transcribe_sdk._client`` only (the two places
+    Replaces ``time`` and ``anyio`` as seen by ``transcribe_sdk._shells`` only (the two places
     the shells sleep), so nothing else in the process is affected.
     """
     import anyio
 
-    from transcribe_sdk import _client
+    from transcribe_sdk import _shells
 
     delays: list[float] = []
     real_sleep = anyio.sleep
@@ -260,8 +260,8 @@ def record_sleeps(monkeypatch: Any) -> list[float]:
         delays.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(_client, "time", _Patched(time, delays.append))
-    monkeypatch.setattr(_client, "anyio", _Patched(anyio, asleep))
+    monkeypatch.setattr(_shells, "time", _Patched(time, delays.append))
+    monkeypatch.setattr(_shells, "anyio", _Patched(anyio, asleep))
     return delays
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import API_KEY, BASE_URL
 from pytest_httpx import HTTPXMock
 
-import transcribe_sdk._client as client_module
+import transcribe_sdk._shells as shells_module
 from transcribe_sdk import (
     DEFAULT_TIMEOUT,
     APIConnectionError,
@@ -33,7 +33,7 @@ URL = f"{BASE_URL}/audio/transcriptions"
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    monkeypatch.setattr(shells_module.time, "sleep", slept.append)
     return slept
 
 

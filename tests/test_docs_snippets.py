@@ -173,10 +173,13 @@ def test_the_skip_marker_is_read(tmp_path: Path) -> None:
 
 def test_every_transcribe_option_has_a_one_line_description() -> None:
     import ast
+    import inspect
 
     from transcribe_sdk import TranscribeOptions
 
-    tree = ast.parse((ROOT / "transcribe_sdk" / "_base.py").read_text(encoding="utf-8"))
+    source = inspect.getsourcefile(TranscribeOptions)
+    assert source is not None
+    tree = ast.parse(Path(source).read_text(encoding="utf-8"))
     body = next(
         node.body
         for node in ast.walk(tree)

@@ -72,7 +72,9 @@ async def run_in_thread(func: Callable[..., _T], *args: Any) -> _T:
 class AsyncReadable(Protocol):
     """An object with ``async def read(size)`` returning bytes (aiofiles, anyio)."""
 
-    async def read(self, size: int = -1, /) -> bytes: ...
+    async def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left when ``size`` is -1); ``b""`` at the end."""
+        ...
 
 
 AsyncContent: TypeAlias = AsyncIterable[bytes] | AsyncReadable

@@ -3,8 +3,8 @@
 :class:`Exchange` is what an attempt read; :class:`BodySink` collects a body up to its cap;
 :func:`map_transport_error` turns an httpx failure into our error with advice;
 :func:`resend_on_fresh_connection` tells a stale keep-alive connection from a real failure;
-:func:`closed_error` names a client closed under a running call. The shells in ``_client.py``
-use them around each send; the decisions across attempts stay in ``_base.call_flow``.
+:func:`closed_error` names a client closed under a running call. The shells in ``_shells.py``
+use them around each send; the decisions across attempts stay in ``_flow.call_flow``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import httpx
 from .errors import APIConnectionError, APITimeoutError, ClientClosedError
 
 if TYPE_CHECKING:
-    from ._base import Call
+    from ._flow import Call
 
 __all__ = [
     "ERROR_BODY_LIMIT",

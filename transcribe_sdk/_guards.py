@@ -31,7 +31,7 @@ from .errors import (
 from .files import AudioFile
 
 if TYPE_CHECKING:
-    from ._base import Call
+    from ._flow import Call
 
 __all__ = [
     "AudioTooLongError",

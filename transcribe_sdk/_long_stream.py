@@ -38,9 +38,11 @@ class Joiner:
         self._started = False  # the current piece has sent text
 
     def start_piece(self) -> None:
+        """Mark the start of the next piece's events."""
         self._started = False
 
     def event(self, event: StreamEvent, offset: float) -> list[StreamEvent]:
+        """The whole file's events for one of a piece's, its times moved by ``offset`` s."""
         if isinstance(event, TranscriptTextDelta):
             delta = event.delta
             if not self._started and self.texts and delta and not delta.startswith(" "):
@@ -67,9 +69,11 @@ class Joiner:
 
     @property
     def text(self) -> str:
+        """The text of the pieces so far, joined with spaces."""
         return " ".join(self.texts)
 
     def done(self) -> TranscriptTextDone:
+        """The whole file's last event: all the text, the pieces' usage added up."""
         return TranscriptTextDone(text=self.text, usage=total_usage(self.usages))
 
 

@@ -25,6 +25,8 @@ from .errors import InvalidInputError
 from .errors import type_name as _type_name
 
 ResponseFormat = Literal["json", "verbose_json", "text", "srt", "vtt", "diarized_json"]
+TextFormat = Literal["text", "srt", "vtt"]
+"""The formats whose result is the body as a ``str``."""
 Preference = Literal["speed", "cost", "balanced"]
 TimestampGranularity = Literal["word", "segment"]
 

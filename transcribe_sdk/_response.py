@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import pydantic
 
     from .models import Transcription, VerboseTranscription
+
+    AnyResult: TypeAlias = Transcription | VerboseTranscription | str
+    """What a call without ``stream`` can return, whatever its ``response_format``."""
 
 T = TypeVar("T")
 

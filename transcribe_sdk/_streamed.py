@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._attempt import OpenStream
-from ._base import Call
+from ._flow import Call
 from ._response import RawResponse
 
 

@@ -131,7 +131,7 @@ class APIConnectionError(TranscribeError):
     def __init__(self, message: str, *, attempts: int = 1, reason: str = "") -> None:
         super().__init__(message)
         self.attempts = attempts
-        self.reason = reason or type(self).__name__
+        self.reason: str = reason or type(self).__name__
         """A few words on what failed (``"connection refused"``, ``"read timeout"``)."""
 
 

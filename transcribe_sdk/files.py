@@ -45,7 +45,9 @@ __all__ = ["AudioFile", "FileContent", "FileInput", "prepare_file"]
 class Reader(Protocol):
     """Anything with ``read(size) -> bytes``: a binary file, a pipe, a socket file, ..."""
 
-    def read(self, size: int = -1, /) -> bytes: ...
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left when ``size`` is -1); ``b""`` at the end."""
+        ...
 
 
 FileContent: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | Reader

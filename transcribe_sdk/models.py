@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, field_validator
 
@@ -59,7 +59,9 @@ LooseStr = Annotated[str, BeforeValidator(_loose_str)]
 
 
 class _ServerModel(BaseModel):
-    model_config = ConfigDict(
+    """The base of every answer model: unknown fields from a server are kept, never refused."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
         extra="allow",
         populate_by_name=True,
         protected_namespaces=(),

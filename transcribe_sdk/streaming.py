@@ -2,7 +2,8 @@
 
 ``client.transcribe(..., stream=True)`` returns a :class:`TranscriptionStream` (or, from
 :class:`~transcribe_sdk.AsyncClient`, an :class:`AsyncTranscriptionStream`) that yields these
-events, with OpenAI's names and fields:
+events, with OpenAI's names and fields (``transcribe_long(..., stream=True)`` returns a
+:class:`PiecewiseStream` or :class:`AsyncPiecewiseStream` of the same events):
 
 - :class:`TranscriptTextDelta` (``transcript.text.delta``): more text, as it is decoded;
 - :class:`TranscriptTextSegment` (``transcript.text.segment``): a finished segment with its
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -38,9 +39,25 @@ from ._sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 from .errors import StreamInterruptedError
 from .models import Logprob, LooseStr, Usage
 
+if TYPE_CHECKING:
+    from ._long_stream import AsyncPiecewiseStream, PiecewiseStream
+else:
+
+    def __getattr__(name: str) -> object:
+        # transcribe_long(stream=True)'s streams, named here for annotations; their module
+        # imports this one, so they load when first named.
+        if name in ("PiecewiseStream", "AsyncPiecewiseStream"):
+            from . import _long_stream
+
+            return getattr(_long_stream, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "AsyncPiecewiseStream",
     "AsyncTranscriptionStream",
     "Logprob",
+    "PiecewiseStream",
     "StreamEvent",
     "TranscriptTextDelta",
     "TranscriptTextDone",
@@ -51,7 +68,9 @@ __all__ = [
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    """The base of every stream event: fields a server adds are kept, never refused."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", protected_namespaces=())
 
 
 class TranscriptTextDelta(_Event):
@@ -105,12 +124,15 @@ class EventReader:
 
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
-        self.text = ""
-        self.done = False
+        self.text: str = ""
+        """The transcript so far: every delta's text, or the ``done`` event's whole text."""
+        self.done: bool = False
+        """Whether the stream's last event (``done``, or vLLM's ``[DONE]``) has arrived."""
         self._usage: Any = None
         self._segments = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """The events completed by ``chunk``, the next bytes of the body, in order."""
         try:
             raw = self._decoder.feed(chunk)
         except EventTooLargeError as exc:
@@ -125,6 +147,7 @@ class EventReader:
         return events
 
     def interrupted(self, why: str) -> StreamInterruptedError:
+        """The error for a stream cut off for reason ``why``, holding the text so far."""
         return StreamInterruptedError(
             f"The transcription stream was cut off: {why}. {len(self.text)} characters of "
             "text had arrived (on the error as .text); the request was not retried, since "
@@ -232,6 +255,8 @@ def _cut_off(reader: EventReader, exc: httpx.HTTPError) -> StreamInterruptedErro
 
 
 class _StreamBase:
+    """What the sync and async streams share: the response, the event reader, closing."""
+
     def __init__(
         self,
         response: httpx.Response,

@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 
-from ._client import AsyncClient, Client
+from ._async_client import AsyncClient
+from ._client import Client
 from ._form_decode import FormError, parse_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
@@ -268,7 +269,9 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Record ``request`` and give the next scripted answer (httpx's sync interface)."""
         return self._answer(request, request.read())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Record ``request`` and give the next scripted answer (httpx's async interface)."""
         return self._answer(request, await request.aread())

@@ -194,7 +194,8 @@ class LocalApp:
         # server runs the model it was started with. The process that owns an in-process
         # engine may choose per request.
         self.honour_model_field = honour_model_field
-        self.engine = engine or WhisperEngine()
+        self.engine: WhisperEngine = engine or WhisperEngine()
+        """The engine that transcribes (a new one on the default model when none is given)."""
 
     def models(self) -> Reply:
         """``GET /v1/models``: the one model this engine answers with."""

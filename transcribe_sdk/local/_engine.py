@@ -198,10 +198,11 @@ class WhisperEngine:
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
     ) -> None:
         check_installed()
-        self.default_model = os.fspath(default_model) if default_model else DEFAULT_MODEL
+        self.default_model: str = os.fspath(default_model) if default_model else DEFAULT_MODEL
+        """The model a request gets when it names none (or when names are not honoured)."""
         self.vad_filter = vad_filter
         """Gate every request on voice activity unless it says otherwise."""
-        self.vad_parameters = check_vad_parameters(vad_parameters or {})
+        self.vad_parameters: dict[str, float] = check_vad_parameters(vad_parameters or {})
         """Silero VAD settings over faster-whisper's defaults, for every request."""
         if max_audio_seconds is not None and not (
             math.isfinite(max_audio_seconds) and max_audio_seconds > 0

@@ -97,7 +97,8 @@ class FormReader:
             self._parser = MultipartParser(boundary, callbacks)
         except (FormParserError, ValueError) as exc:
             raise FormError(f"the multipart boundary is not usable ({exc})") from None
-        self.form = Form()
+        self.form: Form = Form()
+        """The fields and the upload read so far."""
         self._ended = False
         self._reset_part()
 

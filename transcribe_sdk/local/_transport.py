@@ -67,9 +67,11 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An httpx transport (sync and async) that answers with :class:`LocalApp`."""
 
     def __init__(self, app: LocalApp | None = None) -> None:
-        self.app = app or LocalApp()
+        self.app: LocalApp = app or LocalApp()
+        """The request handling this transport answers with."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer ``request`` in this thread (httpx's sync transport interface)."""
         opened = self.app.open(request.method, request.url.path, request.headers)
         if isinstance(opened, Reply):
             request.read()
@@ -84,6 +86,7 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._answered(self.app.answer(form), request, sync=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer ``request``, transcribing in a worker thread (httpx's async interface)."""
         opened = self.app.open(request.method, request.url.path, request.headers)
         if isinstance(opened, Reply):
             await request.aread()

@@ -17,8 +17,10 @@ Example::
 
 try:
     import ray as _ray  # noqa: F401  (fail here, clearly, rather than on first use)
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("transcribe_sdk.ray needs Ray: pip install 'transcribe-sdk[ray]'") from exc
+except ImportError as _missing:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "transcribe_sdk.ray needs Ray: pip install 'transcribe-sdk[ray]'"
+    ) from _missing
 
 from ._dataset import transcribe_dataset
 from ._limit import RateLimit

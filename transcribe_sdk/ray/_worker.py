@@ -48,7 +48,7 @@ class TranscribeBatch:
     """
 
     def __init__(self, settings: Settings, limiter: Any = None) -> None:
-        from .._client import AsyncClient
+        from .._async_client import AsyncClient
 
         self._settings = settings
         self._limiter = limiter
