@@ -295,7 +295,7 @@ def test_cli_path_delivers_each_file_in_input_order(
     assert ray.is_initialized()
     assert [r.input for r in results] == files
     assert sorted(d.index for d in delivered) == [0, 1, 2, 3]
-    assert [r.ok for r in results] == [True, True, False, True]
+    assert [r.ok for r in results] == [True, True, False, True], [str(r.error) for r in results]
     failure = results[2].error
     assert isinstance(failure, RemoteFailure)
     assert failure.error_type == "BadRequestError"

@@ -98,9 +98,16 @@ class RateLimit:
                     raise
                 time.sleep(0.2 * (attempt + 1))
                 continue
+            # A named actor lives as long as its creator holds a handle. Kept here, the one this
+            # driver started outlives this run's objects, so a later run that finds it by name
+            # (or a worker still holding it) never meets an actor being torn down.
+            _KEPT[self.name] = handle
             return handle
         raise AssertionError("unreachable")  # the loop returns or raises
 
+
+_KEPT: dict[str, Any] = {}
+"""The limiters this process started or found, by name (see :meth:`RateLimit.start`)."""
 
 START_ATTEMPTS = 5
 """Tries to get a running limiter, when one of the same name is going away meanwhile."""
