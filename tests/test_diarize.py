@@ -152,3 +152,34 @@ def test_logprobs_are_typed_on_whole_answers() -> None:
     )
     assert result.logprobs is not None
     assert (result.logprobs[0].token, result.logprobs[0].bytes) == ("Hi", [72, 105])
+
+
+def test_long_audio_keeps_its_speakers_when_split() -> None:
+    pytest.importorskip("av")
+    from transcribe_sdk.testing import FakeServer
+
+    fake = FakeServer()
+    for speaker in ("A", "B", "A"):
+        fake.add_response(
+            json_body={
+                "text": f"{speaker} speaks.",
+                "segments": [
+                    {"id": "seg_0", "start": 1.0, "end": 2.0, "text": "x", "speaker": speaker}
+                ],
+            }
+        )
+    with fake.client() as client:
+        result = client.transcribe_long(
+            FIXTURES / "long_speech.wav",
+            model="gpt-4o-transcribe-diarize",
+            response_format="diarized_json",
+            max_chunk_seconds=25,
+        )
+    assert [r.field("response_format") for r in fake.requests] == ["diarized_json"] * 3
+    assert all(r.field("chunking_strategy") == "auto" for r in fake.requests)
+    assert isinstance(result, DiarizedTranscription)
+    assert [s.speaker for s in result.segments or []] == ["A", "B", "A"]
+    starts = [s.start or 0 for s in result.segments or []]
+    assert starts[0] == 1.0
+    assert starts[1] > 20  # moved to where its piece starts in the whole file
+    assert result.text == "A speaks. B speaks. A speaks."

@@ -356,7 +356,7 @@ class AsyncClient(AsyncShell):
         on_progress: PieceProgress | None = None,
         stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
-    ) -> Transcription: ...
+    ) -> DiarizedTranscription: ...
     @overload
     async def transcribe_long(
         self,

@@ -386,7 +386,7 @@ class Client(SyncShell):
         on_progress: PieceProgress | None = None,
         stream: Literal[False] = False,
         **options: Unpack[TranscribeOptions],
-    ) -> Transcription: ...
+    ) -> DiarizedTranscription: ...
     @overload
     def transcribe_long(
         self,

@@ -44,6 +44,12 @@ class SplitPlan:
     piece_options: dict[str, Any]
     response_format: str | None
 
+    @property
+    def piece_format(self) -> str:
+        """What each piece asks for: ``verbose_json`` (times to move), or ``diarized_json``
+        when the speakers are wanted (its segments have times and speakers)."""
+        return "diarized_json" if self.response_format == "diarized_json" else "verbose_json"
+
 
 def plan_split(
     *,
@@ -155,7 +161,7 @@ def transcribe_long(
                 slots.release()
                 break
             future = pool.submit(
-                send, _piece_input(audio, piece), "verbose_json", plan.piece_options
+                send, _piece_input(audio, piece), plan.piece_format, plan.piece_options
             )
             future.add_done_callback(partial(finished, piece))
     if errors:
@@ -179,7 +185,7 @@ async def atranscribe_long(
 
     async def one(piece: Piece) -> None:
         try:
-            result = await send(_piece_input(audio, piece), "verbose_json", plan.piece_options)
+            result = await send(_piece_input(audio, piece), plan.piece_format, plan.piece_options)
         except Exception as exc:  # raised as itself below, not inside an exception group
             errors.append(exc)
             return

@@ -96,6 +96,12 @@ def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
     """The stitched result in the type a single call with ``response_format`` returns."""
     if response_format == "verbose_json":
         return result
+    if response_format == "diarized_json":
+        from .models import DiarizedTranscription
+
+        return DiarizedTranscription.model_validate(
+            {**result.model_dump(exclude={"words"}), "task": "transcribe"}
+        )
     if response_format == "text":
         return result.text
     if response_format == "srt":

@@ -53,9 +53,9 @@ def sync_calls(client: Client, audio: str) -> None:
         VerboseTranscription,
     )
     assert_type(client.transcribe_long(audio, model="m", response_format="srt"), str)
-    # Split audio comes back stitched without speakers: a Transcription (unsplit, the subclass).
     assert_type(
-        client.transcribe_long(audio, model="m", response_format="diarized_json"), Transcription
+        client.transcribe_long(audio, model="m", response_format="diarized_json"),
+        DiarizedTranscription,
     )
     with client.transcribe_long(audio, model="m", stream=True) as pieces:
         assert_type(pieces, PiecewiseStream)
