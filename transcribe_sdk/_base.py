@@ -10,6 +10,7 @@ modules are re-exported here, where the package's other modules and the tests im
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -311,7 +312,7 @@ class BaseClient:
         return Call(
             max_response_bytes=self.max_response_bytes,
             local=self.local_model is not None,
-            router=httpx.URL(self.base_url).host in ROUTER_HOSTS,
+            router=_is_router(self.base_url),
             secrets=self._secrets,
             url=f"{self.base_url}/audio/transcriptions",
             params=params,
@@ -355,3 +356,9 @@ __all__ = [
     "settle",
     "within",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _is_router(base_url: str) -> bool:
+    """Whether ``base_url`` is the router's (parsed once per URL, not on every call)."""
+    return httpx.URL(base_url).host in ROUTER_HOSTS
