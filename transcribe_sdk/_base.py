@@ -221,11 +221,12 @@ class BaseClient:
         max_chunk_bytes: object,
         max_chunk_seconds: object,
         max_concurrency: object,
+        stream: object = False,
     ) -> tuple[SplitPlan, int]:
         """``transcribe_long``'s arguments, checked for the whole call and for its pieces."""
         # The format a single call would use (timestamp_granularities implies verbose_json),
-        # so a split result has the same type as an unsplit one.
-        effective = self._prepare_call(model, response_format, options).asked_format
+        # so a split result has the same type as an unsplit one; a stream's own rules too.
+        effective = self._prepare_call(model, response_format, options, stream).asked_format
         self._prepare_call(model, "verbose_json", options)
         plan = plan_split(
             max_chunk_bytes=max_chunk_bytes,

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
+import wave
 from collections.abc import Iterator
 from typing import IO, Any, Union
 
@@ -184,6 +186,38 @@ class AudioStream:
             raise
         except _errors(av) as exc:
             raise _undecodable(exc) from None
+
+
+def wav_seconds(head: bytes) -> float | None:
+    """A WAV's length from its header (``head``: its first bytes), or ``None`` for anything
+    that is not a readable WAV header. Needs no PyAV."""
+    if len(head) < 44 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    try:
+        with wave.open(io.BytesIO(head)) as reader:
+            rate = reader.getframerate()
+            return reader.getnframes() / rate if rate else None
+    except (wave.Error, EOFError):
+        return None
+
+
+def probe_seconds(source: Source, *, count_up_to: float | None = None) -> float | None:
+    """The length the container states; when it states none and ``count_up_to`` is given,
+    the length counted by decoding (stopping once past ``count_up_to`` seconds). ``None``
+    when it cannot be known: not decodable, or PyAV not installed."""
+    try:
+        with AudioStream(source) as audio:
+            stated = audio.header_seconds()
+            if stated is not None or count_up_to is None:
+                return stated
+            counted = 0
+            for chunk in audio.chunks("s16"):
+                counted += len(chunk)
+                if counted > (count_up_to + 1) * SAMPLE_RATE:
+                    break
+            return counted / SAMPLE_RATE
+    except (DecodeError, ImportError):
+        return None
 
 
 def decode(source: Source, *, max_seconds: float | None = None) -> Any:

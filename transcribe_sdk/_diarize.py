@@ -14,7 +14,6 @@ import binascii
 import io
 import math
 import os
-import wave
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -181,18 +180,7 @@ def _read_reference(path: str, param: str) -> bytes:
 
 
 def _seconds(data: bytes) -> float | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        try:
-            with wave.open(io.BytesIO(data)) as reader:
-                return float(reader.getnframes() / reader.getframerate())
-        except (wave.Error, EOFError, ZeroDivisionError):
-            pass
-    try:
-        from ._decode import AudioStream, DecodeError
-    except ImportError:  # pragma: no cover - _decode imports nothing optional at import time
-        return None
-    try:
-        with AudioStream(io.BytesIO(data)) as audio:
-            return audio.header_seconds()
-    except (DecodeError, ImportError):
-        return None
+    from ._decode import probe_seconds, wav_seconds
+
+    seconds = wav_seconds(data)
+    return seconds if seconds is not None else probe_seconds(io.BytesIO(data))

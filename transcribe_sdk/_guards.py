@@ -13,13 +13,11 @@
 
 from __future__ import annotations
 
-import io
 import math
-import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .errors import (
     FileTooLargeError,
@@ -149,48 +147,19 @@ def limit_upload(audio: AudioFile, limit: int | None) -> AudioFile:
     return replace(audio, _opener=capped, _aopener=None)
 
 
-def _wav_seconds(head: bytes) -> float | None:
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    try:
-        with wave.open(io.BytesIO(head)) as reader:
-            rate = reader.getframerate()
-            return reader.getnframes() / rate if rate else None
-    except (wave.Error, EOFError):
-        return None
-
-
-def _probe(reader: Any, limit: float) -> float | None:
-    try:
-        from ._decode import SAMPLE_RATE, AudioStream, DecodeError
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        with AudioStream(reader) as stream:
-            stated = stream.header_seconds()
-            if stated is not None:
-                return stated
-            counted = 0
-            for chunk in stream.chunks("s16"):  # no length stated: count, up to the limit
-                counted += len(chunk)
-                if counted > (limit + 1) * SAMPLE_RATE:
-                    break
-            return counted / SAMPLE_RATE
-    except (DecodeError, ImportError):
-        return None
-
-
 def check_audio_seconds(audio: AudioFile, limit: float | None) -> None:
     """Raise :class:`AudioTooLongError` unless ``audio`` is known to last at most ``limit``.
     ``audio`` must be replayable (a one-shot stream is copied first)."""
     if limit is None:
         return
+    from ._decode import probe_seconds, wav_seconds
+
     with audio.open() as reader:
         head = reader.read(64 * 1024)
-    seconds = _wav_seconds(head) if len(head) >= 44 else None
+    seconds = wav_seconds(head)
     if seconds is None:
         with audio.open() as reader:
-            seconds = _probe(reader, limit)
+            seconds = probe_seconds(cast("IO[bytes]", reader), count_up_to=limit)
     if seconds is None:
         raise AudioTooLongError(
             f"max_audio_seconds={limit:g} was asked for but the length of {audio.filename!r} "

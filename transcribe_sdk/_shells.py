@@ -82,10 +82,10 @@ class SyncShell(BaseClient):
             max_chunk_bytes=max_chunk_bytes,
             max_chunk_seconds=max_chunk_seconds,
             max_concurrency=max_concurrency,
+            stream=stream,
         )
         audio = prepare_file(file)
         if stream:
-            self._prepare_call(model, response_format, options, stream)  # a stream's own rules
             return self._stream_long(audio, model, response_format, options, plan)
         with ExitStack() as stack:
             if not audio.replayable:
@@ -246,10 +246,10 @@ class AsyncShell(BaseClient):
             max_chunk_bytes=max_chunk_bytes,
             max_chunk_seconds=max_chunk_seconds,
             max_concurrency=max_concurrency,
+            stream=stream,
         )
         audio = await aprepare_file(file)
         if stream:
-            self._prepare_call(model, response_format, options, stream)  # a stream's own rules
             return self._stream_long(audio, model, response_format, options, plan)
         async with AsyncExitStack() as stack:
             if not audio.replayable:
