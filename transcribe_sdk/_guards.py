@@ -163,8 +163,7 @@ def check_audio_seconds(audio: AudioFile, limit: float | None) -> None:
     if seconds is None:
         raise AudioTooLongError(
             f"max_audio_seconds={limit:g} was asked for but the length of {audio.filename!r} "
-            "could not be read (install the split extra, pip install 'transcribe-sdk[split]', "
-            "to read formats other than WAV); nothing was sent",
+            f"could not be read ({_why_unreadable()}); nothing was sent",
             seconds=None,
             limit=limit,
         )
@@ -227,3 +226,14 @@ def upload_cap(call: Call) -> Iterator[None]:
         if limit is None or exc.limit != limit:
             raise
         raise UploadTooLargeError(limit + 1, limit, known=False) from None
+
+
+def _why_unreadable() -> str:
+    import importlib.util
+
+    if importlib.util.find_spec("av") is None:
+        return (
+            "install the split extra, pip install 'transcribe-sdk[split]', to read formats "
+            "other than WAV"
+        )
+    return "PyAV cannot read it as audio"
