@@ -12,8 +12,10 @@ What it does:
    away while counting them, and answers ``{"text": "ok"}`` as ``application/json``.
 2. Writes a temporary ``.wav`` file of ``--size-mb`` MB (MB = 2**20 bytes here): real random
    blocks by default, or a sparse file with ``--sparse`` (quicker to make, reads as zeros).
-3. For each variant, starts a fresh Python process that imports what the variant needs, builds
-   its client, resets the peak-RSS mark (Linux ``/proc/self/clear_refs``, where allowed), takes
+3. For each variant, starts a fresh Python process that imports what the variant needs (for
+   transcribe-sdk also its result models, which it otherwise imports on the first call: import
+   time is measured on its own, by ``compare.py``), builds its client, resets the peak-RSS
+   mark (Linux ``/proc/self/clear_refs``, where allowed), takes
    ``ru_maxrss`` as the baseline, uploads the file once, and takes ``ru_maxrss`` again. The
    difference is the peak memory the upload added. The time of the call gives the throughput.
    With tracemalloc on (the default), a second fresh process per variant measures the peak of
@@ -153,6 +155,8 @@ def _uploader(
     variant: str, base_url: str, path: str
 ) -> tuple[Callable[[], str], Callable[[], None]]:
     """Import what ``variant`` needs and build its client; return (upload, cleanup)."""
+    if variant.startswith("transcribe-sdk"):
+        import transcribe_sdk.models  # noqa: F401  (imported on first use otherwise)
     if variant == "transcribe-sdk":
         from transcribe_sdk import Client
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from transcribe_sdk import _multipart
 from transcribe_sdk._async_files import aopen, aprepare_file
-from transcribe_sdk._multipart import MultipartBody
+from transcribe_sdk._multipart import GLUE_MAX, MultipartBody
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import CHUNK_SIZE, AudioFile, prepare_file, spool
 
@@ -232,12 +232,44 @@ def test_file_is_read_in_bounded_chunks() -> None:
     body = MultipartBody(FIELDS, audio)
     with audio.open() as reader:
         pieces = list(body.iter_sync(reader))
+    # Chunks up to GLUE_MAX carry the form's head (the first) and tail (the last) with them.
+    assert CHUNK_SIZE <= GLUE_MAX
+    assert pieces[0].startswith(body.head)
+    assert pieces[-1].endswith(body.tail)
+    assert b"".join(pieces) == body.head + LONG + body.tail
+    assert len(pieces) == -(-len(LONG) // CHUNK_SIZE)
+    assert all(0 < len(p) <= CHUNK_SIZE + len(body.head) + len(body.tail) for p in pieces)
+
+
+def test_a_small_file_is_one_piece_with_the_form_around_it() -> None:
+    audio = prepare_file(("tiny.wav", WAV))
+    body = MultipartBody(FIELDS, audio)
+    with audio.open() as reader:
+        pieces = list(body.iter_sync(reader))
+    assert pieces == [body.head + WAV + body.tail]
+
+
+def test_a_stream_of_unknown_size_gets_its_tail_at_the_end() -> None:
+    audio = prepare_file(OnlyRead(WAV))
+    assert audio.size is None
+    body = MultipartBody(FIELDS, audio)
+    with audio.open() as reader:
+        pieces = list(body.iter_sync(reader))
+    assert pieces[0].startswith(body.head)
+    assert pieces[-1] == body.tail  # its end is known only when a read comes back empty
+    assert b"".join(pieces) == body.head + WAV + body.tail
+
+
+@pytest.mark.anyio
+async def test_async_large_chunks_are_sent_as_they_are_not_copied() -> None:
+    data = b"RIFF" + bytes(GLUE_MAX * 3)
+    audio = await aprepare_file(("big.wav", data))
+    body = MultipartBody(FIELDS, audio)
+    async with aopen(audio) as reader:
+        pieces = [piece async for piece in body.iter_async(reader)]
     assert pieces[0] == body.head
     assert pieces[-1] == body.tail
-    file_chunks = pieces[1:-1]
-    assert all(0 < len(chunk) <= CHUNK_SIZE for chunk in file_chunks)
-    assert len(file_chunks) == -(-len(LONG) // CHUNK_SIZE)
-    assert b"".join(file_chunks) == LONG
+    assert b"".join(pieces[1:-1]) == data
 
 
 # --- filenames, names and types that could break the header -------------------------------------
@@ -285,8 +317,7 @@ def test_file_shrinking_mid_upload_raises(tmp_path: Path) -> None:
     body = MultipartBody(FIELDS, audio)
     with audio.open() as reader:
         chunks = body.iter_sync(reader)
-        assert next(chunks) == body.head
-        assert next(chunks) == LONG[:CHUNK_SIZE]
+        assert next(chunks) == body.head + LONG[:CHUNK_SIZE]
         with open(path, "r+b") as handle:
             handle.truncate(300_000)
         with pytest.raises(InvalidFileError) as info:
@@ -451,7 +482,7 @@ def test_64_mb_upload_holds_a_couple_of_chunks(big_wav: Path) -> None:
         tracemalloc.stop()
     assert audio.size == BIG
     assert sent == body.content_length
-    assert largest <= CHUNK_SIZE
+    assert largest <= CHUNK_SIZE + len(body.head) + len(body.tail)
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
 
 

@@ -78,7 +78,8 @@ def test_a_url_password_is_sent_as_basic_auth_and_never_logged(
             assert PASSWORD not in repr(client) + repr(vars(client))
     expected = base64.b64encode(f"user:{PASSWORD}".encode()).decode()
     assert server.attempts[0].header("authorization") == f"Basic {expected}"
-    assert any("HTTP Request: POST" in r.getMessage() for r in caplog.records)
+    shown = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("HTTP Request: POST http://127.0.0.1:") for m in shown), shown
     assert PASSWORD not in "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in everything_shown(info.value)
 

@@ -26,6 +26,7 @@ from ._net import guard_client
 from ._params import TextFormat
 from ._raw import AsyncRawClient
 from ._retry import RetryPolicy
+from ._send import Outbound
 from ._shells import AsyncShell
 
 if TYPE_CHECKING:
@@ -75,8 +76,10 @@ class AsyncClient(AsyncShell):
         self._accept_http_client(http_client, httpx.AsyncClient, timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._own_http_settings())
-        if http_client is None:
-            guard_client(self._http)
+        guarded = http_client is None and guard_client(self._http)
+        self._outbound = Outbound(self._http, self._auth, owned=http_client is None)
+        self._direct_files = guarded and self._outbound.direct
+        """Whether large files may be sent by the kernel (see ``_regions``)."""
         self.with_raw_response: AsyncRawClient = AsyncRawClient(self)
         """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 

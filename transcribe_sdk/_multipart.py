@@ -12,8 +12,12 @@ from collections.abc import AsyncIterator, Iterator
 
 from ._async_files import ASYNC_CHUNK_SIZE, AsyncReader
 from ._readers import checked_chunk
+from ._regions import regions_of, sendable
 from .errors import InvalidFileError
 from .files import CHUNK_SIZE, AudioFile, Reader
+
+GLUE_MAX = 256 * 1024
+"""Chunks up to this size are sent in one piece with the form around them (see :class:`_Frame`)."""
 
 
 def _quote(value: str) -> str:
@@ -96,28 +100,87 @@ class MultipartBody:
                 "was it truncated while being uploaded?"
             )
 
-    def iter_sync(self, reader: Reader) -> Iterator[bytes]:
-        """The body's bytes, reading the file from ``reader`` one chunk at a time."""
-        yield self.head
+    def iter_sync(self, reader: Reader, *, direct: bool = False) -> Iterator[bytes]:
+        """The body's bytes, reading the file from ``reader`` one chunk at a time.
+
+        ``direct``: the connection is one whose writes :mod:`transcribe_sdk._regions` can
+        hand to the kernel; a large file on disk is then sent region by region without being
+        read here (the rest, less than a region, is read as usual).
+        """
+        frame = _Frame(self)
         sent = 0
+        file = sendable(reader, self.audio.size) if direct else None
+        if file is not None:
+            for region, stand_in in regions_of(file, self.audio.size or 0):
+                yield from frame.rest_of_head()
+                yield stand_in
+                sent += region.sent
         while (want := self._next_size(sent, CHUNK_SIZE)) > 0:
             chunk = self._take(reader.read(want), sent)
             if not chunk:
                 break
             sent += len(chunk)
-            yield chunk
+            yield from frame.around(chunk, sent)
         self._check_end(sent)
-        yield self.tail
+        yield from frame.rest()
 
-    async def iter_async(self, reader: AsyncReader) -> AsyncIterator[bytes]:
+    async def iter_async(
+        self, reader: AsyncReader, *, direct: bool = False
+    ) -> AsyncIterator[bytes]:
         """Like :meth:`iter_sync`, awaiting each read so the event loop keeps running."""
-        yield self.head
+        frame = _Frame(self)
         sent = 0
+        file = sendable(getattr(reader, "source", None), self.audio.size) if direct else None
+        if file is not None:
+            for region, stand_in in regions_of(file, self.audio.size or 0):
+                for piece in frame.rest_of_head():
+                    yield piece
+                yield stand_in
+                sent += region.sent
         while (want := self._next_size(sent, ASYNC_CHUNK_SIZE)) > 0:
             chunk = self._take(await reader.read(want), sent)
             if not chunk:
                 break
             sent += len(chunk)
-            yield chunk
+            for piece in frame.around(chunk, sent):
+                yield piece
         self._check_end(sent)
-        yield self.tail
+        for piece in frame.rest():
+            yield piece
+
+
+class _Frame:
+    """Puts the form's head before the file's bytes and its tail after them.
+
+    A small chunk goes out in one piece with them (the head before the first chunk, the tail
+    after the last): one socket write instead of three, and copying up to :data:`GLUE_MAX`
+    bytes costs less than the two sends it saves. A large chunk goes out as it is.
+    """
+
+    __slots__ = ("_head", "_size", "_tail")
+
+    def __init__(self, body: MultipartBody) -> None:
+        self._head: bytes | None = body.head
+        self._tail: bytes | None = body.tail
+        self._size = body.audio.size
+
+    def around(self, chunk: bytes, sent: int) -> tuple[bytes, ...]:
+        """What to send for ``chunk``, the file's bytes up to ``sent``."""
+        head, self._head = self._head, None
+        if len(chunk) > GLUE_MAX:
+            return (chunk,) if head is None else (head, chunk)
+        tail = None
+        if sent == self._size:
+            tail, self._tail = self._tail, None
+        if head is None and tail is None:
+            return (chunk,)
+        return (b"".join(p for p in (head, chunk, tail) if p is not None),)
+
+    def rest_of_head(self) -> tuple[bytes, ...]:
+        """The head, if it is still to send (before a region of the file)."""
+        head, self._head = self._head, None
+        return () if head is None else (head,)
+
+    def rest(self) -> tuple[bytes, ...]:
+        """What is still to send once the file's bytes are all out."""
+        return tuple(p for p in (self._head, self._tail) if p is not None)

@@ -16,7 +16,11 @@ pool so that every connection's reads and writes:
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import math
+import os
+import selectors
 import socket
 import time
 from collections.abc import Iterable
@@ -26,6 +30,9 @@ from typing import Any
 import anyio
 import httpcore
 
+from ._async_files import run_in_thread
+from ._regions import Region, claim
+
 __all__ = ["deadline", "guard_client"]
 
 deadline: ContextVar[float | None] = ContextVar("transcribe_sdk_deadline", default=None)
@@ -33,6 +40,17 @@ deadline: ContextVar[float | None] = ContextVar("transcribe_sdk_deadline", defau
 
 _EXPIRED = 0.001
 """The timeout handed to a read or write once the deadline has passed: it fails at once."""
+
+CHECK_EVERY = 256 * 1024
+"""Bytes written between two looks for an early answer: small requests (one or two writes)
+pay for none, a large upload stops within this much of the server's answer."""
+
+PIECE = 8 * 1024 * 1024
+"""A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
+write timeout means no progress for that long, as for any other write."""
+
+_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
+"""What ``sendfile`` says when it cannot join this file and this socket (then it is read)."""
 
 
 def _cap(timeout: float | None) -> float | None:
@@ -72,17 +90,69 @@ def _early() -> httpcore.WriteError:
     return httpcore.WriteError("the server answered before the upload was complete")
 
 
+def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
+    """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
+    ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
+    out, fd = sock.fileno(), region.file.fileno()
+    sock.setblocking(False)  # httpcore sets its timeout again before its own next use
+    with selectors.DefaultSelector() as selector:
+        selector.register(out, selectors.EVENT_WRITE)
+        while region.sent < region.count:
+            try:
+                sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
+            except BlockingIOError:
+                if not selector.select(_cap(timeout)):
+                    raise httpcore.WriteTimeout("timed out sending the file") from None
+                continue
+            except OSError as exc:
+                if exc.errno in _UNSUPPORTED and region.sent == 0:
+                    return False
+                raise httpcore.WriteError(str(exc)) from exc
+            if sent == 0:
+                break  # the file ended early; the body reports it
+            region.sent += sent
+    return True
+
+
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self._unchecked = 0
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._inner.read(max_bytes, _cap(timeout))
 
+    def _stop_if_answered(self, size: int) -> None:
+        self._unchecked += size
+        if self._unchecked >= CHECK_EVERY:
+            self._unchecked = 0
+            if _answered(_plain_socket(self._inner)):
+                raise _early()
+
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer and _answered(_plain_socket(self._inner)):
-            raise _early()
-        self._inner.write(buffer, _cap(timeout))
+        if not buffer:
+            return
+        self._stop_if_answered(len(buffer))
+        region = claim(buffer)
+        if region is not None:
+            self._send_region(region, timeout)
+            return
+        # httpcore sends what the socket takes and slices off the rest, a copy of the rest each
+        # time: through a memoryview the slices are free.
+        self._inner.write(memoryview(buffer), _cap(timeout))  # type: ignore[arg-type]
+
+    def _send_region(self, region: Region, timeout: float | None) -> None:
+        sock = _plain_socket(self._inner)
+        if sock is not None and _sendfile(sock, region, timeout):
+            return
+        # TLS (or a file and socket sendfile cannot join): read the region and write it.
+        fd = region.file.fileno()
+        while region.sent < region.count:
+            data = os.pread(fd, min(PIECE, region.count - region.sent), region.offset + region.sent)
+            if not data:
+                return  # the file ended early; the body reports it
+            self._inner.write(memoryview(data), _cap(timeout))  # type: ignore[arg-type]
+            region.sent += len(data)
 
     def close(self) -> None:
         self._inner.close()
@@ -101,6 +171,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         self._inner = inner
         self._spare = _spare_socket(inner)
         self._broken = False
+        self._unchecked = 0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if not self._broken:
@@ -115,14 +186,37 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return await _read_spare(self._spare, max_bytes, _cap(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
         try:
-            if buffer and _answered(self._spare):
-                raise _early()
-            await self._inner.write(buffer, _cap(timeout))
+            self._unchecked += len(buffer)
+            if self._unchecked >= CHECK_EVERY:
+                self._unchecked = 0
+                if _answered(self._spare):
+                    raise _early()
+            region = claim(buffer)
+            if region is not None:
+                await self._send_region(region, timeout)
+            else:
+                await self._inner.write(buffer, _cap(timeout))
         except httpcore.WriteError:
             # httpcore now reads the answer; asyncio may have closed its socket already.
             self._broken = True
             raise
+
+    async def _send_region(self, region: Region, timeout: float | None) -> None:
+        transport = _asyncio_transport(self._inner)
+        if transport is not None and await _asendfile(transport, region, timeout):
+            return
+        # TLS, another event loop, or a file sendfile cannot send: read it (off the loop).
+        fd = region.file.fileno()
+        while region.sent < region.count:
+            size = min(PIECE, region.count - region.sent)
+            data = await run_in_thread(os.pread, fd, size, region.offset + region.sent)
+            if not data:
+                return  # the file ended early; the body reports it
+            await self._inner.write(data, _cap(timeout))
+            region.sent += len(data)
 
     async def aclose(self) -> None:
         if self._spare is not None:
@@ -140,6 +234,42 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+
+def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport | None:
+    """The asyncio transport under httpcore's anyio stream on plain TCP (``None`` otherwise:
+    TLS, trio, a layout this does not know)."""
+    if stream.get_extra_info("ssl_object") is not None:
+        return None
+    transport = getattr(getattr(stream, "_stream", None), "_transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
+    """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
+    buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
+    the loop cannot (nothing was sent then)."""
+    loop = asyncio.get_running_loop()
+    while region.sent < region.count:
+        piece = min(PIECE, region.count - region.sent)
+        wait = _cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if wait is None else wait):
+                sent = await loop.sendfile(
+                    transport, region.file, region.offset + region.sent, piece, fallback=False
+                )
+        except TimeoutError:
+            raise httpcore.WriteTimeout("timed out sending the file") from None
+        except (asyncio.SendfileNotAvailableError, NotImplementedError) as exc:
+            if region.sent == 0:
+                return False
+            raise httpcore.WriteError(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:  # a reset, or a transport closing under us
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+        if sent == 0:
+            break  # the file ended early; the body reports it
+        region.sent += sent
+    return True
 
 
 def _spare_socket(stream: httpcore.AsyncNetworkStream) -> socket.socket | None:
@@ -228,17 +358,24 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guard_client(client: Any) -> None:
-    """Wrap the network backend of every connection pool of an httpx client we created.
+def guard_client(client: Any) -> bool:
+    """Wrap the network backend of every connection pool of an httpx client we created;
+    whether every one of its transports was wrapped.
 
     httpx has no public way to hand its pool a backend; the attributes are checked, and a
     layout this does not know is left as it is (the guards are then simply absent).
     """
     transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    wrapped = True
     for transport in transports:
+        if transport is None:  # a mount that turns a proxy off
+            continue
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if isinstance(backend, httpcore.AsyncNetworkBackend):
             pool._network_backend = _AsyncBackend(backend)  # type: ignore[union-attr]
         elif isinstance(backend, httpcore.NetworkBackend):
             pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
+        else:
+            wrapped = False
+    return wrapped

@@ -38,7 +38,9 @@ from ._guards import check_audio_seconds, guards_need_copy, limit_upload, spool_
 from ._long import PieceProgress, SplitPlan, atranscribe_long, needs_split, transcribe_long
 from ._multipart import MultipartBody
 from ._net import deadline
+from ._regions import RegionNotTaken
 from ._response import RawResponse
+from ._send import Outbound
 from ._streamed import opened, whole_answer
 from .errors import APIConnectionError, InvalidFileError
 from .files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
@@ -60,6 +62,8 @@ class SyncShell(BaseClient):
     """The blocking I/O of :class:`~transcribe_sdk.Client`: send, read, sleep."""
 
     _http: httpx.Client
+    _outbound: Outbound
+    _direct_files: bool
 
     def _long(
         self,
@@ -183,7 +187,11 @@ class SyncShell(BaseClient):
         except httpx.RequestError as exc:
             if not (audio.replayable and resend_on_fresh_connection(exc, events)):
                 raise
-        logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+            logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        except RegionNotTaken:
+            logger.warning(
+                "POST %s: sending the file by sendfile failed; reading it", call.shown_url
+            )
         return self._exchange(call, audio, set())
 
     def _exchange(self, call: Call, audio: AudioFile, events: set[str]) -> Exchange | OpenStream:
@@ -194,18 +202,16 @@ class SyncShell(BaseClient):
         try:
             with audio.open() as reader:
                 body = MultipartBody(call.params.fields, audio)
-                request = self._http.build_request(
-                    "POST",
+                request = self._outbound.request(
                     call.url,
-                    headers={**call.headers, **body.headers()},
-                    content=body.iter_sync(reader),
+                    headers=call.headers,
+                    body_headers=body.headers(),
+                    content=body.iter_sync(reader, direct=self._direct_files),
                     timeout=call.timeout,
                     extensions={"trace": trace},
                 )
                 # A redirect would re-send a body that was streamed already: never follow one.
-                response = self._http.send(
-                    request, auth=self._auth, stream=True, follow_redirects=False
-                )
+                response = self._outbound.send(call.url, request)
                 if opens_stream(call, response):
                     return OpenStream(response)  # read by the caller, event by event
                 try:
@@ -224,6 +230,8 @@ class AsyncShell(BaseClient):
     """The awaited I/O of :class:`~transcribe_sdk.AsyncClient`: send, read, sleep."""
 
     _http: httpx.AsyncClient
+    _outbound: Outbound
+    _direct_files: bool
 
     async def _long(
         self,
@@ -363,7 +371,11 @@ class AsyncShell(BaseClient):
         except httpx.RequestError as exc:
             if not (audio.replayable and resend_on_fresh_connection(exc, events)):
                 raise
-        logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+            logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        except RegionNotTaken:
+            logger.warning(
+                "POST %s: sending the file by sendfile failed; reading it", call.shown_url
+            )
         return await self._exchange(call, audio, set())
 
     async def _exchange(
@@ -376,17 +388,15 @@ class AsyncShell(BaseClient):
         try:
             async with aopen(audio) as reader:
                 body = MultipartBody(call.params.fields, audio)
-                request = self._http.build_request(
-                    "POST",
+                request = self._outbound.request(
                     call.url,
-                    headers={**call.headers, **body.headers()},
-                    content=body.iter_async(reader),
+                    headers=call.headers,
+                    body_headers=body.headers(),
+                    content=body.iter_async(reader, direct=self._direct_files),
                     timeout=call.timeout,
                     extensions={"trace": trace},
                 )
-                response = await self._http.send(
-                    request, auth=self._auth, stream=True, follow_redirects=False
-                )
+                response = await self._outbound.asend(call.url, request)
                 if opens_stream(call, response):
                     return OpenStream(response)  # read by the caller, event by event
                 try:
