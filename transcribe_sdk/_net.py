@@ -68,22 +68,35 @@ def _plain_socket(stream: Any) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+"""Look without waiting in one call, where the platform has the flag (not Windows). Only for a
+socket without a timeout: Python waits for data first on one with a timeout, whatever flags."""
+
+
 def _answered(sock: socket.socket | None) -> bool:
     """Whether the server has sent something (or closed) on this plain-TCP connection."""
     if sock is None or sock.fileno() < 0:
         return False
-    # A sync socket has a timeout, and recv with one waits for data first: look without waiting.
     previous = sock.gettimeout()
+    if _DONTWAIT and not previous:  # non-blocking (our async spare) or blocking: one call
+        try:
+            sock.recv(1, socket.MSG_PEEK | _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True  # reset: the write would fail anyway; let the read report what came
+        return True  # data, or b"" (the server hung up)
+    # A sync socket has a timeout, and recv with one waits for data first: look without waiting.
     try:
         sock.settimeout(0)
         sock.recv(1, socket.MSG_PEEK)
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
-        return True  # reset: the write would fail anyway; let the read report what came
+        return True
     finally:
         sock.settimeout(previous)
-    return True  # data, or b"" (the server hung up)
+    return True
 
 
 def _early() -> httpcore.WriteError:
@@ -233,6 +246,11 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return _AsyncStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._spare is not None and not self._broken:
+            # httpcore asks this of every idle connection each time it hands one out; anyio
+            # answers by rebuilding its attribute table (a getpeername call) and polling. One
+            # look at our own descriptor answers the same: has the server sent or hung up?
+            return _answered(self._spare)
         return self._inner.get_extra_info(info)
 
 
