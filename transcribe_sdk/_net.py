@@ -24,7 +24,9 @@ from contextvars import ContextVar
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpcore
+from anyio.streams.tls import TLSStream
 
 __all__ = ["deadline", "guard_client"]
 
@@ -97,21 +99,21 @@ class _Stream(httpcore.NetworkStream):
 
 
 class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkStream, salvage: _Salvage | None = None) -> None:
         self._inner = inner
         self._spare = _spare_socket(inner)
+        self._salvage = salvage
         self._broken = False
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if not self._broken:
+        if self._spare is None or not self._broken:
+            # Without a spare (TLS: see _Salvage; a Unix socket) the stream reads on its own.
             try:
                 return await self._inner.read(max_bytes, _cap(timeout))
             except httpcore.ReadError:
                 if self._spare is None:
                     raise
                 self._broken = True  # what the kernel still holds may be the answer
-        if self._spare is None:
-            raise httpcore.ReadError("the connection was closed")
         return await _read_spare(self._spare, max_bytes, _cap(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -119,6 +121,10 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             if buffer and _answered(self._spare):
                 raise _early()
             await self._inner.write(buffer, _cap(timeout))
+            if self._salvage is not None and self._salvage.failed is not None:
+                raise httpcore.WriteError(str(self._salvage.failed.__cause__ or "")) from (
+                    self._salvage.failed
+                )
         except httpcore.WriteError:
             # httpcore now reads the answer; asyncio may have closed its socket already.
             self._broken = True
@@ -136,7 +142,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             self._spare.close()
             self._spare = None
         inner = await self._inner.start_tls(ssl_context, server_hostname, _cap(timeout))
-        return _AsyncStream(inner)
+        return _AsyncStream(inner, _keep_tls_answers(inner))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -148,7 +154,11 @@ def _spare_socket(stream: httpcore.AsyncNetworkStream) -> socket.socket | None:
     (one more descriptor per connection, closed with it)."""
     if stream.get_extra_info("ssl_object") is not None:
         return None
-    sock = stream.get_extra_info("socket")  # asyncio gives a TransportSocket, not a socket
+    return _dup(stream.get_extra_info("socket"))
+
+
+def _dup(sock: Any) -> socket.socket | None:
+    """A non-blocking second descriptor of a TCP socket (asyncio gives a TransportSocket)."""
     fileno = getattr(sock, "fileno", None)
     family = getattr(sock, "family", None)
     if not callable(fileno) or family not in (socket.AF_INET, socket.AF_INET6):
@@ -175,6 +185,80 @@ async def _read_spare(spare: socket.socket, max_bytes: int, timeout: float | Non
             except OSError as exc:
                 raise httpcore.ReadError(str(exc)) from exc
     raise httpcore.ReadTimeout("timed out reading the answer")
+
+
+class _Salvage(anyio.abc.ByteStream):
+    """The TCP stream under an async TLS connection, with a spare descriptor of its socket.
+
+    anyio's asyncio transport closes its socket when a write fails, dropping what the server
+    had sent: an early answer, still encrypted, in the kernel. The TLS layer reads through this
+    stream, so once the transport is gone it reads the rest from the spare descriptor and
+    decrypts the answer as usual (the TLS state is intact: a failed send loses no record).
+    """
+
+    def __init__(self, inner: anyio.abc.ByteStream, spare: socket.socket) -> None:
+        self._inner = inner
+        self._spare = spare
+        self._lost = False
+        self.failed: anyio.BrokenResourceError | None = None
+        """The failure of a send, kept from the TLS layer (see :meth:`send`)."""
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if not self._lost:
+            try:
+                return await self._inner.receive(max_bytes)
+            except anyio.BrokenResourceError:
+                self._lost = True  # what the kernel still holds may be the answer
+        try:
+            data = await _read_spare(self._spare, max_bytes, None)  # httpcore times the read
+        except httpcore.ReadError as exc:
+            raise anyio.BrokenResourceError from exc
+        if not data:
+            raise anyio.EndOfStream
+        return data
+
+    async def send(self, item: bytes) -> None:
+        # anyio's TLSStream refuses to read once a send of its has raised, so the failure is
+        # kept here instead; _AsyncStream.write raises it as httpcore's WriteError, and the TLS
+        # stream, never used to send again, can still read the answer.
+        if self.failed is not None:
+            raise anyio.BrokenResourceError from self.failed
+        try:
+            await self._inner.send(item)
+        except anyio.BrokenResourceError as exc:
+            self.failed = exc
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        self._spare.close()
+        await self._inner.aclose()
+
+    @property
+    def extra_attributes(self) -> Any:
+        return self._inner.extra_attributes
+
+
+def _keep_tls_answers(stream: httpcore.AsyncNetworkStream) -> _Salvage | None:
+    """Put a :class:`_Salvage` under the TLS layer of a connection httpcore just secured.
+
+    httpcore's anyio backend keeps anyio's ``TLSStream`` as ``_stream``; its documented
+    ``transport_stream`` is the TCP stream it reads from. Another layout (trio, TLS inside a
+    proxy's TLS) is left as it is: the retry layer then still never re-sends such an upload.
+    """
+    tls = getattr(stream, "_stream", None)
+    if not isinstance(tls, TLSStream):
+        return None
+    tcp = tls.transport_stream
+    if not isinstance(tcp, anyio.abc.SocketStream):
+        return None
+    spare = _dup(tcp.extra(anyio.abc.SocketAttribute.raw_socket, None))
+    if spare is None:
+        return None
+    salvage = _Salvage(tcp, spare)
+    tls.transport_stream = salvage
+    return salvage
 
 
 class _Backend(httpcore.NetworkBackend):
