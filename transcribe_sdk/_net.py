@@ -6,12 +6,22 @@ pool so that every connection's reads and writes:
 - never wait past the call's ``deadline`` (a :data:`deadline` context variable the shells set
   around an attempt): httpcore applies its read timeout per socket read, so a server dripping
   its headers one byte at a time would otherwise keep a call alive for ever;
-- stop uploading once the server has answered (or hung up) while the body is still being
-  sent. httpcore then reads the answer (it treats a failed body write that way on purpose), so
-  an early ``413`` is reported. Without this, asyncio's transport closes the socket on the
-  failed write and the answer already received is lost (a ``ReadError``, retried: the whole
-  upload again). Plain ``http://`` only: on TLS, bytes from the server (a session ticket) do
-  not mean an answer.
+- keep a server's early answer (a ``413`` sent, and the connection closed, while the body is
+  still being sent) readable. httpcore reads the answer after a failed body write on purpose;
+  the sync socket keeps what arrived, but asyncio's transport closes its socket when a write
+  fails, and the answer waiting in the kernel went with it (a ``ReadError``, retried: the whole
+  upload again). So an async connection keeps a spare ``dup()`` of its socket's descriptor:
+
+  - plain ``http://``: before each write the spare is peeked (the server answered or hung
+    up: stop uploading), and after a failed write the answer is read from it;
+  - TLS: the answer is encrypted and only anyio's ``TLSStream`` can read it. A
+    :class:`_Salvage` under that stream keeps the failure of a send from it (a TLSStream whose
+    send raised refuses to read) and, once the transport is gone, hands it the rest of the
+    bytes from the spare. No peek before writes here: a server's bytes (a session ticket) do
+    not mean an answer, and an answer comes with the reset of its close anyway.
+
+  Whatever a transport loses, the retry layer never sends again an upload the server cut off
+  with an answer (``_attempt.answered_mid_upload``).
 """
 
 from __future__ import annotations
@@ -208,6 +218,8 @@ class _Salvage(anyio.abc.ByteStream):
             try:
                 return await self._inner.receive(max_bytes)
             except anyio.BrokenResourceError:
+                if self.failed is None:
+                    raise  # a reset while reading: no upload was cut short
                 self._lost = True  # what the kernel still holds may be the answer
         try:
             data = await _read_spare(self._spare, max_bytes, None)  # httpcore times the read
