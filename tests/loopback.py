@@ -31,6 +31,7 @@ import json
 import re
 import socket
 import socketserver
+import ssl
 import threading
 import time
 import traceback
@@ -131,13 +132,15 @@ class Recorded:
 @dataclass(frozen=True)
 class Reply:
     """What to answer. ``delay`` waits before answering; ``drop`` closes the connection instead
-    of answering (the client sees the server disconnect)."""
+    of answering (the client sees the server disconnect); ``length`` is the ``Content-Length``
+    to declare (default: the body's), a larger one an answer the connection then ends short of."""
 
     status: int = 200
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
     drop: bool = False
+    length: int | None = None
 
 
 Responder = Callable[[Recorded], Reply]
@@ -318,6 +321,17 @@ class _Server(http.server.ThreadingHTTPServer):
         self.server_name = "localhost"
         self.server_port = self.server_address[1]
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        tls = self.owner.tls
+        if tls is None:
+            return sock, address
+        # An answer goes out at once: Nagle would hold it behind the unacknowledged session
+        # ticket, and a close with the upload unread resets the connection, dropping it unsent.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The handshake runs on the connection's own thread, at its first read.
+        return tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
     def process_request(self, request: Any, client_address: Any) -> None:
         # Our own thread per connection (ThreadingMixIn's are untracked daemons) so that
         # close() can join each one with a bound.
@@ -372,6 +386,7 @@ class LoopbackServer:
     too-large upload does (the recorded body is then empty). ``errors`` collects tracebacks
     from handler threads; a test can assert it stays empty. ``aborted`` describes requests whose
     client went away before its body was complete (they are not recorded as requests).
+    ``tls`` (a server-side ``ssl.SSLContext``) serves ``https://`` instead.
     """
 
     def __init__(
@@ -380,10 +395,12 @@ class LoopbackServer:
         *,
         read_pause: float = 0.0,
         read_body: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_upload
         self.read_pause = read_pause
         self.read_body = read_body
+        self.tls = tls
         self.errors: list[str] = []
         self.aborted: list[str] = []
         self._replies: collections.deque[Reply] = collections.deque()
@@ -433,8 +450,9 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{HOST}:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https://`` with ``tls``)."""
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{HOST}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -516,7 +534,8 @@ class LoopbackServer:
             handler.send_response(reply.status)
             for name, value in reply.headers:
                 handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(reply.body)))
+            length = len(reply.body) if reply.length is None else reply.length
+            handler.send_header("Content-Length", str(length))
             handler.end_headers()
             handler.wfile.write(reply.body)
             handler.wfile.flush()

@@ -21,7 +21,15 @@ import pytest
 from faults import FaultServer, Stall
 from loopback import LoopbackServer, json_reply
 
-from transcribe_sdk import APITimeoutError, AsyncClient, Client, InvalidFileError, _net, _regions
+from transcribe_sdk import (
+    APITimeoutError,
+    AsyncClient,
+    Client,
+    InvalidFileError,
+    _net,
+    _regions,
+    _sendfile,
+)
 from transcribe_sdk._multipart import MultipartBody
 from transcribe_sdk.files import WHOLE_READ_LIMIT, prepare_file
 
@@ -280,12 +288,11 @@ def big_open(tmp_path: Path) -> Iterator[tuple[io.BufferedReader, bytes]]:
 def test_over_tls_a_region_is_read_and_written(big_open: tuple[io.BufferedReader, bytes]) -> None:
     handle, data = big_open
     inner = _TLSLike()
-    stream = _net._Stream(inner)
     region = _regions.Region(handle, 1000, 4 * 1024 * 1024)
-    stream._send_region(region, timeout=5)
+    _sendfile.send_region(inner, None, region, timeout=5)
     assert region.sent == region.count
     assert b"".join(inner.written) == data[1000 : 1000 + region.count]
-    assert max(len(w) for w in inner.written) <= _net.PIECE
+    assert max(len(w) for w in inner.written) <= _sendfile.PIECE
 
 
 @pytest.mark.anyio
@@ -294,9 +301,8 @@ async def test_async_over_tls_a_region_is_read_off_the_loop_and_written(
 ) -> None:
     handle, data = big_open
     inner = _AsyncTLSLike()
-    stream = _net._AsyncStream(inner)
     region = _regions.Region(handle, 0, len(data))
-    await stream._send_region(region, timeout=5)
+    await _sendfile.send_region_async(inner, inner, region, timeout=5)
     assert region.sent == len(data)
     assert b"".join(inner.written) == data
 

@@ -57,6 +57,7 @@ from .errors import (
     UnexpectedResponseError,
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
+    UploadInterruptedError,
 )
 from .files import AudioFile, FileContent, FileInput, prepare_file
 from .local import LocalEngineUnavailable
@@ -157,6 +158,7 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
+    "UploadInterruptedError",
     "UploadTooLargeError",
     "Usage",
     "VerboseTranscription",

@@ -1,8 +1,10 @@
 """One attempt's I/O-free helpers: what it read, and what its failures mean.
 
 :class:`Exchange` is what an attempt read; :class:`BodySink` collects a body up to its cap;
-:func:`map_transport_error` turns an httpx failure into our error with advice;
-:func:`resend_on_fresh_connection` tells a stale keep-alive connection from a real failure;
+:class:`AttemptTrace` records what httpcore reported of an attempt; :func:`map_transport_error`
+turns an httpx failure into our error with advice (:func:`answered_mid_upload`: an upload the
+server cut off with an answer, never sent again); :func:`resend_on_fresh_connection` tells a
+stale keep-alive connection from a real failure;
 :func:`closed_error` names a client closed under a running call. The shells in ``_shells.py``
 use them around each send; the decisions across attempts stay in ``_flow.call_flow``.
 """
@@ -14,13 +16,19 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .errors import APIConnectionError, APITimeoutError, ClientClosedError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    UploadInterruptedError,
+)
 
 if TYPE_CHECKING:
     from ._flow import Call
 
 __all__ = [
     "ERROR_BODY_LIMIT",
+    "AttemptTrace",
     "BodySink",
     "Exchange",
     "OpenStream",
@@ -96,6 +104,47 @@ class BodySink:
 
 
 _NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
+_BODY_FAILED = "http11.send_request_body.failed"
+_HEAD_IN = "http11.receive_response_headers.complete"
+
+
+class AttemptTrace:
+    """What httpcore reported of one attempt through the request's ``trace`` extension: the
+    events (``"connection.connect_tcp.started"``, ...) and the status of an answer whose head
+    arrived. :meth:`record` is the callback; the async shell awaits it through a wrapper."""
+
+    def __init__(self) -> None:
+        self.events: set[str] = set()
+        self.status: int | None = None
+
+    def record(self, event: str, info: object) -> None:
+        self.events.add(event)
+        if event == _HEAD_IN and isinstance(info, dict):
+            head = info.get("return_value")  # (http_version, status, reason, headers, ...)
+            if isinstance(head, tuple) and len(head) > 1 and isinstance(head[1], int):
+                self.status = head[1]
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.status = None
+
+
+def answered_mid_upload(exc: httpx.RequestError, trace: AttemptTrace) -> bool:
+    """The rule that keeps a refused upload from being sent again: writing the body failed
+    (the server closed the connection part-way through the upload) *after the server had begun
+    to answer*, and the answer could not be read to its end. Its head arrived (``trace.status``)
+    or some of it did (httpcore's "closed" error is not the no-response one). Such a server is
+    refusing the request; a retry would upload the whole file again to be refused again.
+
+    Our own connections read an early answer whole (``_net.py``); this holds for every
+    transport, an ``http_client`` of the user's too. An upload cut off with no answer at all
+    (a reset, a restart) stays for the retry policy.
+    """
+    if _BODY_FAILED not in trace.events:
+        return False
+    if trace.status is not None:
+        return True
+    return isinstance(exc, httpx.RemoteProtocolError) and _NO_RESPONSE not in str(exc)
 
 
 def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> bool:
@@ -107,7 +156,7 @@ def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> boo
         return False  # httpcore never wrote on a connection (a mock transport, a proxy...)
     if "connection.connect_tcp.started" in events:
         return False  # a new connection: a real failure, for the retry policy
-    if any(e.startswith("http11.receive_response_headers.complete") for e in events):
+    if _HEAD_IN in events:
         return False
     if isinstance(exc, httpx.RemoteProtocolError):
         return _NO_RESPONSE in str(exc)
@@ -127,8 +176,15 @@ _TIMEOUT_PHASES = {
 }
 
 
-def map_transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
-    error = _transport_error(exc, call)
+def map_transport_error(
+    exc: httpx.RequestError, call: Call, trace: AttemptTrace | None = None
+) -> APIConnectionError:
+    """Our error for a transport failure of ``call``; ``trace`` (the attempt's) lets it tell an
+    upload the server cut off with an answer (:class:`UploadInterruptedError`, final)."""
+    if trace is not None and answered_mid_upload(exc, trace):
+        error: APIConnectionError = _cut_off(exc, call, trace.status)
+    else:
+        error = _transport_error(exc, call)
     # Kept for debugging; httpx puts no request headers (so no key) in its messages.
     error.__cause__ = exc
     error.__suppress_context__ = True
@@ -178,6 +234,21 @@ def _transport_error(exc: httpx.RequestError, call: Call) -> APIConnectionError:
         advice = "The connection failed mid-request; retrying usually helps."
     return APIConnectionError(
         f"Could not complete {where}: {detail}. {advice}", reason=detail[:120]
+    )
+
+
+def _cut_off(exc: httpx.RequestError, call: Call, status: int | None) -> UploadInterruptedError:
+    answer = f"answered {status}" if status is not None else "began to answer"
+    hint = " (413: the file is too large)" if status == 413 else ""
+    size = f" of {call.upload_size:,} bytes" if call.upload_size is not None else ""
+    detail = (str(exc) or type(exc).__name__).rstrip(".")
+    return UploadInterruptedError(
+        f"Could not complete {call.where}: the server {answer} while the upload{size} was "
+        f"still going, then closed the connection before the whole answer came ({detail}). "
+        f"It was not sent again: a server that answers mid-upload refuses the request{hint}, "
+        "and a retry would upload the whole file again. Check the server's limits; a smaller "
+        "file (mono 16 kHz mp3/ogg) or transcribe_long may get through.",
+        status_code=status,
     )
 
 

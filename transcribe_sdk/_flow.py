@@ -33,6 +33,7 @@ from .errors import (
     ResponseTooLargeError,
     TranscribeError,
     UnexpectedResponseError,
+    UploadInterruptedError,
     error_from_response,
     request_id_from,
     scrub_error,
@@ -187,7 +188,12 @@ def settle(
     elapsed = time.monotonic() - call.started
     if isinstance(outcome, APIConnectionError):
         delay = call.policy.next_delay(
-            attempt=attempt, status_code=None, headers=None, elapsed=elapsed, now=now
+            attempt=attempt,
+            status_code=None,
+            headers=None,
+            elapsed=elapsed,
+            now=now,
+            replayable=not isinstance(outcome, UploadInterruptedError),  # refused: never again
         )
         if delay is not None:
             logger.info(

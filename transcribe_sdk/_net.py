@@ -6,59 +6,48 @@ pool so that every connection's reads and writes:
 - never wait past the call's ``deadline`` (a :data:`deadline` context variable the shells set
   around an attempt): httpcore applies its read timeout per socket read, so a server dripping
   its headers one byte at a time would otherwise keep a call alive for ever;
-- stop uploading once the server has answered (or hung up) while the body is still being
-  sent. httpcore then reads the answer (it treats a failed body write that way on purpose), so
-  an early ``413`` is reported. Without this, asyncio's transport closes the socket on the
-  failed write and the answer already received is lost (a ``ReadError``, retried: the whole
-  upload again). Plain ``http://`` only: on TLS, bytes from the server (a session ticket) do
-  not mean an answer.
+- keep a server's early answer (a ``413`` sent, and the connection closed, while the body is
+  still being sent) readable. httpcore reads the answer after a failed body write on purpose;
+  the sync socket keeps what arrived, but asyncio's transport closes its socket when a write
+  fails, and the answer waiting in the kernel went with it (a ``ReadError``, retried: the whole
+  upload again). So an async connection keeps a spare ``dup()`` of its socket's descriptor:
+
+  - plain ``http://``: before each write the spare is peeked (the server answered or hung
+    up: stop uploading), and after a failed write the answer is read from it;
+  - TLS: the answer is encrypted and only anyio's ``TLSStream`` can read it. A
+    :class:`Salvage` under that stream keeps the failure of a send from it (a TLSStream whose
+    send raised refuses to read) and, once the transport is gone, hands it the rest of the
+    bytes from the spare. No peek before writes here: a server's bytes (a session ticket) do
+    not mean an answer, and an answer comes with the reset of its close anyway.
+
+  Whatever a transport loses, the retry layer never sends again an upload the server cut off
+  with an answer (``_attempt.answered_mid_upload``);
+- send a large file's regions by the kernel (:mod:`transcribe_sdk._regions`,
+  :mod:`transcribe_sdk._sendfile`): a write of a region's placeholder sends the region.
+
+The deadline is in :mod:`transcribe_sdk._deadline`, the spare descriptor and the TLS salvage in
+:mod:`transcribe_sdk._spare`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import errno
-import math
-import os
-import selectors
 import socket
-import time
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Any
 
-import anyio
 import httpcore
 
-from ._async_files import run_in_thread
-from ._regions import Region, claim
+from ._deadline import cap as _cap
+from ._deadline import deadline
+from ._regions import claim
+from ._sendfile import send_region, send_region_async
+from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
 
 __all__ = ["deadline", "guard_client"]
-
-deadline: ContextVar[float | None] = ContextVar("transcribe_sdk_deadline", default=None)
-"""``time.monotonic()`` by which the current attempt must be done, or ``None``."""
-
-_EXPIRED = 0.001
-"""The timeout handed to a read or write once the deadline has passed: it fails at once."""
 
 CHECK_EVERY = 256 * 1024
 """Bytes written between two looks for an early answer: small requests (one or two writes)
 pay for none, a large upload stops within this much of the server's answer."""
-
-PIECE = 8 * 1024 * 1024
-"""A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
-write timeout means no progress for that long, as for any other write."""
-
-_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
-"""What ``sendfile`` says when it cannot join this file and this socket (then it is read)."""
-
-
-def _cap(timeout: float | None) -> float | None:
-    at = deadline.get()
-    if at is None:
-        return timeout
-    left = max(at - time.monotonic(), _EXPIRED)
-    return left if timeout is None else min(timeout, left)
 
 
 def _plain_socket(stream: Any) -> socket.socket | None:
@@ -103,30 +92,6 @@ def _early() -> httpcore.WriteError:
     return httpcore.WriteError("the server answered before the upload was complete")
 
 
-def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
-    """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
-    ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
-    out, fd = sock.fileno(), region.file.fileno()
-    sock.setblocking(False)  # httpcore sets its timeout again before its own next use
-    with selectors.DefaultSelector() as selector:
-        selector.register(out, selectors.EVENT_WRITE)
-        while region.sent < region.count:
-            try:
-                sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
-            except BlockingIOError:
-                if not selector.select(_cap(timeout)):
-                    raise httpcore.WriteTimeout("timed out sending the file") from None
-                continue
-            except OSError as exc:
-                if exc.errno in _UNSUPPORTED and region.sent == 0:
-                    return False
-                raise httpcore.WriteError(str(exc)) from exc
-            if sent == 0:
-                break  # the file ended early; the body reports it
-            region.sent += sent
-    return True
-
-
 class _Stream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
@@ -148,24 +113,11 @@ class _Stream(httpcore.NetworkStream):
         self._stop_if_answered(len(buffer))
         region = claim(buffer)
         if region is not None:
-            self._send_region(region, timeout)
+            send_region(self, _plain_socket(self._inner), region, timeout)
             return
         # httpcore sends what the socket takes and slices off the rest, a copy of the rest each
         # time: through a memoryview the slices are free.
         self._inner.write(memoryview(buffer), _cap(timeout))  # type: ignore[arg-type]
-
-    def _send_region(self, region: Region, timeout: float | None) -> None:
-        sock = _plain_socket(self._inner)
-        if sock is not None and _sendfile(sock, region, timeout):
-            return
-        # TLS (or a file and socket sendfile cannot join): read the region and write it.
-        fd = region.file.fileno()
-        while region.sent < region.count:
-            data = os.pread(fd, min(PIECE, region.count - region.sent), region.offset + region.sent)
-            if not data:
-                return  # the file ended early; the body reports it
-            self._inner.write(memoryview(data), _cap(timeout))  # type: ignore[arg-type]
-            region.sent += len(data)
 
     def close(self) -> None:
         self._inner.close()
@@ -180,23 +132,23 @@ class _Stream(httpcore.NetworkStream):
 
 
 class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkStream, salvage: Salvage | None = None) -> None:
         self._inner = inner
-        self._spare = _spare_socket(inner)
+        self._spare = spare_socket(inner)
+        self._salvage = salvage
         self._broken = False
         self._unchecked = 0
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if not self._broken:
+        if self._spare is None or not self._broken:
+            # Without a spare (TLS: see Salvage; a Unix socket) the stream reads on its own.
             try:
                 return await self._inner.read(max_bytes, _cap(timeout))
             except httpcore.ReadError:
                 if self._spare is None:
                     raise
                 self._broken = True  # what the kernel still holds may be the answer
-        if self._spare is None:
-            raise httpcore.ReadError("the connection was closed")
-        return await _read_spare(self._spare, max_bytes, _cap(timeout))
+        return await read_spare(self._spare, max_bytes, _cap(timeout))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -209,27 +161,17 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
                     raise _early()
             region = claim(buffer)
             if region is not None:
-                await self._send_region(region, timeout)
+                await send_region_async(self, self._inner, region, timeout)
             else:
                 await self._inner.write(buffer, _cap(timeout))
+            if self._salvage is not None and self._salvage.failed is not None:
+                raise httpcore.WriteError(str(self._salvage.failed.__cause__ or "")) from (
+                    self._salvage.failed
+                )
         except httpcore.WriteError:
             # httpcore now reads the answer; asyncio may have closed its socket already.
             self._broken = True
             raise
-
-    async def _send_region(self, region: Region, timeout: float | None) -> None:
-        transport = _asyncio_transport(self._inner)
-        if transport is not None and await _asendfile(transport, region, timeout):
-            return
-        # TLS, another event loop, or a file sendfile cannot send: read it (off the loop).
-        fd = region.file.fileno()
-        while region.sent < region.count:
-            size = min(PIECE, region.count - region.sent)
-            data = await run_in_thread(os.pread, fd, size, region.offset + region.sent)
-            if not data:
-                return  # the file ended early; the body reports it
-            await self._inner.write(data, _cap(timeout))
-            region.sent += len(data)
 
     async def aclose(self) -> None:
         if self._spare is not None:
@@ -243,7 +185,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             self._spare.close()
             self._spare = None
         inner = await self._inner.start_tls(ssl_context, server_hostname, _cap(timeout))
-        return _AsyncStream(inner)
+        return _AsyncStream(inner, keep_tls_answers(inner))
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._spare is not None and not self._broken:
@@ -252,77 +194,6 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             # look at our own descriptor answers the same: has the server sent or hung up?
             return _answered(self._spare)
         return self._inner.get_extra_info(info)
-
-
-def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport | None:
-    """The asyncio transport under httpcore's anyio stream on plain TCP (``None`` otherwise:
-    TLS, trio, a layout this does not know)."""
-    if stream.get_extra_info("ssl_object") is not None:
-        return None
-    transport = getattr(getattr(stream, "_stream", None), "_transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
-
-
-async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
-    """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
-    buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
-    the loop cannot (nothing was sent then)."""
-    loop = asyncio.get_running_loop()
-    while region.sent < region.count:
-        piece = min(PIECE, region.count - region.sent)
-        wait = _cap(timeout)
-        try:
-            with anyio.fail_after(math.inf if wait is None else wait):
-                sent = await loop.sendfile(
-                    transport, region.file, region.offset + region.sent, piece, fallback=False
-                )
-        except TimeoutError:
-            raise httpcore.WriteTimeout("timed out sending the file") from None
-        except (asyncio.SendfileNotAvailableError, NotImplementedError) as exc:
-            if region.sent == 0:
-                return False
-            raise httpcore.WriteError(str(exc)) from exc
-        except (OSError, RuntimeError) as exc:  # a reset, or a transport closing under us
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-        if sent == 0:
-            break  # the file ended early; the body reports it
-        region.sent += sent
-    return True
-
-
-def _spare_socket(stream: httpcore.AsyncNetworkStream) -> socket.socket | None:
-    """A second descriptor of a plain-TCP connection's socket. asyncio closes its own when a
-    write fails, dropping an answer that already arrived; through this one it can still be read
-    (one more descriptor per connection, closed with it)."""
-    if stream.get_extra_info("ssl_object") is not None:
-        return None
-    sock = stream.get_extra_info("socket")  # asyncio gives a TransportSocket, not a socket
-    fileno = getattr(sock, "fileno", None)
-    family = getattr(sock, "family", None)
-    if not callable(fileno) or family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    try:
-        spare = socket.fromfd(fileno(), family, socket.SOCK_STREAM)  # dup()s the descriptor
-    except OSError:
-        return None
-    spare.setblocking(False)
-    return spare
-
-
-async def _read_spare(spare: socket.socket, max_bytes: int, timeout: float | None) -> bytes:
-    wait = getattr(anyio, "wait_readable", None) or anyio.wait_socket_readable
-    with anyio.move_on_after(math.inf if timeout is None else timeout):
-        while True:
-            try:
-                return spare.recv(max_bytes)
-            except (BlockingIOError, InterruptedError):
-                try:
-                    await wait(spare)
-                except NotImplementedError as exc:  # an event loop that cannot watch a socket
-                    raise httpcore.ReadError("the connection was closed") from exc
-            except OSError as exc:
-                raise httpcore.ReadError(str(exc)) from exc
-    raise httpcore.ReadTimeout("timed out reading the answer")
 
 
 class _Backend(httpcore.NetworkBackend):

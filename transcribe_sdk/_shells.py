@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from ._async_files import AsyncFileInput, aopen, aprepare_file, aspool
-from ._attempt import OpenStream, opens_stream
+from ._attempt import AttemptTrace, OpenStream, opens_stream
 from ._base import (
     BaseClient,
     BodySink,
@@ -161,8 +161,9 @@ class SyncShell(BaseClient):
                 if isinstance(step, Wait):
                     time.sleep(step.seconds)
                 else:
+                    trace = AttemptTrace()
                     try:
-                        sent = self._send_once(call, audio)
+                        sent = self._send_once(call, audio, trace)
                         if isinstance(sent, OpenStream):
                             return opened(call, sent, asynchronous=False)
                         outcome = sent
@@ -174,30 +175,29 @@ class SyncShell(BaseClient):
                             raise closed_error(call) from exc
                         if isinstance(exc, RuntimeError):
                             raise
-                        outcome = map_transport_error(exc, call)
+                        outcome = map_transport_error(exc, call, trace)
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
                     return whole_answer(call, done.value, asynchronous=False)
 
-    def _send_once(self, call: Call, audio: AudioFile) -> Exchange | OpenStream:
-        events: set[str] = set()
+    def _send_once(
+        self, call: Call, audio: AudioFile, trace: AttemptTrace
+    ) -> Exchange | OpenStream:
         try:
-            return self._exchange(call, audio, events)
+            return self._exchange(call, audio, trace)
         except httpx.RequestError as exc:
-            if not (audio.replayable and resend_on_fresh_connection(exc, events)):
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace.events)):
                 raise
             logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
         except RegionNotTaken:
             logger.warning(
-                "POST %s: sending the file by sendfile failed; reading it", call.shown_url
+                "POST %s: sendfile failed; sending again, reading the file", call.shown_url
             )
-        return self._exchange(call, audio, set())
+        trace.clear()
+        return self._exchange(call, audio, trace)
 
-    def _exchange(self, call: Call, audio: AudioFile, events: set[str]) -> Exchange | OpenStream:
-        def trace(event: str, info: object) -> None:
-            events.add(event)
-
+    def _exchange(self, call: Call, audio: AudioFile, trace: AttemptTrace) -> Exchange | OpenStream:
         token = deadline.set(call.deadline_at())
         try:
             with audio.open() as reader:
@@ -208,7 +208,7 @@ class SyncShell(BaseClient):
                     body_headers=body.headers(),
                     content=body.iter_sync(reader, direct=self._direct_files),
                     timeout=call.timeout,
-                    extensions={"trace": trace},
+                    extensions={"trace": trace.record},
                 )
                 # A redirect would re-send a body that was streamed already: never follow one.
                 response = self._outbound.send(call.url, request)
@@ -343,8 +343,9 @@ class AsyncShell(BaseClient):
                     left = call.time_left()
                     # The deadline bounds the whole attempt, however the server drips its bytes.
                     with anyio.move_on_after(math.inf if left is None else left) as scope:
+                        trace = AttemptTrace()
                         try:
-                            sent = await self._send_once(call, audio)
+                            sent = await self._send_once(call, audio, trace)
                             if isinstance(sent, OpenStream):
                                 return opened(call, sent, asynchronous=True)
                             outcome = sent
@@ -356,7 +357,7 @@ class AsyncShell(BaseClient):
                                 raise closed_error(call) from exc
                             if isinstance(exc, RuntimeError):
                                 raise
-                            outcome = map_transport_error(exc, call)
+                            outcome = map_transport_error(exc, call, trace)
                     if scope.cancelled_caught:
                         outcome = call.deadline_error()
                 try:
@@ -364,25 +365,27 @@ class AsyncShell(BaseClient):
                 except StopIteration as done:
                     return whole_answer(call, done.value, asynchronous=True)
 
-    async def _send_once(self, call: Call, audio: AudioFile) -> Exchange | OpenStream:
-        events: set[str] = set()
+    async def _send_once(
+        self, call: Call, audio: AudioFile, trace: AttemptTrace
+    ) -> Exchange | OpenStream:
         try:
-            return await self._exchange(call, audio, events)
+            return await self._exchange(call, audio, trace)
         except httpx.RequestError as exc:
-            if not (audio.replayable and resend_on_fresh_connection(exc, events)):
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace.events)):
                 raise
             logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
         except RegionNotTaken:
             logger.warning(
-                "POST %s: sending the file by sendfile failed; reading it", call.shown_url
+                "POST %s: sendfile failed; sending again, reading the file", call.shown_url
             )
-        return await self._exchange(call, audio, set())
+        trace.clear()
+        return await self._exchange(call, audio, trace)
 
     async def _exchange(
-        self, call: Call, audio: AudioFile, events: set[str]
+        self, call: Call, audio: AudioFile, attempt: AttemptTrace
     ) -> Exchange | OpenStream:
         async def trace(event: str, info: object) -> None:
-            events.add(event)
+            attempt.record(event, info)
 
         token = deadline.set(call.deadline_at())
         try:

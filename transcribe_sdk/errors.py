@@ -41,6 +41,7 @@ __all__ = [
     "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
+    "UploadInterruptedError",
 ]
 
 # Headers servers use for the id of a request, most specific first. LiteLLM (which the router is
@@ -154,6 +155,20 @@ class StreamInterruptedError(APIConnectionError):
     def __init__(self, message: str, *, text: str = "", attempts: int = 1) -> None:
         super().__init__(message, attempts=attempts, reason="stream cut off")
         self.text = text
+
+
+class UploadInterruptedError(APIConnectionError):
+    """The server began to answer while the file was still being uploaded, then closed the
+    connection before the whole answer came. It is never sent again: a server that answers
+    mid-upload refuses the request (most often: the file is too large), and every retry would
+    upload the whole file again.
+
+    ``status_code`` is the status the server had begun to answer with, if its head arrived.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts, reason="upload cut off by an answer")
+        self.status_code = status_code
 
 
 class _ResponseError(TranscribeError):
