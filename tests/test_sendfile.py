@@ -27,6 +27,7 @@ from transcribe_sdk import (
     Client,
     InvalidFileError,
     _net,
+    _net_async,
     _regions,
     _sendfile,
 )
@@ -220,7 +221,7 @@ def test_a_placeholder_that_skips_the_wrapped_stream_is_never_sent_whole(
 ) -> None:
     # As if some layer copied the placeholder: its zeros go out, the body stops before it is
     # complete, and the attempt is sent again reading the file (and so is every later one).
-    monkeypatch.setattr(_net, "claim", lambda buffer: None)
+    monkeypatch.setattr(_net if kind == "sync" else _net_async, "claim", lambda buffer: None)
     path = _wav(tmp_path / "big.wav", REGION * 3)
     with LoopbackServer() as server:
         _run(kind, server.base_url, path)
@@ -302,7 +303,7 @@ async def test_async_over_tls_a_region_is_read_off_the_loop_and_written(
     handle, data = big_open
     inner = _AsyncTLSLike()
     region = _regions.Region(handle, 0, len(data))
-    await _sendfile.send_region_async(inner, inner, region, timeout=5)
+    await _net_async.send_region_async(inner, inner, region, timeout=5)
     assert region.sent == len(data)
     assert b"".join(inner.written) == data
 

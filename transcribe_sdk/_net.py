@@ -40,8 +40,7 @@ import httpcore
 from ._deadline import cap as _cap
 from ._deadline import deadline
 from ._regions import claim
-from ._sendfile import send_region, send_region_async
-from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
+from ._sendfile import send_region
 
 __all__ = ["deadline", "guard_client"]
 
@@ -131,71 +130,6 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream, salvage: Salvage | None = None) -> None:
-        self._inner = inner
-        self._spare = spare_socket(inner)
-        self._salvage = salvage
-        self._broken = False
-        self._unchecked = 0
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._spare is None or not self._broken:
-            # Without a spare (TLS: see Salvage; a Unix socket) the stream reads on its own.
-            try:
-                return await self._inner.read(max_bytes, _cap(timeout))
-            except httpcore.ReadError:
-                if self._spare is None:
-                    raise
-                self._broken = True  # what the kernel still holds may be the answer
-        return await read_spare(self._spare, max_bytes, _cap(timeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        try:
-            self._unchecked += len(buffer)
-            if self._unchecked >= CHECK_EVERY:
-                self._unchecked = 0
-                if _answered(self._spare):
-                    raise _early()
-            region = claim(buffer)
-            if region is not None:
-                await send_region_async(self, self._inner, region, timeout)
-            else:
-                await self._inner.write(buffer, _cap(timeout))
-            if self._salvage is not None and self._salvage.failed is not None:
-                raise httpcore.WriteError(str(self._salvage.failed.__cause__ or "")) from (
-                    self._salvage.failed
-                )
-        except httpcore.WriteError:
-            # httpcore now reads the answer; asyncio may have closed its socket already.
-            self._broken = True
-            raise
-
-    async def aclose(self) -> None:
-        if self._spare is not None:
-            self._spare.close()
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        if self._spare is not None:
-            self._spare.close()
-            self._spare = None
-        inner = await self._inner.start_tls(ssl_context, server_hostname, _cap(timeout))
-        return _AsyncStream(inner, keep_tls_answers(inner))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._spare is not None and not self._broken:
-            # httpcore asks this of every idle connection each time it hands one out; anyio
-            # answers by rebuilding its attribute table (a getpeername call) and polling. One
-            # look at our own descriptor answers the same: has the server sent or hung up?
-            return _answered(self._spare)
-        return self._inner.get_extra_info(info)
-
-
 class _Backend(httpcore.NetworkBackend):
     def __init__(self, inner: httpcore.NetworkBackend) -> None:
         self._inner = inner
@@ -220,33 +154,6 @@ class _Backend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(
-            host, port, _cap(timeout), local_address, socket_options
-        )
-        return _AsyncStream(stream)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_unix_socket(path, _cap(timeout), socket_options)
-        return _AsyncStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 def guard_client(client: Any) -> bool:
     """Wrap the network backend of every connection pool of an httpx client we created;
     whether every one of its transports was wrapped.
@@ -262,7 +169,9 @@ def guard_client(client: Any) -> bool:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if isinstance(backend, httpcore.AsyncNetworkBackend):
-            pool._network_backend = _AsyncBackend(backend)  # type: ignore[union-attr]
+            from ._net_async import AsyncBackend
+
+            pool._network_backend = AsyncBackend(backend)  # type: ignore[union-attr]
         elif isinstance(backend, httpcore.NetworkBackend):
             pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
         else:

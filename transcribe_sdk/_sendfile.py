@@ -1,28 +1,24 @@
 """Sending a file region (see :mod:`transcribe_sdk._regions`) on a connection we wrap.
 
-On plain TCP the kernel sends it: ``os.sendfile`` in a loop (sync), or the event loop's own
-``sendfile``, which lets the transport's buffer drain first (asyncio). On TLS, or where
-sendfile cannot join the file and the socket, the region is read with ``os.pread`` (in a worker
-thread for async) and written through the stream, :data:`PIECE` at a time.
+On plain TCP the kernel sends it, ``os.sendfile`` in a loop; on TLS, or where sendfile cannot
+join the file and the socket, the region is read with ``os.pread`` and written through the
+stream, :data:`PIECE` at a time. The async side (the event loop's own ``sendfile``, reads in a
+worker thread) is in :mod:`transcribe_sdk._net_async`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import math
 import os
 import selectors
 import socket
 
-import anyio
 import httpcore
 
-from ._async_files import run_in_thread
 from ._deadline import cap as _cap
 from ._regions import Region
 
-__all__ = ["PIECE", "send_region", "send_region_async"]
+__all__ = ["PIECE", "send_region"]
 
 PIECE = 2 * 1024 * 1024
 """A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
@@ -50,27 +46,6 @@ def send_region(
         region.sent += len(data)
 
 
-async def send_region_async(
-    stream: httpcore.AsyncNetworkStream,
-    inner: httpcore.AsyncNetworkStream,
-    region: Region,
-    timeout: float | None,
-) -> None:
-    """Send ``region``: by the event loop on plain TCP under asyncio (``inner`` is httpcore's
-    stream), else read and written through ``stream`` (ours, which checks each write)."""
-    transport = _asyncio_transport(inner)
-    if transport is not None and await _asendfile(transport, region, timeout):
-        return
-    fd = region.file.fileno()
-    while region.sent < region.count:
-        size = min(PIECE, region.count - region.sent)
-        data = await run_in_thread(os.pread, fd, size, region.offset + region.sent)
-        if not data:
-            return  # the file ended early; the body reports it
-        await stream.write(data, _cap(timeout))
-        region.sent += len(data)
-
-
 def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
@@ -92,40 +67,4 @@ def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> boo
             if sent == 0:
                 break  # the file ended early; the body reports it
             region.sent += sent
-    return True
-
-
-def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport | None:
-    """The asyncio transport under httpcore's anyio stream on plain TCP (``None`` otherwise:
-    TLS, trio, a layout this does not know)."""
-    if stream.get_extra_info("ssl_object") is not None:
-        return None
-    transport = getattr(getattr(stream, "_stream", None), "_transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
-
-
-async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
-    """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
-    buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
-    the loop cannot (nothing was sent then)."""
-    loop = asyncio.get_running_loop()
-    while region.sent < region.count:
-        piece = min(PIECE, region.count - region.sent)
-        wait = _cap(timeout)
-        try:
-            with anyio.fail_after(math.inf if wait is None else wait):
-                sent = await loop.sendfile(
-                    transport, region.file, region.offset + region.sent, piece, fallback=False
-                )
-        except TimeoutError:
-            raise httpcore.WriteTimeout("timed out sending the file") from None
-        except (asyncio.SendfileNotAvailableError, NotImplementedError) as exc:
-            if region.sent == 0:
-                return False
-            raise httpcore.WriteError(str(exc)) from exc
-        except (OSError, RuntimeError) as exc:  # a reset, or a transport closing under us
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-        if sent == 0:
-            break  # the file ended early; the body reports it
-        region.sent += sent
     return True

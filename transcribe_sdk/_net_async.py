@@ -1,0 +1,173 @@
+"""The async half of :mod:`transcribe_sdk._net`: the guarded stream and backend of an
+``httpx.AsyncClient`` we created (imported when one is, so ``import transcribe_sdk`` does not
+load asyncio), and the event loop's ``sendfile`` for a file region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import httpcore
+
+from ._async_files import run_in_thread
+from ._deadline import cap as _cap
+from ._net import CHECK_EVERY, _answered, _early
+from ._regions import Region, claim
+from ._sendfile import PIECE
+from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
+
+__all__ = ["AsyncBackend", "AsyncStream"]
+
+
+class AsyncStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream, salvage: Salvage | None = None) -> None:
+        self._inner = inner
+        self._spare = spare_socket(inner)
+        self._salvage = salvage
+        self._broken = False
+        self._unchecked = 0
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._spare is None or not self._broken:
+            # Without a spare (TLS: see Salvage; a Unix socket) the stream reads on its own.
+            try:
+                return await self._inner.read(max_bytes, _cap(timeout))
+            except httpcore.ReadError:
+                if self._spare is None:
+                    raise
+                self._broken = True  # what the kernel still holds may be the answer
+        return await read_spare(self._spare, max_bytes, _cap(timeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            self._unchecked += len(buffer)
+            if self._unchecked >= CHECK_EVERY:
+                self._unchecked = 0
+                if _answered(self._spare):
+                    raise _early()
+            region = claim(buffer)
+            if region is not None:
+                await send_region_async(self, self._inner, region, timeout)
+            else:
+                await self._inner.write(buffer, _cap(timeout))
+            if self._salvage is not None and self._salvage.failed is not None:
+                raise httpcore.WriteError(str(self._salvage.failed.__cause__ or "")) from (
+                    self._salvage.failed
+                )
+        except httpcore.WriteError:
+            # httpcore now reads the answer; asyncio may have closed its socket already.
+            self._broken = True
+            raise
+
+    async def aclose(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
+        inner = await self._inner.start_tls(ssl_context, server_hostname, _cap(timeout))
+        return AsyncStream(inner, keep_tls_answers(inner))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._spare is not None and not self._broken:
+            # httpcore asks this of every idle connection each time it hands one out; anyio
+            # answers by rebuilding its attribute table (a getpeername call) and polling. One
+            # look at our own descriptor answers the same: has the server sent or hung up?
+            return _answered(self._spare)
+        return self._inner.get_extra_info(info)
+
+
+class AsyncBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(
+            host, port, _cap(timeout), local_address, socket_options
+        )
+        return AsyncStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, _cap(timeout), socket_options)
+        return AsyncStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+async def send_region_async(
+    stream: httpcore.AsyncNetworkStream,
+    inner: httpcore.AsyncNetworkStream,
+    region: Region,
+    timeout: float | None,
+) -> None:
+    """Send ``region``: by the event loop on plain TCP under asyncio (``inner`` is httpcore's
+    stream), else read and written through ``stream`` (ours, which checks each write)."""
+    transport = _asyncio_transport(inner)
+    if transport is not None and await _asendfile(transport, region, timeout):
+        return
+    fd = region.file.fileno()
+    while region.sent < region.count:
+        size = min(PIECE, region.count - region.sent)
+        data = await run_in_thread(os.pread, fd, size, region.offset + region.sent)
+        if not data:
+            return  # the file ended early; the body reports it
+        await stream.write(data, _cap(timeout))
+        region.sent += len(data)
+
+
+def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport | None:
+    """The asyncio transport under httpcore's anyio stream on plain TCP (``None`` otherwise:
+    TLS, trio, a layout this does not know)."""
+    if stream.get_extra_info("ssl_object") is not None:
+        return None
+    transport = getattr(getattr(stream, "_stream", None), "_transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
+    """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
+    buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
+    the loop cannot (nothing was sent then)."""
+    loop = asyncio.get_running_loop()
+    while region.sent < region.count:
+        piece = min(PIECE, region.count - region.sent)
+        wait = _cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if wait is None else wait):
+                sent = await loop.sendfile(
+                    transport, region.file, region.offset + region.sent, piece, fallback=False
+                )
+        except TimeoutError:
+            raise httpcore.WriteTimeout("timed out sending the file") from None
+        except (asyncio.SendfileNotAvailableError, NotImplementedError) as exc:
+            if region.sent == 0:
+                return False
+            raise httpcore.WriteError(str(exc)) from exc
+        except (OSError, RuntimeError) as exc:  # a reset, or a transport closing under us
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+        if sent == 0:
+            break  # the file ended early; the body reports it
+        region.sent += sent
+    return True
