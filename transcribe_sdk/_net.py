@@ -56,9 +56,10 @@ def _plain_socket(stream: Any) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_DONTWAIT = int(getattr(socket, "MSG_DONTWAIT", 0))
 """Look without waiting in one call, where the platform has the flag (not Windows). Only for a
 socket without a timeout: Python waits for data first on one with a timeout, whatever flags."""
+_PEEK_NOW = int(socket.MSG_PEEK) | _DONTWAIT  # plain ints: or-ing the enum costs more than recv
 
 
 def _answered(sock: socket.socket | None) -> bool:
@@ -68,7 +69,7 @@ def _answered(sock: socket.socket | None) -> bool:
     previous = sock.gettimeout()
     if _DONTWAIT and not previous:  # non-blocking (our async spare) or blocking: one call
         try:
-            sock.recv(1, socket.MSG_PEEK | _DONTWAIT)
+            sock.recv(1, _PEEK_NOW)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
