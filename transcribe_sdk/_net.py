@@ -35,11 +35,12 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+import anyio
 import httpcore
 
 from ._deadline import cap as _cap
 from ._deadline import deadline
-from ._regions import claim
+from ._regions import Region, claim
 from ._sendfile import send_region, send_region_async
 from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
 
@@ -138,6 +139,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         self._salvage = salvage
         self._broken = False
         self._unchecked = 0
+        self._sending: anyio.CancelScope | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._spare is None or not self._broken:
@@ -161,7 +163,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
                     raise _early()
             region = claim(buffer)
             if region is not None:
-                await send_region_async(self, self._inner, region, timeout)
+                await self._send_region(region, timeout)
             else:
                 await self._inner.write(buffer, _cap(timeout))
             if self._salvage is not None and self._salvage.failed is not None:
@@ -173,7 +175,21 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             self._broken = True
             raise
 
+    async def _send_region(self, region: Region, timeout: float | None) -> None:
+        # The client closed (another task) under asyncio's sendfile: the loop forgets the
+        # sendfile's wait as the transport goes, which would then last the write timeout.
+        with anyio.CancelScope() as scope:
+            self._sending = scope
+            try:
+                await send_region_async(self, self._inner, region, timeout)
+            finally:
+                self._sending = None
+        if scope.cancelled_caught:
+            raise httpcore.WriteError("the connection was closed during the upload")
+
     async def aclose(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()  # before the transport goes (see _send_region)
         if self._spare is not None:
             self._spare.close()
         await self._inner.aclose()

@@ -116,7 +116,10 @@ def regions_of(file: io.BufferedReader, size: int) -> Iterator[tuple[Region, byt
         try:
             yield region, placeholder()
         finally:
-            _current.set(None)
+            # A body abandoned mid-upload may be closed by the garbage collector in any thread
+            # or task: clear only our own region, never the one another upload is sending.
+            if _current.get() is region:
+                _current.set(None)
         if not region.taken:
             _switch.on = False
             raise RegionNotTaken

@@ -28,6 +28,12 @@ PIECE = 2 * 1024 * 1024
 """A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
 write timeout means no progress for that long, as for any other write."""
 
+_Selector = getattr(selectors, "PollSelector", selectors.DefaultSelector)
+"""The wait for a socket to take more. ``poll`` looks the descriptor up on each wait, as a
+blocking ``sendall`` does: a socket closed from another thread (the client closed mid-upload)
+ends the upload at the next wait. ``epoll`` forgets a closed descriptor without a word, and the
+wait would last the whole write timeout."""
+
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 """What ``sendfile`` says when it cannot join this file and this socket (then it is read)."""
 
@@ -74,11 +80,14 @@ async def send_region_async(
 def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
-    out, fd = sock.fileno(), region.file.fileno()
+    fd = region.file.fileno()
     sock.setblocking(False)  # httpcore sets its timeout again before its own next use
-    with selectors.DefaultSelector() as selector:
-        selector.register(out, selectors.EVENT_WRITE)
+    with _Selector() as selector:
+        selector.register(sock.fileno(), selectors.EVENT_WRITE)
         while region.sent < region.count:
+            out = sock.fileno()  # the client closed in another thread: -1, and stop
+            if out < 0:
+                raise httpcore.WriteError("the connection was closed during the upload")
             try:
                 sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
             except BlockingIOError:

@@ -1,0 +1,218 @@
+"""Hostile cases for the issue 13 fast paths (``_send``, ``_regions``, ``_sendfile``, ``_net``):
+a client closed mid-sendfile, an abandoned body finalised in another context, what a response
+carries and which headers go out. Real sockets on 127.0.0.1, real files, sync and async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from loopback import LoopbackServer
+
+from transcribe_sdk import AsyncClient, Client, ClientClosedError, _regions
+
+pytestmark = pytest.mark.network
+
+MODEL = "whisper-large-v3"
+KEY = "sk-sendfile-hostile-key-0000"
+REGION = 1024 * 1024 + 4096
+"""The region size in these tests (just over ``WHOLE_READ_LIMIT``, as in test_sendfile.py)."""
+WAIT = 30.0
+"""A bound no passing test comes near; the bugs these tests pin down waited out a 60 s timeout."""
+
+needs_sendfile = pytest.mark.skipif(not _regions.AVAILABLE, reason="no os.sendfile here")
+
+
+@pytest.fixture(autouse=True)
+def small_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_regions, "REGION_SIZE", REGION)
+    monkeypatch.setattr(_regions._switch, "on", _regions.AVAILABLE)
+
+
+def _wav(path: Path, size: int) -> Path:
+    body = hashlib.sha256(path.name.encode()).digest() * (size // 32 + 1)
+    path.write_bytes(b"RIFF" + body[: size - 4])
+    return path
+
+
+# -- a client closed while the kernel sends a file ------------------------------------------------
+@pytest.fixture
+def sendfile_waiting(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once ``os.sendfile`` (ours, or asyncio's) found the socket full: a region is in
+    flight and its sender waits for the server to read."""
+    waiting = threading.Event()
+    real = os.sendfile
+
+    def watched(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        try:
+            return real(out_fd, in_fd, offset, count)
+        except BlockingIOError:
+            waiting.set()
+            raise
+
+    monkeypatch.setattr(os, "sendfile", watched)
+    return waiting
+
+
+@needs_sendfile
+def test_closing_a_sync_client_mid_sendfile_ends_the_upload(
+    tmp_path: Path, sendfile_waiting: threading.Event
+) -> None:
+    path = _wav(tmp_path / "big.wav", REGION * 20)
+    with LoopbackServer(read_pause=0.002) as server:
+        client = Client(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=60)
+
+        def close_when_waiting() -> None:
+            sendfile_waiting.wait(WAIT)
+            client.close()
+
+        closer = threading.Thread(target=close_when_waiting)
+        closer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(ClientClosedError):
+                client.transcribe(path, model=MODEL)
+        finally:
+            sendfile_waiting.set()
+            closer.join(WAIT)
+        # Before: the wait for the socket forgot the closed descriptor and lasted the timeout.
+        assert time.monotonic() - started < WAIT
+        assert server.requests == []
+
+
+@needs_sendfile
+def test_closing_an_async_client_mid_sendfile_ends_the_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    path = _wav(tmp_path / "big.wav", REGION * 20)
+    real = os.sendfile
+    calls: list[int] = []
+
+    async def main(url: str) -> None:
+        client = AsyncClient(api_key=KEY, base_url=url, max_retries=0, timeout=60)
+        loop = asyncio.get_running_loop()
+
+        def closing_on_the_third(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+            # Called by asyncio's sendfile in the loop; it then waits for the socket to drain,
+            # and the close runs in that wait.
+            calls.append(count)
+            if len(calls) == 3:
+                tasks.append(loop.create_task(client.close()))
+            return real(out_fd, in_fd, offset, count)
+
+        tasks: list[asyncio.Task[None]] = []
+        monkeypatch.setattr(os, "sendfile", closing_on_the_third)
+        with anyio.fail_after(WAIT):  # before: asyncio's sendfile waited out the timeout
+            with pytest.raises(ClientClosedError):
+                await client.transcribe(path, model=MODEL)
+            await asyncio.gather(*tasks)
+
+    with LoopbackServer(read_pause=0.002) as server:
+        asyncio.run(main(server.base_url))
+        assert server.requests == []
+    assert len(calls) >= 3
+    # Before: asyncio also logged "Exception in callback ... InvalidStateError" on the close.
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
+# -- a body abandoned mid-upload, finalised elsewhere ---------------------------------------------
+def test_an_abandoned_body_leaves_another_uploads_region_alone(tmp_path: Path) -> None:
+    path = _wav(tmp_path / "big.wav", REGION * 2)
+    with open(path, "rb") as first, open(path, "rb") as second:
+        abandoned = _regions.regions_of(first, REGION * 2)  # type: ignore[arg-type]
+        contextvars.copy_context().run(next, abandoned)  # suspended mid-region, elsewhere
+
+        def sending() -> bool:
+            live = _regions.regions_of(second, REGION * 2)  # type: ignore[arg-type]
+            region, stand_in = next(live)
+            abandoned.close()  # the garbage collector finalising it here, in this thread
+            taken = _regions.claim(stand_in) is region
+            live.close()
+            return taken
+
+        assert contextvars.copy_context().run(sending)
+
+
+# -- what a response carries and what goes out ----------------------------------------------------
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_raw_response_has_its_elapsed_time(kind: str) -> None:
+    audio = ("a.wav", b"RIFF" + bytes(4000))
+    with LoopbackServer() as server:
+        url = f"{server.base_url}/audio/transcriptions"
+        if kind == "sync":
+            with Client(api_key=KEY, base_url=server.base_url) as client:
+                raw = client.with_raw_response.transcribe(audio, model=MODEL)
+        else:
+
+            async def main() -> Any:
+                async with AsyncClient(api_key=KEY, base_url=server.base_url) as client:
+                    return await client.with_raw_response.transcribe(audio, model=MODEL)
+
+            raw = anyio.run(main)
+    response = raw.http_response
+    assert response.elapsed.total_seconds() >= 0  # before: RuntimeError from httpx
+    assert response.request.url == url
+
+
+def _sent_headers(kind: str, url: str, server: LoopbackServer, user_client: bool) -> list[str]:
+    options: dict[str, Any] = {
+        "default_headers": {"user-agent": "app/1", "ACCEPT": "application/json", "X-Team": "a"}
+    }
+    extra = {"x-team": "b", "Accept-Encoding": "identity"}
+    audio = ("a.wav", b"RIFF" + bytes(4000))
+    if kind == "sync":
+        with httpx.Client() as http:
+            if user_client:
+                options["http_client"] = http
+            with Client(api_key=KEY, base_url=url, **options) as client:
+                client.transcribe(audio, model=MODEL, extra_headers=extra)
+    else:
+
+        async def main() -> None:
+            async with httpx.AsyncClient() as http:
+                if user_client:
+                    options["http_client"] = http
+                async with AsyncClient(api_key=KEY, base_url=url, **options) as client:
+                    await client.transcribe(audio, model=MODEL, extra_headers=extra)
+
+        anyio.run(main)
+    skip = {"idempotency-key", "content-type"}  # a new key and boundary each request
+    return sorted(
+        f"{k.lower()}: {v}" for k, v in server.requests[-1].headers if k.lower() not in skip
+    )
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_headers_named_in_another_case_are_sent_once_by_either_path(kind: str) -> None:
+    with LoopbackServer() as server:
+        ours = _sent_headers(kind, server.base_url, server, user_client=False)
+        theirs = _sent_headers(kind, server.base_url, server, user_client=True)
+    assert ours == theirs  # straight to the transport, or through httpx's own send
+    names = [line.split(":")[0] for line in ours]
+    assert len(names) == len(set(names)), ours  # before: User-Agent and user-agent both
+    assert "user-agent: app/1" in ours
+    assert "accept: application/json" in ours
+    assert "x-team: b" in ours  # the call's over the client's
+    assert "accept-encoding: identity" in ours
+    assert f"authorization: Bearer {KEY}" in ours
+
+
+def test_default_headers_keep_the_users_spelling_and_value() -> None:
+    client = Client(
+        api_key=KEY, base_url="http://127.0.0.1:9/v1", default_headers={"user-agent": "x"}
+    )
+    with client:
+        assert [k for k in client.default_headers if k.lower() == "user-agent"] == ["user-agent"]
+        assert client.default_headers["user-agent"] == "x"
