@@ -18,9 +18,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from faults import FaultServer, Reset, json_answer
 from loopback import LoopbackServer
 
-from transcribe_sdk import AsyncClient, Client, ClientClosedError, _regions
+from transcribe_sdk import AsyncClient, Client, ClientClosedError, RetryPolicy, _regions
 
 pytestmark = pytest.mark.network
 
@@ -30,6 +31,11 @@ REGION = 1024 * 1024 + 4096
 """The region size in these tests (just over ``WHOLE_READ_LIMIT``, as in test_sendfile.py)."""
 WAIT = 30.0
 """A bound no passing test comes near; the bugs these tests pin down waited out a 60 s timeout."""
+
+QUICK_RETRY: dict[str, Any] = {
+    "max_retries": 1,
+    "retry_policy": RetryPolicy(initial_delay=0.01, max_delay=0.01),
+}
 
 needs_sendfile = pytest.mark.skipif(not _regions.AVAILABLE, reason="no os.sendfile here")
 
@@ -125,6 +131,36 @@ def test_closing_an_async_client_mid_sendfile_ends_the_upload(
     assert len(calls) >= 3
     # Before: asyncio also logged "Exception in callback ... InvalidStateError" on the close.
     assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
+# -- a user's file sent again after a reset mid-sendfile -------------------------------------------
+@needs_sendfile
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("position", [0, 12_345])
+def test_a_users_file_reset_mid_sendfile_is_sent_again_whole(
+    kind: str, position: int, tmp_path: Path
+) -> None:
+    path = _wav(tmp_path / "big.wav", REGION * 4 + 99)
+    data = path.read_bytes()
+    script = [Reset(after_bytes=REGION + REGION // 2), json_answer({"text": "ok"})]
+    with FaultServer(script) as server, open(path, "rb") as handle:
+        handle.seek(position)  # sent from where it stands, on every attempt
+        source = ("big.wav", handle)
+        if kind == "sync":
+            with Client(api_key=KEY, base_url=server.base_url, **QUICK_RETRY) as client:
+                client.transcribe(source, model=MODEL)
+        else:
+
+            async def main() -> None:
+                async with AsyncClient(api_key=KEY, base_url=server.base_url, **QUICK_RETRY) as c:
+                    with anyio.fail_after(WAIT):
+                        await c.transcribe(source, model=MODEL)
+
+            anyio.run(main)
+        # Before (async): asyncio's sendfile moved the descriptor's position under the user's
+        # buffered file, and the second attempt stopped short ("ended after ... bytes").
+        assert len(server.attempts) == 2
+        assert server.attempts[-1].file_bytes() == data[position:]
 
 
 # -- a body abandoned mid-upload, finalised elsewhere ---------------------------------------------

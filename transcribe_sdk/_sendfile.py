@@ -118,6 +118,23 @@ async def _asendfile(transport: asyncio.Transport, region: Region, timeout: floa
     buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
     the loop cannot (nothing was sent then)."""
     loop = asyncio.get_running_loop()
+    # asyncio leaves the descriptor's position after what it sent (a success or a failure); the
+    # buffered file over it still believes its own, and a user's file, sent again after a
+    # failure, was then read from the wrong place. It gets back the position it had.
+    fd = region.file.fileno()
+    kept = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        return await _apieces(loop, transport, region, timeout)
+    finally:
+        os.lseek(fd, kept, os.SEEK_SET)
+
+
+async def _apieces(
+    loop: asyncio.AbstractEventLoop,
+    transport: asyncio.Transport,
+    region: Region,
+    timeout: float | None,
+) -> bool:
     while region.sent < region.count:
         piece = min(PIECE, region.count - region.sent)
         wait = _cap(timeout)
