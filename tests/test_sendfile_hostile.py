@@ -10,18 +10,20 @@ import contextvars
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 import pytest
 from faults import FaultServer, Reset, json_answer
 from loopback import LoopbackServer
 
-from transcribe_sdk import AsyncClient, Client, ClientClosedError, RetryPolicy, _regions
+from transcribe_sdk import AsyncClient, Client, ClientClosedError, RetryPolicy, _regions, _sendfile
 
 pytestmark = pytest.mark.network
 
@@ -131,6 +133,15 @@ def test_closing_an_async_client_mid_sendfile_ends_the_upload(
     assert len(calls) >= 3
     # Before: asyncio also logged "Exception in callback ... InvalidStateError" on the close.
     assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+
+
+@needs_sendfile
+def test_a_region_for_a_socket_closed_meanwhile_is_a_write_error(tmp_path: Path) -> None:
+    path = _wav(tmp_path / "big.wav", REGION)
+    ours, theirs = socket.socketpair()
+    ours.close()  # the client closed in another thread between two regions
+    with theirs, open(path, "rb") as file, pytest.raises(httpcore.WriteError):  # before: OSError
+        _sendfile.send_region(None, ours, _regions.Region(file, 0, REGION), 5.0)  # type: ignore[arg-type]
 
 
 # -- a user's file sent again after a reset mid-sendfile -------------------------------------------

@@ -9,6 +9,7 @@ thread for async) and written through the stream, :data:`PIECE` at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import math
 import os
@@ -80,10 +81,12 @@ async def send_region_async(
 def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
-    fd = region.file.fileno()
+    fd, out = region.file.fileno(), sock.fileno()
+    if out < 0:  # closed from another thread between two regions
+        raise httpcore.WriteError("the connection was closed during the upload")
     sock.setblocking(False)  # httpcore sets its timeout again before its own next use
     with _Selector() as selector:
-        selector.register(sock.fileno(), selectors.EVENT_WRITE)
+        selector.register(out, selectors.EVENT_WRITE)
         while region.sent < region.count:
             out = sock.fileno()  # the client closed in another thread: -1, and stop
             if out < 0:
@@ -126,7 +129,8 @@ async def _asendfile(transport: asyncio.Transport, region: Region, timeout: floa
     try:
         return await _apieces(loop, transport, region, timeout)
     finally:
-        os.lseek(fd, kept, os.SEEK_SET)
+        with contextlib.suppress(OSError):  # a file closed under us: its error comes next
+            os.lseek(fd, kept, os.SEEK_SET)
 
 
 async def _apieces(
