@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -142,6 +143,37 @@ def test_a_region_for_a_socket_closed_meanwhile_is_a_write_error(tmp_path: Path)
     ours.close()  # the client closed in another thread between two regions
     with theirs, open(path, "rb") as file, pytest.raises(httpcore.WriteError):  # before: OSError
         _sendfile.send_region(None, ours, _regions.Region(file, 0, REGION), 5.0)  # type: ignore[arg-type]
+
+
+# -- the first large uploads of a process, in threads at once ------------------------------------
+def test_threads_making_the_placeholder_at_once_all_get_the_one_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before, a cache where the last one made won: a thread could yield a stand-in that no
+    # stream recognised (8 MiB of zeros written, then the upload sent again and sendfile off).
+    monkeypatch.setattr(_regions, "_made", {})  # made afresh, and dropped after
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        for trial in range(300):
+            monkeypatch.setattr(_regions, "REGION_SIZE", REGION + trial)
+            start = threading.Barrier(8)
+            got: list[bytes] = []
+
+            def make(start: threading.Barrier = start, got: list[bytes] = got) -> None:
+                start.wait(WAIT)
+                got.append(_regions.placeholder())
+
+            threads = [threading.Thread(target=make) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(WAIT)
+            kept = _regions.placeholder()
+            assert len(got) == 8
+            assert all(made is kept for made in got), trial
+    finally:
+        sys.setswitchinterval(switching)
 
 
 # -- a user's file sent again after a reset mid-sendfile -------------------------------------------
