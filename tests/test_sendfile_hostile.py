@@ -24,7 +24,15 @@ import pytest
 from faults import FaultServer, Reset, json_answer
 from loopback import LoopbackServer
 
-from transcribe_sdk import AsyncClient, Client, ClientClosedError, RetryPolicy, _regions, _sendfile
+from transcribe_sdk import (
+    APITimeoutError,
+    AsyncClient,
+    Client,
+    ClientClosedError,
+    RetryPolicy,
+    _regions,
+    _sendfile,
+)
 
 pytestmark = pytest.mark.network
 
@@ -295,3 +303,71 @@ def test_default_headers_keep_the_users_spelling_and_value() -> None:
     with client:
         assert [k for k in client.default_headers if k.lower() == "user-agent"] == ["user-agent"]
         assert client.default_headers["user-agent"] == "x"
+
+
+# -- held under attack: cancelled, timed out, many at once ----------------------------------------
+@needs_sendfile
+def test_an_async_upload_cancelled_mid_sendfile_leaves_the_client_sound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _wav(tmp_path / "big.wav", REGION * 20)
+    real = os.sendfile
+    scopes: list[anyio.CancelScope] = []
+
+    def cancelling_mid_upload(out_fd: int, in_fd: int, offset: int | None, count: int) -> int:
+        sent = real(out_fd, in_fd, offset, count)
+        if len(scopes) == 1 and count:
+            scopes.pop().cancel()  # the caller's own cancel scope, mid-upload
+        return sent
+
+    async def main(url: str) -> None:
+        async with AsyncClient(api_key=KEY, base_url=url, max_retries=0) as client:
+            with anyio.fail_after(WAIT):
+                monkeypatch.setattr(os, "sendfile", cancelling_mid_upload)
+                with anyio.CancelScope() as scope:
+                    scopes.append(scope)
+                    await client.transcribe(path, model=MODEL)
+                assert scope.cancelled_caught
+                await client.transcribe(path, model=MODEL)  # the same client, its pool
+                await client.transcribe(("small.wav", b"RIFF" + bytes(4000)), model=MODEL)
+
+    with LoopbackServer(read_pause=0.002) as server:
+        anyio.run(main, server.base_url)
+        requests = server.requests
+    assert [len(r.form().file().data) for r in requests] == [REGION * 20, 4004]
+    assert requests[0].form().file().data == path.read_bytes()
+
+
+@needs_sendfile
+def test_a_sync_deadline_mid_sendfile_leaves_the_client_sound(tmp_path: Path) -> None:
+    path = _wav(tmp_path / "big.wav", REGION * 20)
+    with LoopbackServer(read_pause=0.002) as server:
+        with Client(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
+            with pytest.raises(APITimeoutError):
+                client.transcribe(path, model=MODEL, deadline=0.2)  # ~0.7 s of upload
+            client.transcribe(path, model=MODEL)
+            client.transcribe(("small.wav", b"RIFF" + bytes(4000)), model=MODEL)
+        requests = server.requests
+    assert [len(r.form().file().data) for r in requests] == [REGION * 20, 4004]
+    assert requests[0].form().file().data == path.read_bytes()
+
+
+@needs_sendfile
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_many_large_files_at_once_each_arrive_whole(kind: str, tmp_path: Path) -> None:
+    paths = [_wav(tmp_path / f"f{i}.wav", REGION * (2 + i % 2) + i) for i in range(6)]
+    with LoopbackServer() as server:
+        if kind == "sync":  # threads, each with its own region in flight
+            with Client(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
+                results = client.transcribe_many(paths, model=MODEL, max_concurrency=6)
+        else:
+
+            async def main() -> Any:
+                async with AsyncClient(api_key=KEY, base_url=server.base_url) as client:
+                    return await client.transcribe_many(paths, model=MODEL, max_concurrency=6)
+
+            results = anyio.run(main)
+        got = {r.form().file().filename: r.form().file().data for r in server.requests}
+    assert all(result.ok for result in results)
+    assert got == {p.name: p.read_bytes() for p in paths}
+    assert _regions._switch.on  # every placeholder was taken: sendfile stays on
