@@ -150,7 +150,7 @@ def test_a_region_for_a_socket_closed_meanwhile_is_a_write_error(tmp_path: Path)
     ours, theirs = socket.socketpair()
     ours.close()  # the client closed in another thread between two regions
     with theirs, open(path, "rb") as file, pytest.raises(httpcore.WriteError):  # before: OSError
-        _sendfile.send_region(None, ours, _regions.Region(file, 0, REGION), 5.0)  # type: ignore[arg-type]
+        _sendfile.send_region(None, ours, _regions.Region(file, 0, REGION), 5.0, len)  # type: ignore[arg-type]
 
 
 # -- the first large uploads of a process, in threads at once ------------------------------------
@@ -182,6 +182,60 @@ def test_threads_making_the_placeholder_at_once_all_get_the_one_kept(
             assert all(made is kept for made in got), trial
     finally:
         sys.setswitchinterval(switching)
+
+
+# -- a server that answers early and goes on reading ---------------------------------------------
+def _send_one_region(kind: str, address: Any, region: _regions.Region, check: Any) -> None:
+    if kind == "sync":
+        with socket.create_connection(address) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)  # one send < region
+            _sendfile.send_region(None, sock, region, WAIT, check)  # type: ignore[arg-type]
+        return
+
+    async def main() -> None:
+        stream = await httpcore.AnyIOBackend().connect_tcp(address[0], address[1])
+        try:
+            await _sendfile.send_region_async(stream, stream, region, WAIT, check)
+        finally:
+            await stream.aclose()
+
+    asyncio.run(main())
+
+
+@needs_sendfile
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_region_looks_for_an_answer_between_the_kernels_sends(kind: str, tmp_path: Path) -> None:
+    # Before, a region was sent whole (8 MiB in use) to a server that had answered 413 and
+    # kept reading (nginx's lingering close): now it stops after the send that passed the look.
+    path = _wav(tmp_path / "big.wav", REGION * 8)
+    looks: list[int] = []
+
+    def answered(sent: int) -> None:
+        looks.append(sent)
+        raise httpcore.WriteError("the server answered before the upload was complete")
+
+    with socket.create_server(("127.0.0.1", 0)) as listener, open(path, "rb") as file:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        region = _regions.Region(file, 0, REGION * 8)
+        drained: list[int] = []
+
+        def drain() -> None:
+            peer, _ = listener.accept()
+            with peer:
+                peer.settimeout(WAIT)
+                while data := peer.recv(1 << 16):
+                    drained.append(len(data))
+
+        reader = threading.Thread(target=drain)
+        reader.start()
+        try:
+            with pytest.raises(httpcore.WriteError):
+                _send_one_region(kind, listener.getsockname(), region, answered)
+        finally:
+            reader.join(WAIT)
+    assert looks == [region.sent]  # one look, after the first send, which stopped the region
+    assert 0 < region.sent < region.count
+    assert sum(drained) == region.sent
 
 
 # -- a user's file sent again after a reset mid-sendfile -------------------------------------------

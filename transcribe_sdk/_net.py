@@ -48,7 +48,8 @@ __all__ = ["deadline", "guard_client"]
 
 CHECK_EVERY = 256 * 1024
 """Bytes written between two looks for an early answer: small requests (one or two writes)
-pay for none, a large upload stops within this much of the server's answer."""
+pay for none, a large upload stops within this much of the server's answer (a file region
+sent by the kernel: at the end of the send that passes it, at most what the socket took)."""
 
 
 def _plain_socket(stream: Any) -> socket.socket | None:
@@ -114,7 +115,7 @@ class _Stream(httpcore.NetworkStream):
         self._stop_if_answered(len(buffer))
         region = claim(buffer)
         if region is not None:
-            send_region(self, _plain_socket(self._inner), region, timeout)
+            send_region(self, _plain_socket(self._inner), region, timeout, self._stop_if_answered)
             return
         # httpcore sends what the socket takes and slices off the rest, a copy of the rest each
         # time: through a memoryview the slices are free.
@@ -156,11 +157,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         try:
-            self._unchecked += len(buffer)
-            if self._unchecked >= CHECK_EVERY:
-                self._unchecked = 0
-                if _answered(self._spare):
-                    raise _early()
+            self._stop_if_answered(len(buffer))
             region = claim(buffer)
             if region is not None:
                 await self._send_region(region, timeout)
@@ -175,13 +172,20 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
             self._broken = True
             raise
 
+    def _stop_if_answered(self, size: int) -> None:
+        self._unchecked += size
+        if self._unchecked >= CHECK_EVERY:
+            self._unchecked = 0
+            if _answered(self._spare):
+                raise _early()
+
     async def _send_region(self, region: Region, timeout: float | None) -> None:
         # The client closed (another task) under asyncio's sendfile: the loop forgets the
         # sendfile's wait as the transport goes, which would then last the write timeout.
         with anyio.CancelScope() as scope:
             self._sending = scope
             try:
-                await send_region_async(self, self._inner, region, timeout)
+                await send_region_async(self, self._inner, region, timeout, self._stop_if_answered)
             finally:
                 self._sending = None
         if scope.cancelled_caught:

@@ -15,6 +15,7 @@ import math
 import os
 import selectors
 import socket
+from collections.abc import Callable
 
 import anyio
 import httpcore
@@ -44,9 +45,12 @@ def send_region(
     sock: socket.socket | None,
     region: Region,
     timeout: float | None,
+    check: Callable[[int], None],
 ) -> None:
-    """Send ``region`` on ``stream`` (whose plain socket is ``sock``, ``None`` on TLS)."""
-    if sock is not None and _sendfile(sock, region, timeout):
+    """Send ``region`` on ``stream`` (whose plain socket is ``sock``, ``None`` on TLS).
+    ``check(sent)`` is told of each stretch the kernel sent, to stop at an early answer (the
+    stream's own writes check on their own)."""
+    if sock is not None and _sendfile(sock, region, timeout, check):
         return
     fd = region.file.fileno()
     while region.sent < region.count:
@@ -62,11 +66,12 @@ async def send_region_async(
     inner: httpcore.AsyncNetworkStream,
     region: Region,
     timeout: float | None,
+    check: Callable[[int], None],
 ) -> None:
     """Send ``region``: by the event loop on plain TCP under asyncio (``inner`` is httpcore's
     stream), else read and written through ``stream`` (ours, which checks each write)."""
     transport = _asyncio_transport(inner)
-    if transport is not None and await _asendfile(transport, region, timeout):
+    if transport is not None and await _asendfile(transport, region, timeout, check):
         return
     fd = region.file.fileno()
     while region.sent < region.count:
@@ -78,7 +83,9 @@ async def send_region_async(
         region.sent += len(data)
 
 
-def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
+def _sendfile(
+    sock: socket.socket, region: Region, timeout: float | None, check: Callable[[int], None]
+) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
     fd, out = region.file.fileno(), sock.fileno()
@@ -104,6 +111,7 @@ def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> boo
             if sent == 0:
                 break  # the file ended early; the body reports it
             region.sent += sent
+            check(sent)
     return True
 
 
@@ -116,7 +124,12 @@ def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport
     return transport if isinstance(transport, asyncio.Transport) else None
 
 
-async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
+async def _asendfile(
+    transport: asyncio.Transport,
+    region: Region,
+    timeout: float | None,
+    check: Callable[[int], None],
+) -> bool:
     """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
     buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
     the loop cannot (nothing was sent then)."""
@@ -127,7 +140,7 @@ async def _asendfile(transport: asyncio.Transport, region: Region, timeout: floa
     fd = region.file.fileno()
     kept = os.lseek(fd, 0, os.SEEK_CUR)
     try:
-        return await _apieces(loop, transport, region, timeout)
+        return await _apieces(loop, transport, region, timeout, check)
     finally:
         with contextlib.suppress(OSError):  # a file closed under us: its error comes next
             os.lseek(fd, kept, os.SEEK_SET)
@@ -138,6 +151,7 @@ async def _apieces(
     transport: asyncio.Transport,
     region: Region,
     timeout: float | None,
+    check: Callable[[int], None],
 ) -> bool:
     while region.sent < region.count:
         piece = min(PIECE, region.count - region.sent)
@@ -158,4 +172,5 @@ async def _apieces(
         if sent == 0:
             break  # the file ended early; the body reports it
         region.sent += sent
+        check(sent)
     return True
