@@ -24,8 +24,8 @@ per request, as a user of it must), an open **file object** (opened per request)
 1. **Async, 64 in flight** (``--inflight``): ``--async-requests`` uploads of a 32 KiB WAV
    (``--small-kib``) by 64 worker tasks that each send one request after another: requests
    per second, client CPU per request, and the event loop's worst lag, from a task that
-   sleeps 1 ms in a loop and records how late it wakes. All three clients get the same connection limits
-   (transcribe-sdk's defaults, which are httpx's).
+   sleeps 1 ms in a loop and records how late it wakes. All three clients get the same
+   connection limits (transcribe-sdk's defaults, which are httpx's).
 2. **Sync CPU per request**: ``--cpu-requests`` uploads of the same file one at a time;
    ``time.process_time()`` per request after a warm-up.
 3. **File size**: the async measurement for paths again with 1 MiB and 25 MiB files (fewer

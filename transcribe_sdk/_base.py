@@ -52,6 +52,7 @@ from ._options import (
     check_headers,
     check_retries,
     local_model_of,
+    merge_headers,
     positive_seconds,
     shown_url,
     to_timeout,
@@ -132,11 +133,10 @@ class BaseClient:
             )
         self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
         """The backoff between retries."""
-        self.default_headers: dict[str, str] = {
-            "User-Agent": user_agent(),
-            "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
-            **check_headers(default_headers, "default_headers"),
-        }
+        self.default_headers: dict[str, str] = merge_headers(
+            {"User-Agent": user_agent(), "Accept": "application/json, text/plain;q=0.9, */*;q=0.5"},
+            check_headers(default_headers, "default_headers"),
+        )
 
     def _take_userinfo(self, has_key: bool) -> None:
         """A user name and password in ``base_url`` leave the URL (httpx logs every request's
@@ -288,10 +288,9 @@ class BaseClient:
                     "scored; use stream=False with silence_filter",
                 )
             params = RequestParams([*params.fields, ("stream", "true")], params.response_format)
-        headers = {
-            **self.default_headers,
-            **check_headers(options.get("extra_headers"), "extra_headers"),
-        }
+        headers = merge_headers(
+            self.default_headers, check_headers(options.get("extra_headers"), "extra_headers")
+        )
         timeout = options.get("timeout")
         retries = options.get("max_retries")
         deadline = options.get("deadline")

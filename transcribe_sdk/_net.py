@@ -113,7 +113,7 @@ class _Stream(httpcore.NetworkStream):
         self._stop_if_answered(len(buffer))
         region = claim(buffer)
         if region is not None:
-            send_region(self, _plain_socket(self._inner), region, timeout)
+            send_region(self, _plain_socket(self._inner), region, timeout, self._stop_if_answered)
             return
         # httpcore sends what the socket takes and slices off the rest, a copy of the rest each
         # time: through a memoryview the slices are free.

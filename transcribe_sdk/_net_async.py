@@ -6,9 +6,10 @@ load asyncio), and the event loop's ``sendfile`` for a file region.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -31,6 +32,7 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         self._salvage = salvage
         self._broken = False
         self._unchecked = 0
+        self._sending: anyio.CancelScope | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._spare is None or not self._broken:
@@ -47,14 +49,10 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         try:
-            self._unchecked += len(buffer)
-            if self._unchecked >= CHECK_EVERY:
-                self._unchecked = 0
-                if _answered(self._spare):
-                    raise _early()
+            self._stop_if_answered(len(buffer))
             region = claim(buffer)
             if region is not None:
-                await send_region_async(self, self._inner, region, timeout)
+                await self._send_region(region, timeout)
             else:
                 await self._inner.write(buffer, _cap(timeout))
             if self._salvage is not None and self._salvage.failed is not None:
@@ -66,7 +64,28 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             self._broken = True
             raise
 
+    def _stop_if_answered(self, size: int) -> None:
+        self._unchecked += size
+        if self._unchecked >= CHECK_EVERY:
+            self._unchecked = 0
+            if _answered(self._spare):
+                raise _early()
+
+    async def _send_region(self, region: Region, timeout: float | None) -> None:
+        # The client closed (another task) under asyncio's sendfile: the loop forgets the
+        # sendfile's wait as the transport goes, which would then last the write timeout.
+        with anyio.CancelScope() as scope:
+            self._sending = scope
+            try:
+                await send_region_async(self, self._inner, region, timeout, self._stop_if_answered)
+            finally:
+                self._sending = None
+        if scope.cancelled_caught:
+            raise httpcore.WriteError("the connection was closed during the upload")
+
     async def aclose(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()  # before the transport goes (see _send_region)
         if self._spare is not None:
             self._spare.close()
         await self._inner.aclose()
@@ -121,11 +140,12 @@ async def send_region_async(
     inner: httpcore.AsyncNetworkStream,
     region: Region,
     timeout: float | None,
+    check: Callable[[int], None],
 ) -> None:
     """Send ``region``: by the event loop on plain TCP under asyncio (``inner`` is httpcore's
     stream), else read and written through ``stream`` (ours, which checks each write)."""
     transport = _asyncio_transport(inner)
-    if transport is not None and await _asendfile(transport, region, timeout):
+    if transport is not None and await _asendfile(transport, region, timeout, check):
         return
     fd = region.file.fileno()
     while region.sent < region.count:
@@ -146,11 +166,35 @@ def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport
     return transport if isinstance(transport, asyncio.Transport) else None
 
 
-async def _asendfile(transport: asyncio.Transport, region: Region, timeout: float | None) -> bool:
+async def _asendfile(
+    transport: asyncio.Transport,
+    region: Region,
+    timeout: float | None,
+    check: Callable[[int], None],
+) -> bool:
     """Send ``region`` with the event loop's ``sendfile`` (which first lets the transport's
     buffer drain), :data:`PIECE` at a time so each piece has a write's timeout. ``False`` if
     the loop cannot (nothing was sent then)."""
     loop = asyncio.get_running_loop()
+    # asyncio leaves the descriptor's position after what it sent (a success or a failure); the
+    # buffered file over it still believes its own, and a user's file, sent again after a
+    # failure, was then read from the wrong place. It gets back the position it had.
+    fd = region.file.fileno()
+    kept = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        return await _apieces(loop, transport, region, timeout, check)
+    finally:
+        with contextlib.suppress(OSError):  # a file closed under us: its error comes next
+            os.lseek(fd, kept, os.SEEK_SET)
+
+
+async def _apieces(
+    loop: asyncio.AbstractEventLoop,
+    transport: asyncio.Transport,
+    region: Region,
+    timeout: float | None,
+    check: Callable[[int], None],
+) -> bool:
     while region.sent < region.count:
         piece = min(PIECE, region.count - region.sent)
         wait = _cap(timeout)
@@ -170,4 +214,5 @@ async def _asendfile(transport: asyncio.Transport, region: Region, timeout: floa
         if sent == 0:
             break  # the file ended early; the body reports it
         region.sent += sent
+        check(sent)
     return True

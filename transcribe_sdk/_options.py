@@ -231,6 +231,16 @@ def check_headers(value: object, param: str) -> dict[str, str]:
     return headers
 
 
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of ``layers``, a later one's value replacing an earlier one's of the same
+    name in any case (``user-agent`` over ``User-Agent``): each header is sent once."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
+
+
 def shown_url(url: str) -> str:
     """``url`` without its user info: ``https://user:secret@host/v1`` shows as
     ``https://host/v1``."""

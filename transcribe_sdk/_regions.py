@@ -21,7 +21,6 @@ requests read their files as before.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import stat
@@ -56,14 +55,20 @@ class RegionNotTaken(Exception):
     the attempt again, reading the file."""
 
 
-@functools.cache
-def _zeros(size: int) -> bytes:
-    return bytes(size)  # calloc'd: the pages are never touched, so never resident
+_made: dict[int, bytes] = {}
+"""The placeholder of each region size (one in use; tests change the size)."""
 
 
 def placeholder() -> bytes:
-    """The one stand-in for every region: :data:`REGION_SIZE` zero bytes, made once."""
-    return _zeros(REGION_SIZE)
+    """The one stand-in for every region: :data:`REGION_SIZE` zero bytes, made once.
+
+    ``setdefault`` keeps the first one made when threads make it at once: with a cache that
+    lets the last one win, a thread could yield a stand-in no stream would recognise."""
+    made = _made.get(REGION_SIZE)
+    if made is None:
+        # calloc'd: the pages are never touched, so never resident
+        made = _made.setdefault(REGION_SIZE, bytes(REGION_SIZE))
+    return made
 
 
 @dataclass(eq=False)
@@ -116,7 +121,10 @@ def regions_of(file: io.BufferedReader, size: int) -> Iterator[tuple[Region, byt
         try:
             yield region, placeholder()
         finally:
-            _current.set(None)
+            # A body abandoned mid-upload may be closed by the garbage collector in any thread
+            # or task: clear only our own region, never the one another upload is sending.
+            if _current.get() is region:
+                _current.set(None)
         if not region.taken:
             _switch.on = False
             raise RegionNotTaken

@@ -10,7 +10,7 @@ pick for the URL (its proxy mounts from the environment included). Its default h
 per small upload: building the request through the client, the auth and redirect generators,
 and cookie extraction, about a quarter of the client's CPU per request on loopback
 (``benchmarks/compare.py``). The rest is what ``Client.send`` does: a closed client refuses,
-an error and a response name their request.
+an error and a response name their request, a response's ``elapsed`` is set when it closes.
 
 A client whose layout this does not know (no ``_transport_for_url``) is simply sent through.
 """
@@ -18,7 +18,9 @@ A client whose layout this does not know (no ``_transport_for_url``) is simply s
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -41,6 +43,46 @@ def _log(url: str, response: httpx.Response) -> None:
             response.status_code,
             response.reason_phrase,
         )
+
+
+class _Timed(httpx.SyncByteStream):
+    """A response's stream that sets its ``elapsed`` when closed, as ``Client.send`` does."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, response: httpx.Response, start: float) -> None:
+        self._stream = response.stream
+        self._response = response
+        self._start = start
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert isinstance(self._stream, httpx.SyncByteStream)
+        return iter(self._stream)
+
+    def close(self) -> None:
+        self._response.elapsed = timedelta(seconds=time.perf_counter() - self._start)
+        assert isinstance(self._stream, httpx.SyncByteStream)
+        self._stream.close()
+
+
+class _AsyncTimed(httpx.AsyncByteStream):
+    """Like :class:`_Timed`, for an ``httpx.AsyncClient``'s response."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, response: httpx.Response, start: float) -> None:
+        self._stream = response.stream
+        self._response = response
+        self._start = start
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        return self._stream.__aiter__()
+
+    async def aclose(self) -> None:
+        self._response.elapsed = timedelta(seconds=time.perf_counter() - self._start)
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        await self._stream.aclose()
 
 
 def _merge(headers: dict[str, tuple[str, str]], extra: Mapping[str, str]) -> None:
@@ -132,12 +174,14 @@ class Outbound:
             assert isinstance(http, httpx.Client)
             return http.send(request, auth=self._auth, stream=True, follow_redirects=False)
         self._check_open()
+        start = time.perf_counter()
         try:
             response: httpx.Response = self._route(url)[1].handle_request(request)
         except httpx.RequestError as exc:
             exc.request = request
             raise
         response.request = request
+        response.stream = _Timed(response, start)
         _log(url, response)
         return response
 
@@ -148,6 +192,7 @@ class Outbound:
             assert isinstance(http, httpx.AsyncClient)
             return await http.send(request, auth=self._auth, stream=True, follow_redirects=False)
         self._check_open()
+        start = time.perf_counter()
         try:
             transport = self._route(url)[1]
             response: httpx.Response = await transport.handle_async_request(request)
@@ -155,5 +200,6 @@ class Outbound:
             exc.request = request
             raise
         response.request = request
+        response.stream = _AsyncTimed(response, start)
         _log(url, response)
         return response

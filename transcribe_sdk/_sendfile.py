@@ -12,6 +12,7 @@ import errno
 import os
 import selectors
 import socket
+from collections.abc import Callable
 
 import httpcore
 
@@ -24,6 +25,12 @@ PIECE = 2 * 1024 * 1024
 """A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
 write timeout means no progress for that long, as for any other write."""
 
+_Selector = getattr(selectors, "PollSelector", selectors.DefaultSelector)
+"""The wait for a socket to take more. ``poll`` looks the descriptor up on each wait, as a
+blocking ``sendall`` does: a socket closed from another thread (the client closed mid-upload)
+ends the upload at the next wait. ``epoll`` forgets a closed descriptor without a word, and the
+wait would last the whole write timeout."""
+
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 """What ``sendfile`` says when it cannot join this file and this socket (then it is read)."""
 
@@ -33,9 +40,12 @@ def send_region(
     sock: socket.socket | None,
     region: Region,
     timeout: float | None,
+    check: Callable[[int], None],
 ) -> None:
-    """Send ``region`` on ``stream`` (whose plain socket is ``sock``, ``None`` on TLS)."""
-    if sock is not None and _sendfile(sock, region, timeout):
+    """Send ``region`` on ``stream`` (whose plain socket is ``sock``, ``None`` on TLS).
+    ``check(sent)`` is told of each stretch the kernel sent, to stop at an early answer (the
+    stream's own writes check on their own)."""
+    if sock is not None and _sendfile(sock, region, timeout, check):
         return
     fd = region.file.fileno()
     while region.sent < region.count:
@@ -46,14 +56,21 @@ def send_region(
         region.sent += len(data)
 
 
-def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> bool:
+def _sendfile(
+    sock: socket.socket, region: Region, timeout: float | None, check: Callable[[int], None]
+) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
-    out, fd = sock.fileno(), region.file.fileno()
+    fd, out = region.file.fileno(), sock.fileno()
+    if out < 0:  # closed from another thread between two regions
+        raise httpcore.WriteError("the connection was closed during the upload")
     sock.setblocking(False)  # httpcore sets its timeout again before its own next use
-    with selectors.DefaultSelector() as selector:
+    with _Selector() as selector:
         selector.register(out, selectors.EVENT_WRITE)
         while region.sent < region.count:
+            out = sock.fileno()  # the client closed in another thread: -1, and stop
+            if out < 0:
+                raise httpcore.WriteError("the connection was closed during the upload")
             try:
                 sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
             except BlockingIOError:
@@ -67,4 +84,5 @@ def _sendfile(sock: socket.socket, region: Region, timeout: float | None) -> boo
             if sent == 0:
                 break  # the file ended early; the body reports it
             region.sent += sent
+            check(sent)
     return True
