@@ -350,3 +350,26 @@ def test_each_request_is_logged_at_debug_with_its_status(
         url = f"{server.base_url}/audio/transcriptions"
     assert f'HTTP Request: POST {url} "HTTP/1.1 200 OK"' in caplog.text
     assert KEY not in caplog.text
+
+
+@needs_sendfile
+def test_async_with_bytes_still_buffered_the_event_loops_sendfile_sends_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sendfile_calls: list[int]
+) -> None:
+    # Our own descriptor is used only when asyncio's transport holds nothing: here it always
+    # "holds" something, so each region goes by loop.sendfile, which lets the buffer drain.
+    monkeypatch.setattr(_net_async, "_drained", lambda transport: False)
+    used: list[int] = []
+    real = _net_async._asendfile
+
+    async def counting(*args: Any) -> bool:
+        used.append(1)
+        return await real(*args)
+
+    monkeypatch.setattr(_net_async, "_asendfile", counting)
+    path = _wav(tmp_path / "big.wav", REGION * 3 + 5)
+    with LoopbackServer() as server:
+        _run("async", server.base_url, path)
+        assert _uploaded(server) == path.read_bytes()
+    assert len(used) == 3
+    assert sendfile_calls

@@ -9,17 +9,19 @@ import asyncio
 import contextlib
 import math
 import os
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpcore
 
 from ._async_files import run_in_thread
 from ._deadline import cap as _cap
 from ._net import CHECK_EVERY, _answered, _early
 from ._regions import Region, claim
-from ._sendfile import PIECE
+from ._sendfile import _UNSUPPORTED, PIECE
 from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
 
 __all__ = ["AsyncBackend", "AsyncStream"]
@@ -77,7 +79,9 @@ class AsyncStream(httpcore.AsyncNetworkStream):
         with anyio.CancelScope() as scope:
             self._sending = scope
             try:
-                await send_region_async(self, self._inner, region, timeout, self._stop_if_answered)
+                await send_region_async(
+                    self, self._inner, region, timeout, self._stop_if_answered, spare=self._spare
+                )
             finally:
                 self._sending = None
         if scope.cancelled_caught:
@@ -141,12 +145,19 @@ async def send_region_async(
     region: Region,
     timeout: float | None,
     check: Callable[[int], None],
+    *,
+    spare: socket.socket | None = None,
 ) -> None:
-    """Send ``region``: by the event loop on plain TCP under asyncio (``inner`` is httpcore's
-    stream), else read and written through ``stream`` (ours, which checks each write)."""
+    """Send ``region``: by the kernel on plain TCP under asyncio (``inner`` is httpcore's
+    stream, ``spare`` our descriptor of its socket), else read and written through ``stream``
+    (ours, which checks each write)."""
     transport = _asyncio_transport(inner)
-    if transport is not None and await _asendfile(transport, region, timeout, check):
-        return
+    if transport is not None:
+        if spare is not None and _drained(transport):
+            if await _spare_sendfile(spare, transport, region, timeout, check):
+                return
+        elif await _asendfile(transport, region, timeout, check):
+            return
     fd = region.file.fileno()
     while region.sent < region.count:
         size = min(PIECE, region.count - region.sent)
@@ -164,6 +175,53 @@ def _asyncio_transport(stream: httpcore.AsyncNetworkStream) -> asyncio.Transport
         return None
     transport = getattr(getattr(stream, "_stream", None), "_transport", None)
     return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def _drained(transport: asyncio.Transport) -> bool:
+    """Whether asyncio's transport holds no bytes still to send (ours may then go first)."""
+    return transport.get_write_buffer_size() == 0
+
+
+async def _spare_sendfile(
+    spare: socket.socket,
+    transport: asyncio.Transport,
+    region: Region,
+    timeout: float | None,
+    check: Callable[[int], None],
+) -> bool:
+    """Send ``region`` with ``os.sendfile`` on our own descriptor of the socket, as the sync
+    client does: asyncio's transport has nothing buffered (the bytes before stay in order) and
+    goes on reading; each wait for the socket to take more is bounded like a write's, and the
+    loop gets its turn after every :data:`PIECE`. ``False`` if sendfile cannot join this file
+    and socket (nothing was sent then). The file's position is not touched."""
+    out, fd = spare.fileno(), region.file.fileno()
+    while region.sent < region.count:
+        if transport.is_closing() or spare.fileno() < 0:
+            raise httpcore.WriteError("the connection was closed during the upload")
+        size = min(PIECE, region.count - region.sent)
+        try:
+            sent = os.sendfile(out, fd, region.offset + region.sent, size)
+        except BlockingIOError:
+            wait = _cap(timeout)
+            try:
+                with anyio.fail_after(math.inf if wait is None else wait):
+                    await _wait_writable(spare)
+            except TimeoutError:
+                raise httpcore.WriteTimeout("timed out sending the file") from None
+            continue
+        except OSError as exc:
+            if exc.errno in _UNSUPPORTED and region.sent == 0:
+                return False
+            raise httpcore.WriteError(str(exc)) from exc
+        if sent == 0:
+            break  # the file ended early; the body reports it
+        region.sent += sent
+        check(sent)
+        await anyio.lowlevel.checkpoint()
+    return True
+
+
+_wait_writable = getattr(anyio, "wait_writable", None) or anyio.wait_socket_writable
 
 
 async def _asendfile(
