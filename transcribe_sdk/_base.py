@@ -133,6 +133,7 @@ class BaseClient:
             )
         self.retry_policy: RetryPolicy = retry_policy or RetryPolicy()
         """The backoff between retries."""
+        self._kept_policy: tuple[RetryPolicy, int, RetryPolicy] | None = None
         self.default_headers: dict[str, str] = merge_headers(
             {"User-Agent": user_agent(), "Accept": "application/json, text/plain;q=0.9, */*;q=0.5"},
             check_headers(default_headers, "default_headers"),
@@ -243,6 +244,15 @@ class BaseClient:
 
         return LocalTransport(LocalApp(shared_engine(self.local_model or None)))
 
+    def _call_policy(self) -> RetryPolicy:
+        """The retry policy of a call that sets neither ``max_retries`` nor ``deadline``: the
+        client's, with its ``max_retries`` (made once and kept; a policy is frozen)."""
+        kept = self._kept_policy
+        if kept is None or kept[0] is not self.retry_policy or kept[1] != self.max_retries:
+            policy = replace(self.retry_policy, max_retries=self.max_retries, deadline=None)
+            kept = self._kept_policy = (self.retry_policy, self.max_retries, policy)
+        return kept[2]
+
     def _prepare_call(
         self,
         model: object,
@@ -250,7 +260,7 @@ class BaseClient:
         options: Mapping[str, Any],
         stream: object = False,
     ) -> Call:
-        unknown = sorted(set(options) - OPTION_NAMES)
+        unknown = [] if options.keys() <= OPTION_NAMES else sorted(set(options) - OPTION_NAMES)
         if unknown:
             raise InvalidInputError(
                 unknown[0],
@@ -288,8 +298,11 @@ class BaseClient:
                     "scored; use stream=False with silence_filter",
                 )
             params = RequestParams([*params.fields, ("stream", "true")], params.response_format)
-        headers = merge_headers(
-            self.default_headers, check_headers(options.get("extra_headers"), "extra_headers")
+        extra = options.get("extra_headers")
+        headers = (
+            dict(self.default_headers)
+            if extra is None
+            else merge_headers(self.default_headers, check_headers(extra, "extra_headers"))
         )
         timeout = options.get("timeout")
         retries = options.get("max_retries")
@@ -300,12 +313,16 @@ class BaseClient:
             )
         limits = self.timeout if timeout is None else to_timeout(timeout)
         # The backoff shape comes from the client's policy; the count and deadline per call.
-        policy = replace(
-            self.retry_policy,
-            max_retries=self.max_retries if retries is None else check_retries(retries),
-            deadline=deadline,
-        )
-        if not any(k.lower() == "idempotency-key" for k in headers):
+        if retries is None and deadline is None:
+            policy = self._call_policy()
+        else:
+            policy = replace(
+                self.retry_policy,
+                max_retries=self.max_retries if retries is None else check_retries(retries),
+                deadline=deadline,
+            )
+        # default_headers cannot hold one (refused when the client is made).
+        if extra is None or not any(k.lower() == "idempotency-key" for k in headers):
             # The same key on every attempt of this call lets a server that supports it drop a
             # retried duplicate instead of transcribing (and billing) it twice.
             headers["Idempotency-Key"] = f"transcribe-sdk-{uuid.uuid4().hex}"
