@@ -1078,7 +1078,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inflight", type=int, default=64, help="async requests in flight")
     parser.add_argument("--upload-mb", type=int, help="the large upload, MiB (512; quick 64)")
     parser.add_argument("--small-mb", type=int, help="the small upload, MiB (32; quick 8)")
-    parser.add_argument("--upload-repeats", type=int, help="runs of the large upload (3; 1)")
+    parser.add_argument("--upload-repeats", type=int, help="runs of the large upload (5; 1)")
     parser.add_argument("--import-runs", type=int, help="fresh interpreters per import (15; 5)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
     parser.add_argument("--sparse", action="store_true", help="sparse upload files (zeros)")
@@ -1103,7 +1103,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "async_requests": (1000, 300),
         "upload_mb": (512, 64),
         "small_mb": (32, 8),
-        "upload_repeats": (3, 1),
+        "upload_repeats": (5, 1),
         "import_runs": (15, 5),
     }
     for name, (full, quick) in defaults.items():

@@ -101,13 +101,24 @@ class RateLimit:
             # A named actor lives as long as its creator holds a handle. Kept here, the one this
             # driver started outlives this run's objects, so a later run that finds it by name
             # (or a worker still holding it) never meets an actor being torn down.
-            _KEPT[self.name] = handle
+            _keep(self.name, handle)
             return handle
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
-_KEPT: dict[str, Any] = {}
-"""The limiters this process started or found, by name (see :meth:`RateLimit.start`)."""
+_KEPT: dict[str, tuple[object, Any]] = {}
+"""The limiter this process started or found, per name: the actor's id and the first handle
+this process got for it (see :func:`_keep`)."""
+
+
+def _keep(name: str, handle: Any) -> None:
+    # The first handle to an actor is kept, not the newest: when this process started the
+    # actor, that one is its owner's, and with it dropped for a handle found later by name the
+    # actor was torn down while still in use ("all references to the actor were removed").
+    actor = getattr(handle, "_actor_id", handle)
+    kept = _KEPT.get(name)
+    if kept is None or kept[0] != actor:
+        _KEPT[name] = (actor, handle)
 
 START_ATTEMPTS = 5
 """Tries to get a running limiter, when one of the same name is going away meanwhile."""
