@@ -120,6 +120,7 @@ def _keep(name: str, handle: Any) -> None:
     if kept is None or kept[0] != actor:
         _KEPT[name] = (actor, handle)
 
+
 START_ATTEMPTS = 5
 """Tries to get a running limiter, when one of the same name is going away meanwhile."""
 
