@@ -280,6 +280,12 @@ def worker_app() -> Any:
     return build_app(settings, make_engine(settings))
 
 
+STOP_AT_SEGMENT = 15.0
+"""After the grace period, how long a cancelled transcription has to reach its next segment,
+stop and send its 503 before uvicorn cancels the request itself (which answers a bare 500 and
+logs a traceback). A segment takes about a second on an idle CPU, several on a loaded one."""
+
+
 def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     from ._protocol import HeadDeadlineProtocol
 
@@ -291,7 +297,7 @@ def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         "headers": [("server", f"transcribe-sdk-local/{__version__}")],
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.header_timeout,
-        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout + 3)),
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout + STOP_AT_SEGMENT)),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }
 
