@@ -191,17 +191,19 @@ async def _spare_sendfile(
 ) -> bool:
     """Send ``region`` with ``os.sendfile`` on our own descriptor of the socket, as the sync
     client does: asyncio's transport has nothing buffered (the bytes before stay in order) and
-    goes on reading; each wait for the socket to take more is bounded like a write's, and the
-    loop gets its turn after every :data:`PIECE`. ``False`` if sendfile cannot join this file
+    goes on reading; each wait for the socket to take more is bounded like a write's. One call
+    sends what the socket's buffer takes (a few MiB at most), and the loop gets its turn at each
+    wait, or after :data:`PIECE` sent without one. ``False`` if sendfile cannot join this file
     and socket (nothing was sent then). The file's position is not touched."""
     out, fd = spare.fileno(), region.file.fileno()
+    unyielded = 0
     while region.sent < region.count:
         if transport.is_closing() or spare.fileno() < 0:
             raise httpcore.WriteError("the connection was closed during the upload")
-        size = min(PIECE, region.count - region.sent)
         try:
-            sent = os.sendfile(out, fd, region.offset + region.sent, size)
+            sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
         except BlockingIOError:
+            unyielded = 0
             wait = _cap(timeout)
             try:
                 with anyio.fail_after(math.inf if wait is None else wait):
@@ -217,7 +219,10 @@ async def _spare_sendfile(
             break  # the file ended early; the body reports it
         region.sent += sent
         check(sent)
-        await anyio.lowlevel.checkpoint()
+        unyielded += sent
+        if unyielded >= PIECE:
+            unyielded = 0
+            await anyio.lowlevel.checkpoint()
     return True
 
 
