@@ -92,20 +92,33 @@ def _early() -> httpcore.WriteError:
     return httpcore.WriteError("the server answered before the upload was complete")
 
 
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        self._unchecked = 0
+class AnswerWatch:
+    """What both clients' streams share: they count the bytes written, and every
+    :data:`CHECK_EVERY` look at :meth:`_watched` for an early answer (and stop uploading)."""
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _cap(timeout))
+    _unchecked = 0
+
+    def _watched(self) -> socket.socket | None:
+        """The plain socket to peek at (``None``: none can be, e.g. on TLS)."""
+        raise NotImplementedError
 
     def _stop_if_answered(self, size: int) -> None:
         self._unchecked += size
         if self._unchecked >= CHECK_EVERY:
             self._unchecked = 0
-            if _answered(_plain_socket(self._inner)):
+            if _answered(self._watched()):
                 raise _early()
+
+
+class _Stream(AnswerWatch, httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _cap(timeout))
+
+    def _watched(self) -> socket.socket | None:
+        return _plain_socket(self._inner)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:

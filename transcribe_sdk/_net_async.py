@@ -19,21 +19,20 @@ import httpcore
 
 from ._async_files import run_in_thread
 from ._deadline import cap as _cap
-from ._net import CHECK_EVERY, _answered, _early
+from ._net import AnswerWatch, _answered
 from ._regions import Region, claim
-from ._sendfile import _UNSUPPORTED, PIECE
+from ._sendfile import BLOCKED, PIECE, UNJOINABLE, sendfile_step
 from ._spare import Salvage, keep_tls_answers, read_spare, spare_socket
 
 __all__ = ["AsyncBackend", "AsyncStream"]
 
 
-class AsyncStream(httpcore.AsyncNetworkStream):
+class AsyncStream(AnswerWatch, httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream, salvage: Salvage | None = None) -> None:
         self._inner = inner
         self._spare = spare_socket(inner)
         self._salvage = salvage
         self._broken = False
-        self._unchecked = 0
         self._sending: anyio.CancelScope | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -66,12 +65,8 @@ class AsyncStream(httpcore.AsyncNetworkStream):
             self._broken = True
             raise
 
-    def _stop_if_answered(self, size: int) -> None:
-        self._unchecked += size
-        if self._unchecked >= CHECK_EVERY:
-            self._unchecked = 0
-            if _answered(self._spare):
-                raise _early()
+    def _watched(self) -> socket.socket | None:
+        return self._spare
 
     async def _send_region(self, region: Region, timeout: float | None) -> None:
         # The client closed (another task) under asyncio's sendfile: the loop forgets the
@@ -195,30 +190,25 @@ async def _spare_sendfile(
     sends at most :data:`SEND_AT_ONCE`, and the loop gets its turn after each. ``False`` if
     sendfile cannot join this file and socket (nothing was sent then). The file's position is
     not touched."""
-    out, fd = spare.fileno(), region.file.fileno()
+    out = spare.fileno()
     while region.sent < region.count:
         if transport.is_closing() or spare.fileno() < 0:
             raise httpcore.WriteError("the connection was closed during the upload")
-        try:
-            size = min(SEND_AT_ONCE, region.count - region.sent)
-            sent = os.sendfile(out, fd, region.offset + region.sent, size)
-        except BlockingIOError:
+        size = min(SEND_AT_ONCE, region.count - region.sent)
+        sent = sendfile_step(out, region, size, check)
+        if sent == BLOCKED:
             wait = _cap(timeout)
             try:
                 with anyio.fail_after(math.inf if wait is None else wait):
                     await _wait_writable(spare)
             except TimeoutError:
                 raise httpcore.WriteTimeout("timed out sending the file") from None
-            continue
-        except OSError as exc:
-            if exc.errno in _UNSUPPORTED and region.sent == 0:
-                return False
-            raise httpcore.WriteError(str(exc)) from exc
-        if sent == 0:
+        elif sent == UNJOINABLE:
+            return False
+        elif sent == 0:
             break  # the file ended early; the body reports it
-        region.sent += sent
-        check(sent)
-        await anyio.lowlevel.checkpoint()
+        else:
+            await anyio.lowlevel.checkpoint()
     return True
 
 

@@ -19,7 +19,7 @@ import httpcore
 from ._deadline import cap as _cap
 from ._regions import Region
 
-__all__ = ["PIECE", "send_region"]
+__all__ = ["BLOCKED", "PIECE", "UNJOINABLE", "send_region", "sendfile_step"]
 
 PIECE = 2 * 1024 * 1024
 """A file region is sent this much per ``sendfile`` wait (async) or pread-and-write (TLS): a
@@ -33,6 +33,31 @@ wait would last the whole write timeout."""
 
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 """What ``sendfile`` says when it cannot join this file and this socket (then it is read)."""
+
+
+BLOCKED = -1
+"""From :func:`sendfile_step`: the socket takes nothing now; wait for it to take more."""
+UNJOINABLE = -2
+"""From :func:`sendfile_step`: sendfile cannot join this file and socket (nothing sent yet)."""
+
+
+def sendfile_step(out: int, region: Region, size: int, check: Callable[[int], None]) -> int:
+    """One ``os.sendfile`` call of up to ``size`` more bytes of ``region`` on the socket
+    descriptor ``out``, for both clients' loops: the bytes sent (counted in ``region``, and
+    told to ``check``), ``0`` when the file ended early (the body reports it), or
+    :data:`BLOCKED` or :data:`UNJOINABLE`. A socket error is httpcore's ``WriteError``."""
+    try:
+        sent = os.sendfile(out, region.file.fileno(), region.offset + region.sent, size)
+    except BlockingIOError:
+        return BLOCKED
+    except OSError as exc:
+        if exc.errno in _UNSUPPORTED and region.sent == 0:
+            return UNJOINABLE
+        raise httpcore.WriteError(str(exc)) from exc
+    if sent:
+        region.sent += sent
+        check(sent)
+    return sent
 
 
 def send_region(
@@ -61,7 +86,7 @@ def _sendfile(
 ) -> bool:
     """Send ``region`` with ``os.sendfile``, each wait for the socket bounded like a write's.
     ``False`` if sendfile cannot join this file and socket (nothing was sent then)."""
-    fd, out = region.file.fileno(), sock.fileno()
+    out = sock.fileno()
     if out < 0:  # closed from another thread between two regions
         raise httpcore.WriteError("the connection was closed during the upload")
     sock.setblocking(False)  # httpcore sets its timeout again before its own next use
@@ -71,18 +96,12 @@ def _sendfile(
             out = sock.fileno()  # the client closed in another thread: -1, and stop
             if out < 0:
                 raise httpcore.WriteError("the connection was closed during the upload")
-            try:
-                sent = os.sendfile(out, fd, region.offset + region.sent, region.count - region.sent)
-            except BlockingIOError:
+            sent = sendfile_step(out, region, region.count - region.sent, check)
+            if sent == BLOCKED:
                 if not selector.select(_cap(timeout)):
-                    raise httpcore.WriteTimeout("timed out sending the file") from None
-                continue
-            except OSError as exc:
-                if exc.errno in _UNSUPPORTED and region.sent == 0:
-                    return False
-                raise httpcore.WriteError(str(exc)) from exc
-            if sent == 0:
+                    raise httpcore.WriteTimeout("timed out sending the file")
+            elif sent == UNJOINABLE:
+                return False
+            elif sent == 0:
                 break  # the file ended early; the body reports it
-            region.sent += sent
-            check(sent)
     return True
