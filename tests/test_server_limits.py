@@ -1,12 +1,13 @@
 """Hostile clients against ``transcribe-sdk serve``'s bounds (uvicorn on 127.0.0.1, in a thread).
 
 Each bound is set small here so that it is reached quickly: the body size, the body's pace,
-the request head's size and pace, the transcriptions at once, the audio's duration. Every
-answer is read from a real socket.
+the request head's size, an idle keep-alive connection's lifetime, the connections and the
+transcriptions at once, the audio's duration. Every answer is read from a real socket.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -132,7 +133,26 @@ def test_a_header_block_past_its_bound_is_refused(tight: Running) -> None:
     assert status_of(answer) in (400, 431)
 
 
-# -- the request head's pace ---------------------------------------------------------------------
+# -- the request head's pace and the connections ------------------------------------------------
+# uvicorn has no setting for the time a request head may take, so a connection that sends
+# nothing, or its head a byte at a time, is not closed by the server (docs/server.md: a reverse
+# proxy in front for untrusted clients). What holds is below: uvicorn's documented settings.
+def test_the_bounds_reach_uvicorn_as_its_documented_settings() -> None:
+    import uvicorn
+
+    from transcribe_sdk.server._main import _uvicorn_options, build_parser, settings_from
+
+    args = build_parser().parse_args(
+        ["serve", "--max-connections", "5", "--header-timeout", "2.5", "--max-header-kb", "4"]
+    )
+    options = _uvicorn_options(settings_from(args))
+    assert options["http"] == "h11"  # a name uvicorn documents, not a protocol class
+    assert options["limit_concurrency"] == 5
+    assert options["timeout_keep_alive"] == 3  # whole seconds, rounded up
+    assert options["h11_max_incomplete_event_size"] == 4 * 1024
+    uvicorn.Config(lambda: None, **options)  # every key is one of uvicorn.Config's arguments
+
+
 def _closed_within(sock: socket.socket, seconds: float) -> bool:
     """Whether the server closes ``sock`` within ``seconds`` (whatever it sends first)."""
     deadline = time.monotonic() + seconds
@@ -148,38 +168,46 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
     return False
 
 
-def test_idle_connections_are_closed(tight: Running) -> None:
-    sockets = [socket.create_connection(("127.0.0.1", tight.port), timeout=10) for _ in range(20)]
-    try:
-        assert all(_closed_within(sock, 20) for sock in sockets)
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def test_a_head_sent_a_byte_at_a_time_is_cut_off(tight: Running) -> None:
-    with socket.create_connection(("127.0.0.1", tight.port), timeout=10) as sock:
-        started = time.monotonic()
-        closed = False
-        for byte in b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 200:
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                closed = True
-                break
-            if _closed_within(sock, 0.25):
-                closed = True
-                break
-            if time.monotonic() - started > 30:
-                break
-        assert closed
-
-
 def test_a_keep_alive_connection_is_closed_when_idle(tight: Running) -> None:
     with socket.create_connection(("127.0.0.1", tight.port), timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(12).startswith(b"HTTP/1.1 200")
         assert _closed_within(sock, 20)
+
+
+def test_a_head_sent_slowly_is_still_refused_past_its_bound(tight: Running) -> None:
+    # A slow head holds its connection, but no more than --max-header-kb of it is buffered.
+    answer = b""
+    with socket.create_connection(("127.0.0.1", tight.port), timeout=30) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(b"GET /health HTTP/1.1\r\nX-Slow: ")
+            for _ in range(40):  # 20 KiB in 512-byte pieces, past the 8 KiB bound
+                sock.sendall(b"a" * 512)
+                time.sleep(0.01)
+        with contextlib.suppress(OSError):
+            while piece := sock.recv(65536):
+                answer += piece
+    assert status_of(answer) in (400, 431)
+
+
+def test_past_max_connections_a_request_is_a_503() -> None:
+    # Every open connection counts, one that has sent nothing too: past --max-connections
+    # uvicorn answers 503 (limit_concurrency), and serves again once they are closed.
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with serving(max_connections=3) as small:
+        held = [socket.create_connection(("127.0.0.1", small.port), timeout=10) for _ in range(3)]
+        try:
+            wait_for(
+                lambda: status_of(raw_exchange(small.port, request)) == 503,
+                what="a 503 past --max-connections",
+            )
+        finally:
+            for sock in held:
+                sock.close()
+        wait_for(
+            lambda: status_of(raw_exchange(small.port, request)) == 200,
+            what="a 200 once the connections are closed",
+        )
 
 
 # -- auth ----------------------------------------------------------------------------------------

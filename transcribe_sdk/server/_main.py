@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -179,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--header-timeout",
         type=_positive(float),
         default=d.header_timeout,
-        help="seconds to send a request head, and an idle connection's lifetime "
-        f"(default {d.header_timeout:g})",
+        help="seconds a keep-alive connection may sit idle after an answer, rounded up to "
+        f"whole seconds (default {d.header_timeout:g}); it does not bound the time to send "
+        "a request head",
     )
     add(
         "--max-header-kb",
@@ -287,16 +289,21 @@ logs a traceback). A segment takes about a second on an idle CPU, several on a l
 
 
 def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
-    from ._protocol import HeadDeadlineProtocol
+    """uvicorn's documented settings for ``settings`` (keyword arguments of ``uvicorn.Config``).
 
+    ``http="h11"`` because ``h11_max_incomplete_event_size`` bounds h11 only (``"auto"`` would
+    pick httptools where it is installed). uvicorn has no setting for the time a request head
+    may take, so a connection that sends nothing, or its head a byte at a time, stays open:
+    docs/server.md says to put a reverse proxy in front for untrusted clients.
+    """
     return {
-        "http": HeadDeadlineProtocol,
+        "http": "h11",
         "lifespan": "on",
         "log_config": log_config(),
         "server_header": False,
         "headers": [("server", f"transcribe-sdk-local/{__version__}")],
         "limit_concurrency": settings.max_connections,
-        "timeout_keep_alive": settings.header_timeout,
+        "timeout_keep_alive": max(1, math.ceil(settings.header_timeout)),
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout + STOP_AT_SEGMENT)),
         "h11_max_incomplete_event_size": settings.max_header_bytes,
     }

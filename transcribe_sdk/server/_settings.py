@@ -34,8 +34,10 @@ class ServerSettings:
     body_timeout: float = 30.0
     """Seconds a client may leave between two pieces of its body before a 408."""
     header_timeout: float = 10.0
-    """Seconds a connection has to send a complete request head (also an idle keep-alive
-    connection's lifetime)."""
+    """Seconds a keep-alive connection may sit idle after an answer before it is closed
+    (uvicorn's ``timeout_keep_alive``, rounded up to whole seconds). Despite the name it does
+    not bound the time to send a request head: uvicorn has no setting for that, see the
+    reverse-proxy advice in docs/server.md."""
     max_header_bytes: int = 16 * 1024
     """The largest request head (request line plus headers)."""
     shutdown_timeout: float = 5.0
