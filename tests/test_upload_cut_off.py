@@ -189,42 +189,59 @@ async def test_async_an_upload_cut_off_without_an_answer_is_retried(
     assert len(server.requests) == 2
 
 
-# -- the rule itself, on what httpcore reports of an attempt ---------------------------------------
+# -- the rule itself, on what an attempt recorded --------------------------------------------------
 _BODY_FAILED = "http11.send_request_body.failed"
-_NO_RESPONSE = httpx.RemoteProtocolError("Server disconnected without sending a response.")
 _SHORT_BODY = httpx.RemoteProtocolError("peer closed connection without sending complete body")
 
 
-def _trace(*events: str, status: int | None = None) -> AttemptTrace:
+def _trace(
+    *events: str, status: int | None = None, answer_bytes: int | None = None
+) -> AttemptTrace:
+    """A trace of httpcore's events; ``answer_bytes``: what our transport counted (``None``:
+    the request went through another transport, which counts nothing)."""
     trace = AttemptTrace()
     for event in events:
         trace.record(event, {})
     if status is not None:
         head = (b"HTTP/1.1", status, b"", [], b"")
         trace.record("http11.receive_response_headers.complete", {"return_value": head})
+    if answer_bytes is not None:
+        trace.wire.carried = True
+        trace.wire.answer_bytes = answer_bytes
     return trace
 
 
 def test_the_trace_keeps_the_status_of_an_answer_whose_head_arrived() -> None:
-    trace = _trace("connection.connect_tcp.started", status=413)
+    trace = _trace("connection.connect_tcp.started", status=413, answer_bytes=120)
     assert trace.status == 413
     assert "connection.connect_tcp.started" in trace.events
+    assert trace.answer_began
     trace.clear()
     assert trace.status is None
     assert not trace.events
+    assert trace.wire.answer_bytes == 0
 
 
 @pytest.mark.parametrize(
     ("trace", "exc", "final"),
     [
         (_trace(_BODY_FAILED, status=413), httpx.ReadError("reset"), True),
-        (_trace(_BODY_FAILED), _SHORT_BODY, True),  # part of an answer came
-        (_trace(_BODY_FAILED), _NO_RESPONSE, False),  # cut off without an answer
-        (_trace(_BODY_FAILED), httpx.ReadError("reset"), False),
-        (_trace(status=502), httpx.ReadError("reset"), False),  # the upload was whole
+        (_trace(_BODY_FAILED, answer_bytes=12), _SHORT_BODY, True),  # part of an answer came
+        (_trace(_BODY_FAILED, answer_bytes=0), _SHORT_BODY, False),  # cut off without an answer
+        (_trace(_BODY_FAILED), _SHORT_BODY, False),  # another transport: no answer known
+        (_trace(_BODY_FAILED, answer_bytes=0), httpx.ReadError("reset"), False),
+        (_trace(status=502, answer_bytes=200), httpx.ReadError("reset"), False),  # whole upload
         (_trace(status=502), _SHORT_BODY, False),
     ],
-    ids=["head-then-reset", "part-of-an-answer", "no-answer", "reset", "whole-upload", "short"],
+    ids=[
+        "head-then-reset",
+        "part-of-an-answer",
+        "no-answer",
+        "no-answer-known",
+        "reset",
+        "whole-upload",
+        "short",
+    ],
 )
 def test_only_an_upload_cut_off_by_an_answer_is_final(
     trace: AttemptTrace, exc: httpx.RequestError, final: bool

@@ -22,11 +22,9 @@ from ._base import (
 )
 from ._batch import BatchResult, ProgressCallback, RateGate, arun_batch
 from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
-from ._net import guard_client
 from ._params import TextFormat
 from ._raw import AsyncRawClient
 from ._retry import RetryPolicy
-from ._send import Outbound
 from ._shells import AsyncShell
 
 if TYPE_CHECKING:
@@ -75,11 +73,7 @@ class AsyncClient(AsyncShell):
         )
         self._accept_http_client(http_client, httpx.AsyncClient, timeout)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(**self._own_http_settings())
-        guarded = http_client is None and guard_client(self._http)
-        self._outbound = Outbound(self._http, self._auth, owned=http_client is None)
-        self._direct_files = guarded and self._outbound.direct
-        """Whether large files may be sent by the kernel (see ``_regions``)."""
+        self._http = http_client or httpx.AsyncClient(**self._own_http_settings(asynchronous=True))
         self.with_raw_response: AsyncRawClient = AsyncRawClient(self)
         """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 

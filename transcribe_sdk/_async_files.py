@@ -96,8 +96,6 @@ class AsyncReader(Protocol):
 class _ThreadedReader:
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
-        self.source = reader
-        """The file read (which a large upload may send without reading, see _regions)."""
 
     async def read(self, size: int, /) -> bytes:
         return await run_in_thread(self._reader.read, size)

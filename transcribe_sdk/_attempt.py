@@ -11,11 +11,13 @@ use them around each send; the decisions across attempts stay in ``_flow.call_fl
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
 
+from ._http.wire import Wire
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -97,25 +99,50 @@ class BodySink:
         content = b"".join(self._chunks)
         self._chunks.clear()
         if self._size <= self._limit:
-            # What response.read() would have stored: RawResponse users read .content/.json().
-            self._response._content = content
-            return Exchange(self._response, content)
+            return Exchange(_read_copy(self._response, content), content)
         return Exchange(self._response, content[: self._limit], truncated=True)
 
 
-_NO_RESPONSE = "without sending a response"  # httpcore's RemoteProtocolError for a closed socket
+def _read_copy(response: httpx.Response, content: bytes) -> httpx.Response:
+    """``response`` (closed, its body read here in capped chunks) as one whose ``.content``,
+    ``.text`` and ``.json()`` work, built with httpx's public constructor. The body is already
+    decoded, so the copy names no ``Content-Encoding``; every other header is the server's."""
+    headers = [
+        (name, value)
+        for name, value in response.headers.raw
+        if name.lower() not in (b"content-encoding", b"content-length")
+    ]
+    headers.append((b"Content-Length", str(len(content)).encode("ascii")))
+    copy = httpx.Response(
+        response.status_code,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        request=response.request,
+        extensions=response.extensions,
+        default_encoding=response.default_encoding,
+    )
+    copy.read()
+    with contextlib.suppress(RuntimeError):  # not set on a response a transport built read
+        copy.elapsed = response.elapsed
+    return copy
+
+
 _BODY_FAILED = "http11.send_request_body.failed"
 _HEAD_IN = "http11.receive_response_headers.complete"
+_WROTE = "http11.send_request_headers.started"
 
 
 class AttemptTrace:
-    """What httpcore reported of one attempt through the request's ``trace`` extension: the
-    events (``"connection.connect_tcp.started"``, ...) and the status of an answer whose head
-    arrived. :meth:`record` is the callback; the async shell awaits it through a wrapper."""
+    """What one attempt's connection reported: the httpcore ``trace`` events
+    (``"connection.connect_tcp.started"``, ...) and the status of an answer whose head arrived,
+    through the request's documented ``trace`` extension (:meth:`record` is the callback; the
+    async shell awaits it through a wrapper), and what our own transport saw of it
+    (:attr:`wire`: a new connection, answer bytes, the deadline its sockets keep to)."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float | None = None) -> None:
         self.events: set[str] = set()
         self.status: int | None = None
+        self.wire = Wire(deadline=deadline)
 
     def record(self, event: str, info: object) -> None:
         self.events.add(event)
@@ -127,45 +154,51 @@ class AttemptTrace:
     def clear(self) -> None:
         self.events.clear()
         self.status = None
+        self.wire = Wire(deadline=self.wire.deadline)
+
+    @property
+    def answer_began(self) -> bool | None:
+        """Whether any byte of an answer came back (``None``: not known, the request went
+        through a transport that is not ours)."""
+        if self.status is not None:
+            return True
+        return self.wire.answer_bytes > 0 if self.wire.carried else None
 
 
 def answered_mid_upload(exc: httpx.RequestError, trace: AttemptTrace) -> bool:
     """The rule that keeps a refused upload from being sent again: writing the body failed
     (the server closed the connection part-way through the upload) *after the server had begun
-    to answer*, and the answer could not be read to its end. Its head arrived (``trace.status``)
-    or some of it did (httpcore's "closed" error is not the no-response one). Such a server is
-    refusing the request; a retry would upload the whole file again to be refused again.
+    to answer*, and the answer could not be read to its end. Such a server is refusing the
+    request; a retry would upload the whole file again to be refused again.
 
-    Our own connections read an early answer whole (``_net.py``); this holds for every
-    transport, an ``http_client`` of the user's too. An upload cut off with no answer at all
-    (a reset, a restart) stays for the retry policy.
+    Our own connections read an early answer whole (:mod:`transcribe_sdk._http.streams`);
+    this holds for every transport, an ``http_client`` of the user's too (there, only an
+    answer whose head arrived is known). An upload cut off with no answer at all (a reset, a
+    restart) stays for the retry policy.
     """
-    if _BODY_FAILED not in trace.events:
-        return False
-    if trace.status is not None:
-        return True
-    return isinstance(exc, httpx.RemoteProtocolError) and _NO_RESPONSE not in str(exc)
+    return _BODY_FAILED in trace.events and bool(trace.answer_began)
 
 
-def resend_on_fresh_connection(exc: httpx.RequestError, events: set[str]) -> bool:
+def resend_on_fresh_connection(exc: httpx.RequestError, trace: AttemptTrace) -> bool:
     """Whether an attempt that failed with ``exc`` may be sent again at once, as the same
-    attempt: it went out on a reused keep-alive connection (no connect in ``events``, the
-    httpcore trace of the attempt) that the server had already closed, and nothing shows a
-    response had begun. This is the keep-alive race every HTTP/1.1 client meets."""
-    if "http11.send_request_headers.started" not in events:
-        return False  # httpcore never wrote on a connection (a mock transport, a proxy...)
-    if "connection.connect_tcp.started" in events:
+    attempt: it went out on a reused keep-alive connection (no connect in the attempt) that
+    failed before any byte of an answer came back: the keep-alive race every HTTP/1.1 client
+    meets (the server closed the idle connection as the request went out)."""
+    if _WROTE not in trace.events:
+        return False  # httpcore never wrote on a connection (a mock transport...)
+    if trace.wire.connected or any(e.startswith("connection.connect_") for e in trace.events):
         return False  # a new connection: a real failure, for the retry policy
-    if _HEAD_IN in events:
+    began = trace.answer_began
+    if began:
         return False
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return _NO_RESPONSE in str(exc)
-    if isinstance(exc, httpx.ReadError):
-        # A reset read after a failed write: the server had closed before the request was in.
-        # (A reset after the whole request went out may come from a server that had started
-        # on it: that one is for the retry policy.)
-        return any(e.startswith("http11.send_request_") and e.endswith(".failed") for e in events)
-    return isinstance(exc, httpx.WriteError)
+    if began is None and isinstance(exc, httpx.ReadError):
+        # Another transport: no count of answer bytes. A reset read after a failed write
+        # means the server had closed before the request was in; after the whole request
+        # went out, it may have started on it (that is for the retry policy).
+        return any(
+            e.startswith("http11.send_request_") and e.endswith(".failed") for e in trace.events
+        )
+    return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
 
 
 _TIMEOUT_PHASES = {

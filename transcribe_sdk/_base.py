@@ -32,6 +32,7 @@ from ._auth import BearerAuth, Secrets
 from ._batch import check_concurrency
 from ._flow import Call, Send, Wait, call_flow, logger, needs_spool, settle
 from ._guards import check_limit_options
+from ._http.transport import client_settings
 from ._long import SplitPlan, plan_split
 from ._options import (
     DEFAULT_BASE_URL,
@@ -184,10 +185,15 @@ class BaseClient:
                 "client", "is closed (close() or the end of its with-block); create a new one"
             )
 
-    def _own_http_settings(self) -> dict[str, Any]:
-        """Arguments for the httpx client we create when the user brings none."""
-        transport = self._local_transport() if self.local_model is not None else None
-        return {"timeout": self.timeout, "transport": transport, "limits": DEFAULT_LIMITS}
+    def _own_http_settings(self, *, asynchronous: bool) -> dict[str, Any]:
+        """Arguments for the httpx client we create when the user brings none: the local
+        engine's transport, or ours (:mod:`transcribe_sdk._http`)."""
+        if self.local_model is not None:
+            return {"timeout": self.timeout, "transport": self._local_transport()}
+        return {
+            "timeout": self.timeout,
+            **client_settings(limits=DEFAULT_LIMITS, asynchronous=asynchronous),
+        }
 
     def _check_many(
         self,

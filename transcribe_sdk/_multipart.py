@@ -8,11 +8,13 @@ read the file's chunks between the two.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
+
+import httpx
 
 from ._async_files import ASYNC_CHUNK_SIZE, AsyncReader
 from ._readers import checked_chunk
-from ._regions import regions_of, sendable
 from .errors import InvalidFileError
 from .files import CHUNK_SIZE, AudioFile, Reader
 
@@ -100,22 +102,18 @@ class MultipartBody:
                 "was it truncated while being uploaded?"
             )
 
-    def iter_sync(self, reader: Reader, *, direct: bool = False) -> Iterator[bytes]:
+    def iter_sync(self, reader: Reader, *, deadline: float | None = None) -> Iterator[bytes]:
         """The body's bytes, reading the file from ``reader`` one chunk at a time.
 
-        ``direct``: the connection is one whose writes :mod:`transcribe_sdk._regions` can
-        hand to the kernel; a large file on disk is then sent region by region without being
-        read here (the rest, less than a region, is read as usual).
+        ``deadline`` (``time.monotonic()``): no read of the file starts after it. A slow source
+        (a download, a pipe) is read by blocking calls no socket timeout covers; the async
+        client bounds them by cancelling, the sync one by not reading on.
         """
         frame = _Frame(self)
         sent = 0
-        file = sendable(reader, self.audio.size) if direct else None
-        if file is not None:
-            for region, stand_in in regions_of(file, self.audio.size or 0):
-                yield from frame.rest_of_head()
-                yield stand_in
-                sent += region.sent
         while (want := self._next_size(sent, CHUNK_SIZE)) > 0:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise httpx.WriteTimeout("the call's deadline passed while reading the file")
             chunk = self._take(reader.read(want), sent)
             if not chunk:
                 break
@@ -124,19 +122,10 @@ class MultipartBody:
         self._check_end(sent)
         yield from frame.rest()
 
-    async def iter_async(
-        self, reader: AsyncReader, *, direct: bool = False
-    ) -> AsyncIterator[bytes]:
+    async def iter_async(self, reader: AsyncReader) -> AsyncIterator[bytes]:
         """Like :meth:`iter_sync`, awaiting each read so the event loop keeps running."""
         frame = _Frame(self)
         sent = 0
-        file = sendable(getattr(reader, "source", None), self.audio.size) if direct else None
-        if file is not None:
-            for region, stand_in in regions_of(file, self.audio.size or 0):
-                for piece in frame.rest_of_head():
-                    yield piece
-                yield stand_in
-                sent += region.sent
         while (want := self._next_size(sent, ASYNC_CHUNK_SIZE)) > 0:
             chunk = self._take(await reader.read(want), sent)
             if not chunk:
@@ -175,11 +164,6 @@ class _Frame:
         if head is None and tail is None:
             return (chunk,)
         return (b"".join(p for p in (head, chunk, tail) if p is not None),)
-
-    def rest_of_head(self) -> tuple[bytes, ...]:
-        """The head, if it is still to send (before a region of the file)."""
-        head, self._head = self._head, None
-        return () if head is None else (head,)
 
     def rest(self) -> tuple[bytes, ...]:
         """What is still to send once the file's bytes are all out."""

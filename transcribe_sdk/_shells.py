@@ -35,12 +35,10 @@ from ._base import (
 )
 from ._batch import RateGate
 from ._guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
+from ._http import wire
 from ._long import PieceProgress, SplitPlan, atranscribe_long, needs_split, transcribe_long
 from ._multipart import MultipartBody
-from ._net import deadline
-from ._regions import RegionNotTaken
 from ._response import RawResponse
-from ._send import Outbound
 from ._streamed import opened, whole_answer
 from .errors import APIConnectionError, InvalidFileError
 from .files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
@@ -62,8 +60,6 @@ class SyncShell(BaseClient):
     """The blocking I/O of :class:`~transcribe_sdk.Client`: send, read, sleep."""
 
     _http: httpx.Client
-    _outbound: Outbound
-    _direct_files: bool
 
     def _long(
         self,
@@ -161,7 +157,7 @@ class SyncShell(BaseClient):
                 if isinstance(step, Wait):
                     time.sleep(step.seconds)
                 else:
-                    trace = AttemptTrace()
+                    trace = AttemptTrace(call.deadline_at())
                     try:
                         sent = self._send_once(call, audio, trace)
                         if isinstance(sent, OpenStream):
@@ -187,51 +183,47 @@ class SyncShell(BaseClient):
         try:
             return self._exchange(call, audio, trace)
         except httpx.RequestError as exc:
-            if not (audio.replayable and resend_on_fresh_connection(exc, trace.events)):
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace)):
                 raise
             logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
-        except RegionNotTaken:
-            logger.warning(
-                "POST %s: sendfile failed; sending again, reading the file", call.shown_url
-            )
         trace.clear()
         return self._exchange(call, audio, trace)
 
     def _exchange(self, call: Call, audio: AudioFile, trace: AttemptTrace) -> Exchange | OpenStream:
-        token = deadline.set(call.deadline_at())
+        token = wire.current.set(trace.wire)
         try:
             with audio.open() as reader:
                 body = MultipartBody(call.params.fields, audio)
-                request = self._outbound.request(
+                request = self._http.build_request(
+                    "POST",
                     call.url,
-                    headers=call.headers,
-                    body_headers=body.headers(),
-                    content=body.iter_sync(reader, direct=self._direct_files),
+                    headers={**call.headers, **body.headers()},
+                    content=body.iter_sync(reader, deadline=call.deadline_at()),
                     timeout=call.timeout,
                     extensions={"trace": trace.record},
                 )
                 # A redirect would re-send a body that was streamed already: never follow one.
-                response = self._outbound.send(call.url, request)
+                response = self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
                 if opens_stream(call, response):
                     return OpenStream(response)  # read by the caller, event by event
+                sink = BodySink(call, response)
                 try:
-                    sink = BodySink(call, response)
                     for chunk in response.iter_bytes():
                         if sink.add(chunk):
                             break
-                    return sink.exchange()
                 finally:
                     response.close()
+                return sink.exchange()
         finally:
-            deadline.reset(token)
+            wire.current.reset(token)
 
 
 class AsyncShell(BaseClient):
     """The awaited I/O of :class:`~transcribe_sdk.AsyncClient`: send, read, sleep."""
 
     _http: httpx.AsyncClient
-    _outbound: Outbound
-    _direct_files: bool
 
     async def _long(
         self,
@@ -343,7 +335,7 @@ class AsyncShell(BaseClient):
                     left = call.time_left()
                     # The deadline bounds the whole attempt, however the server drips its bytes.
                     with anyio.move_on_after(math.inf if left is None else left) as scope:
-                        trace = AttemptTrace()
+                        trace = AttemptTrace(call.deadline_at())
                         try:
                             sent = await self._send_once(call, audio, trace)
                             if isinstance(sent, OpenStream):
@@ -371,13 +363,9 @@ class AsyncShell(BaseClient):
         try:
             return await self._exchange(call, audio, trace)
         except httpx.RequestError as exc:
-            if not (audio.replayable and resend_on_fresh_connection(exc, trace.events)):
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace)):
                 raise
             logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
-        except RegionNotTaken:
-            logger.warning(
-                "POST %s: sendfile failed; sending again, reading the file", call.shown_url
-            )
         trace.clear()
         return await self._exchange(call, audio, trace)
 
@@ -387,28 +375,30 @@ class AsyncShell(BaseClient):
         async def trace(event: str, info: object) -> None:
             attempt.record(event, info)
 
-        token = deadline.set(call.deadline_at())
+        token = wire.current.set(attempt.wire)
         try:
             async with aopen(audio) as reader:
                 body = MultipartBody(call.params.fields, audio)
-                request = self._outbound.request(
+                request = self._http.build_request(
+                    "POST",
                     call.url,
-                    headers=call.headers,
-                    body_headers=body.headers(),
-                    content=body.iter_async(reader, direct=self._direct_files),
+                    headers={**call.headers, **body.headers()},
+                    content=body.iter_async(reader),
                     timeout=call.timeout,
                     extensions={"trace": trace},
                 )
-                response = await self._outbound.asend(call.url, request)
+                response = await self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
                 if opens_stream(call, response):
                     return OpenStream(response)  # read by the caller, event by event
+                sink = BodySink(call, response)
                 try:
-                    sink = BodySink(call, response)
                     async for chunk in response.aiter_bytes():
                         if sink.add(chunk):
                             break
-                    return sink.exchange()
                 finally:
                     await response.aclose()
+                return sink.exchange()
         finally:
-            deadline.reset(token)
+            wire.current.reset(token)

@@ -19,6 +19,9 @@ from typing import Any
 
 import httpx
 
+from ._http.transport import client_settings
+from ._http.wire import expired
+from ._options import DEFAULT_LIMITS
 from .errors import InvalidFileError, InvalidInputError
 from .files import AudioFile, finish_name
 
@@ -38,7 +41,9 @@ class _Download:
         self.shown = shown
         self.limit = limit
         # A client of its own, closed with the download: nothing stays open between retries.
-        self._client = httpx.Client(**settings)
+        self._client = httpx.Client(
+            **settings, **client_settings(limits=DEFAULT_LIMITS, asynchronous=False)
+        )
         try:
             self.response = self._client.send(self._client.build_request("GET", url), stream=True)
         except httpx.HTTPError as exc:
@@ -81,6 +86,8 @@ class _Download:
             chunk = next(self._chunks, b"")
         except httpx.HTTPError as exc:
             self.close()
+            if isinstance(exc, httpx.TimeoutException) and expired():
+                raise  # the call's deadline, not the download, is what ran out
             raise InvalidFileError(f"the download of {self.shown} failed: {exc}") from None
         self.read_so_far += len(chunk)
         if self.read_so_far > self.limit:

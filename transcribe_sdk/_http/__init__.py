@@ -1,0 +1,14 @@
+"""The network layer of the clients we create: an httpx transport of our own over httpcore's
+connection pool, built only on what httpx and httpcore document.
+
+- :mod:`.wire`: what one attempt's connections saw (answer bytes, a new connection) and the
+  wall-clock deadline every socket wait keeps to, carried in a context variable;
+- :mod:`.streams`: the network backend handed to ``httpcore.ConnectionPool(network_backend=...)``
+  and the streams it opens, which keep a server's early answer, skip interim ``1xx`` answers and
+  never wait past the deadline; :mod:`.early` reads an early answer without I/O;
+- :mod:`.transport`: ``httpx.BaseTransport``/``AsyncBaseTransport`` over those pools, and the
+  settings of the ``httpx`` clients we create (environment proxies included).
+
+It may import httpx, httpcore, h11 and anyio, and nothing else of this package: the layers
+above (the shells, the retry flow) read what it records; it never reads them.
+"""

@@ -1,0 +1,352 @@
+"""The async network backend of our connection pools: connections on sockets of our own.
+
+httpcore's own async backend runs on anyio's socket streams, which on asyncio sit on a
+transport; when a write fails, the transport closes its socket, and a server's early answer
+still in the kernel (a ``413`` sent as the upload went on) goes with it. This backend opens its
+sockets itself: resolved with ``anyio.getaddrinfo``, connected, read and written without
+blocking, and waited on with anyio's ``wait_readable``/``wait_writable``, all documented for a
+socket one owns. A failed write then loses nothing, on asyncio and trio alike. TLS is anyio's
+``TLSStream`` over that socket (:class:`_Socket` is an ``anyio.abc.ByteStream``).
+
+What the streams add is what :mod:`.streams` adds to sync connections: an answer that comes
+before the upload is over is read (a final one stops it, an interim ``1xx`` does not, a
+server that answers and stops reading is heard while the write waits); no wait outlasts the
+call's deadline; the attempt's :class:`~.wire.Wire` learns of new connections and answer bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import math
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import httpcore
+from anyio.streams.tls import TLSAttribute, TLSStream
+
+from .early import EarlyAnswer
+from .streams import READ_SIZE, peer_spoke, stopped
+from .wire import cap, saw_answer_bytes, saw_connect
+
+__all__ = ["AsyncBackend"]
+
+LOOK_TIMEOUT = 0.002
+"""How long a look at what the server sent waits for more once the kernel's bytes are taken:
+on TLS they may be a session ticket, no answer."""
+
+_wait_readable: Callable[[socket.socket], Any] = (
+    getattr(anyio, "wait_readable", None) or anyio.wait_socket_readable
+)
+_wait_writable: Callable[[socket.socket], Any] = (
+    getattr(anyio, "wait_writable", None) or anyio.wait_socket_writable
+)
+_notify_closing: Callable[[socket.socket], None] | None = getattr(anyio, "notify_closing", None)
+
+_STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError, OSError)
+
+
+class _Stopped(Exception):
+    """The server gave its final answer while a write waited: stop sending."""
+
+
+class _Socket(anyio.abc.ByteStream):
+    """A connected non-blocking socket of ours, as the byte stream TLS runs over.
+
+    A send that fails does not raise: it records why (:attr:`failed`) and drops the rest, and
+    the stream above raises it. anyio's ``TLSStream`` refuses every read once a send of its
+    has raised, and the answer that made the send fail must still be read.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.failed: BaseException | None = None
+        self.blocked: Callable[[], Any] = lambda: _wait_writable(sock)
+        """Awaited when the socket takes no more (the stream above watches the server)."""
+        self._sending = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        # The loop's turn comes first: once bytes are taken from the kernel nothing awaits,
+        # so a cancelled read never loses them.
+        await anyio.lowlevel.checkpoint()
+        while True:
+            try:
+                data = self.sock.recv(max_bytes)
+            except (BlockingIOError, InterruptedError):
+                await _wait_readable(self.sock)
+                continue
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            if not data:
+                raise anyio.EndOfStream
+            return data
+
+    async def send(self, item: bytes) -> None:
+        if self._sending:
+            raise anyio.BusyResourceError("sending")
+        self._sending = True
+        try:
+            await self._send(memoryview(item))
+        finally:
+            self._sending = False
+
+    async def _send(self, view: memoryview) -> None:
+        await anyio.lowlevel.checkpoint()
+        while view and self.failed is None:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                try:
+                    await self.blocked()
+                except _Stopped as exc:
+                    self.failed = exc
+                continue
+            except OSError as exc:
+                self.failed = exc
+                return
+            view = view[sent:]
+
+    async def send_eof(self) -> None:
+        self.sock.shutdown(socket.SHUT_WR)
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            if _notify_closing is not None:
+                _notify_closing(self.sock)
+            self.sock.close()
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        sock = self.sock
+        return {
+            anyio.abc.SocketAttribute.raw_socket: lambda: sock,
+            anyio.abc.SocketAttribute.family: lambda: sock.family,
+            anyio.abc.SocketAttribute.local_address: sock.getsockname,
+            anyio.abc.SocketAttribute.remote_address: sock.getpeername,
+        }
+
+
+def _failed(exc: BaseException) -> httpcore.WriteError:
+    if isinstance(exc, _Stopped):
+        return stopped()
+    return httpcore.WriteError(str(exc) or type(exc).__name__)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    def __init__(self, tcp: _Socket, top: anyio.abc.ByteStream) -> None:
+        self._tcp = tcp
+        self._top = top  # the socket itself, or TLS over it
+        self._early = EarlyAnswer()
+        tcp.blocked = self._blocked
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        held = self._early.take(max_bytes)
+        if held is not None:
+            return held
+        limit = cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if limit is None else limit):
+                data = await self._top.receive(max_bytes)
+        except anyio.EndOfStream:
+            return b""
+        except TimeoutError:
+            raise httpcore.ReadTimeout("timed out reading the answer") from None
+        except _STREAM_ERRORS as exc:
+            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+        saw_answer_bytes(len(data))
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._tcp.failed is not None:
+            raise _failed(self._tcp.failed)
+        if not self._early.stop and peer_spoke(self._tcp.sock):
+            await self._look()
+        if self._early.stop:
+            raise stopped()
+        limit = cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if limit is None else limit):
+                await self._top.send(buffer)
+        except TimeoutError:
+            if self._early.final:
+                raise stopped() from None
+            raise httpcore.WriteTimeout("timed out sending the upload") from None
+        except _STREAM_ERRORS as exc:
+            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+        if self._tcp.failed is not None:
+            raise _failed(self._tcp.failed)
+
+    async def _blocked(self) -> None:
+        """The socket takes no more: wait until it does, reading whatever the server says
+        meanwhile. A final answer, a hang-up or a reset stops the upload."""
+        sock = self._tcp.sock
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._listen, group.cancel_scope)
+            await _wait_writable(sock)
+            group.cancel_scope.cancel()
+        if self._early.stop:
+            raise _Stopped
+
+    async def _listen(self, write: anyio.CancelScope) -> None:
+        while not self._early.stop:
+            await self._take()
+        write.cancel()
+
+    async def _look(self) -> None:
+        """Read what the server sent (the socket said something is there)."""
+        with anyio.move_on_after(LOOK_TIMEOUT):
+            await self._take()
+
+    async def _take(self) -> None:
+        try:
+            data = await self._top.receive(READ_SIZE)
+        except anyio.EndOfStream:
+            data = b""
+        except (*_STREAM_ERRORS, anyio.BusyResourceError) as exc:
+            self._early.fail(httpcore.ReadError(str(exc) or type(exc).__name__))
+            return
+        saw_answer_bytes(len(data))
+        self._early.add(data)
+
+    async def aclose(self) -> None:
+        self._tcp.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        limit = cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if limit is None else limit):
+                tls = await TLSStream.wrap(
+                    self._top,
+                    server_side=False,
+                    hostname=server_hostname,
+                    ssl_context=ssl_context,
+                    standard_compatible=False,
+                )
+        except TimeoutError:
+            self._tcp.close()
+            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
+        except (*_STREAM_ERRORS, anyio.EndOfStream) as exc:
+            self._tcp.close()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        return _Stream(self._tcp, tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        sock = self._tcp.sock
+        try:
+            if info == "ssl_object":
+                top = self._top
+                return top.extra(TLSAttribute.ssl_object) if isinstance(top, TLSStream) else None
+            if info == "is_readable":
+                return peer_spoke(sock)
+            if info == "socket":
+                return sock
+            if info == "client_addr":
+                return sock.getsockname()
+            if info == "server_addr":
+                return sock.getpeername()
+        except OSError:
+            return None
+        return None
+
+
+async def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """Where ``host`` is: an address as it is (no resolver round trip), else looked up."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return list(await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 0, "", (str(address), port))]
+    return [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", (str(address), port, 0, 0))]
+
+
+async def _connect(
+    infos: list[tuple[Any, ...]], local_address: str | None, options: Iterable[Any]
+) -> socket.socket:
+    """A connected non-blocking socket to the first address that takes the connection."""
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            for option in options:
+                sock.setsockopt(*option)
+            if family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if local_address:
+                    sock.bind((local_address, 0))
+            code = sock.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                await _wait_writable(sock)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, f"{errno.errorcode.get(code, code)} connecting to {address}")
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error or OSError("no address to connect to")
+
+
+class AsyncBackend(httpcore.AsyncNetworkBackend):
+    """Connections on sockets of our own (see the module's notes), on asyncio or trio."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        saw_connect()
+        limit = cap(timeout)
+        try:
+            with anyio.fail_after(math.inf if limit is None else limit):
+                sock = await _connect(
+                    await _addresses(host, port), local_address, socket_options or ()
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        tcp = _Socket(sock)
+        return _Stream(tcp, tcp)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        saw_connect()
+        limit = cap(timeout)
+        info = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", path)]
+        try:
+            with anyio.fail_after(math.inf if limit is None else limit):
+                sock = await _connect(info, None, socket_options or ())
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        tcp = _Socket(sock)
+        return _Stream(tcp, tcp)
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
