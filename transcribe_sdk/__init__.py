@@ -63,6 +63,7 @@ from .files import AudioFile, FileContent, FileInput, prepare_file
 from .local import LocalEngineUnavailable
 
 if TYPE_CHECKING:
+    from ._http.transport import AsyncHTTPTransport, HTTPTransport
     from .models import (
         DurationUsage,
         Segment,
@@ -76,8 +77,11 @@ if TYPE_CHECKING:
     from .subtitles import to_srt, to_vtt
 else:
     # The pydantic models cost more to build than the rest of the package takes to import, so
-    # they load when first named (or when the first answer is parsed).
+    # they load when first named (or when the first answer is parsed); the transports load
+    # httpcore and h11, which the first client made loads anyway.
     _LAZY = {
+        "AsyncHTTPTransport": "_http.transport",
+        "HTTPTransport": "_http.transport",
         "DurationUsage": "models",
         "TokenUsage": "models",
         "total_usage": "models",
@@ -117,6 +121,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "AsyncFileInput",
+    "AsyncHTTPTransport",
     "AudioFile",
     "AudioTooLongError",
     "AuthenticationError",
@@ -129,6 +134,7 @@ __all__ = [
     "FileContent",
     "FileInput",
     "FileTooLargeError",
+    "HTTPTransport",
     "InternalServerError",
     "InvalidFileError",
     "InvalidInputError",

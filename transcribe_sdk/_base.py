@@ -32,7 +32,6 @@ from ._auth import BearerAuth, Secrets
 from ._batch import check_concurrency
 from ._flow import Call, Send, Wait, call_flow, logger, needs_spool, settle
 from ._guards import check_limit_options
-from ._http.transport import client_settings
 from ._long import SplitPlan, plan_split
 from ._options import (
     DEFAULT_BASE_URL,
@@ -190,6 +189,8 @@ class BaseClient:
         engine's transport, or ours (:mod:`transcribe_sdk._http`)."""
         if self.local_model is not None:
             return {"timeout": self.timeout, "transport": self._local_transport()}
+        from ._http.transport import client_settings  # httpcore, h11: when a client is made
+
         return {
             "timeout": self.timeout,
             **client_settings(limits=DEFAULT_LIMITS, asynchronous=asynchronous),

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from ._http.transport import client_settings
 from ._http.wire import expired
 from ._options import DEFAULT_LIMITS
 from .errors import InvalidFileError, InvalidInputError
@@ -41,6 +40,8 @@ class _Download:
         self.shown = shown
         self.limit = limit
         # A client of its own, closed with the download: nothing stays open between retries.
+        from ._http.transport import client_settings
+
         self._client = httpx.Client(
             **settings, **client_settings(limits=DEFAULT_LIMITS, asynchronous=False)
         )

@@ -66,9 +66,28 @@ class _Socket(anyio.abc.ByteStream):
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.failed: BaseException | None = None
-        self.blocked: Callable[[], Any] = lambda: _wait_writable(sock)
+        self.blocked: Callable[[], Any] = self.writable
         """Awaited when the socket takes no more (the stream above watches the server)."""
         self._sending = False
+        self._waits: set[anyio.CancelScope] = set()
+
+    async def _wait(self, ready: Callable[[socket.socket], Any]) -> None:
+        # A wait that close() can end: anyio before 4.7 has no notify_closing, and a socket
+        # closed under a wait would leave it waiting for ever.
+        with anyio.CancelScope() as scope:
+            self._waits.add(scope)
+            try:
+                await ready(self.sock)
+            finally:
+                self._waits.discard(scope)
+        if scope.cancelled_caught or self.sock.fileno() < 0:
+            raise anyio.ClosedResourceError
+
+    async def readable(self) -> None:
+        await self._wait(_wait_readable)
+
+    async def writable(self) -> None:
+        await self._wait(_wait_writable)
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         # The loop's turn comes first: once bytes are taken from the kernel nothing awaits,
@@ -78,7 +97,7 @@ class _Socket(anyio.abc.ByteStream):
             try:
                 data = self.sock.recv(max_bytes)
             except (BlockingIOError, InterruptedError):
-                await _wait_readable(self.sock)
+                await self.readable()
                 continue
             except OSError as exc:
                 raise anyio.BrokenResourceError from exc
@@ -118,6 +137,8 @@ class _Socket(anyio.abc.ByteStream):
         self.close()
 
     def close(self) -> None:
+        for scope in list(self._waits):
+            scope.cancel()
         if self.sock.fileno() >= 0:
             if _notify_closing is not None:
                 _notify_closing(self.sock)
@@ -189,11 +210,16 @@ class _Stream(httpcore.AsyncNetworkStream):
     async def _blocked(self) -> None:
         """The socket takes no more: wait until it does, reading whatever the server says
         meanwhile. A final answer, a hang-up or a reset stops the upload."""
-        sock = self._tcp.sock
+        closed: anyio.ClosedResourceError | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._listen, group.cancel_scope)
-            await _wait_writable(sock)
+            try:
+                await self._tcp.writable()
+            except anyio.ClosedResourceError as exc:  # raised as itself, not in a group
+                closed = exc
             group.cancel_scope.cancel()
+        if closed is not None:
+            raise closed
         if self._early.stop:
             raise _Stopped
 

@@ -14,18 +14,17 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpcore
 import httpx
 
-from .async_streams import AsyncBackend
 from .streams import Backend
 from .wire import current
 
-__all__ = ["AsyncTransport", "Transport", "client_settings"]
+__all__ = ["AsyncHTTPTransport", "HTTPTransport", "client_settings", "environment_proxies"]
 
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
@@ -104,6 +103,12 @@ class _AsyncBody(httpx.AsyncByteStream):
             await self._response.aclose()
 
 
+def _async_backend() -> httpcore.AsyncNetworkBackend:
+    from .async_streams import AsyncBackend  # anyio's TLS and lowlevel: when an AsyncClient is made
+
+    return AsyncBackend()
+
+
 def _pool_options(limits: httpx.Limits, ssl_context: ssl.SSLContext) -> dict[str, Any]:
     return {
         "ssl_context": ssl_context,
@@ -121,7 +126,7 @@ def _proxied(proxy: httpx.Proxy, options: dict[str, Any], asynchronous: bool) ->
     proxy_url = httpcore.URL(
         scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
     )
-    backend = AsyncBackend() if asynchronous else Backend()
+    backend = _async_backend() if asynchronous else Backend()
     if url.scheme in ("socks5", "socks5h"):
         kind: Any = httpcore.AsyncSOCKSProxy if asynchronous else httpcore.SOCKSProxy
         return kind(
@@ -138,33 +143,103 @@ def _proxied(proxy: httpx.Proxy, options: dict[str, Any], asynchronous: bool) ->
     )
 
 
-_HTTPX_SEND = httpx.HTTPTransport.handle_request
-_HTTPX_ASYNC_SEND = httpx.AsyncHTTPTransport.handle_async_request
+def _replaced(method: Any) -> bool:
+    """Whether httpx's own transport method was replaced by something outside httpx: a test
+    double such as pytest-httpx, which patches ``httpx.HTTPTransport.handle_request``."""
+    return not str(getattr(method, "__module__", "")).startswith("httpx.")
 
 
-class Transport(httpx.HTTPTransport):
-    """An ``httpx.HTTPTransport`` that sends through an httpcore pool of its own, whose
-    connections are guarded (:mod:`.streams`).
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+"""httpx's own defaults, which the clients we create use too."""
 
-    It is an ``HTTPTransport`` so that what replaces httpx's transport for tests (pytest-httpx
-    patches ``httpx.HTTPTransport.handle_request``) replaces it too: while httpx's method is
-    not the one it was at import, requests go through that method, as they would for any
-    httpx client, and the pool httpx built for this transport serves what it passes on.
+ProxyArg = httpx.Proxy | httpx.URL | str | None
+VerifyArg = ssl.SSLContext | str | bool
+CertArg = str | tuple[str, str] | tuple[str, str, str]
+SocketOptions = Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray]]
+
+
+def _settings(
+    *,
+    verify: VerifyArg,
+    cert: CertArg | None,
+    trust_env: bool,
+    limits: httpx.Limits,
+    proxy: ProxyArg,
+    local_address: str | None,
+    uds: str | None,
+    socket_options: SocketOptions | None,
+) -> tuple[ssl.SSLContext, httpx.Proxy | None, dict[str, Any]]:
+    context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+    chosen = httpx.Proxy(proxy) if isinstance(proxy, str | httpx.URL) else proxy
+    options = _pool_options(limits, context)
+    if chosen is None:
+        options.update(uds=uds, local_address=local_address, socket_options=socket_options)
+    return context, chosen, options
+
+
+class HTTPTransport(httpx.HTTPTransport):
+    """The transport transcribe-sdk's own clients send through, for an ``httpx.Client`` of
+    your own: ``httpx.Client(transport=HTTPTransport(...), event_hooks=...)``, passed as
+    ``Client(http_client=...)``, behaves as the client transcribe-sdk makes.
+
+    An ``httpx.HTTPTransport`` (the same arguments, HTTP/1.1 only) whose connections keep a
+    server's early answer (a ``413`` mid-upload is read, not lost, and the file is not sent
+    again), skip interim ``1xx`` answers, never wait past a call's ``deadline=``, and tell the
+    retry layer whether an answer had begun (a stale keep-alive connection is retried for
+    free). It sends through an httpcore connection pool of its own; when something outside
+    httpx has replaced ``httpx.HTTPTransport.handle_request`` (pytest-httpx does, to mock
+    requests), requests go through that, as for any httpx client.
+
+    Example::
+
+        import httpx
+        from transcribe_sdk import Client, HTTPTransport
+
+        http = httpx.Client(transport=HTTPTransport(proxy="http://proxy.internal:3128"),
+                            event_hooks={"response": [print]})
+        client = Client(http_client=http)
     """
 
-    def __init__(self, *, limits: httpx.Limits, proxy: httpx.Proxy | None = None) -> None:
-        context = httpx.create_ssl_context(trust_env=True)
-        super().__init__(verify=context, limits=limits, proxy=proxy)
-        options = _pool_options(limits, context)
+    def __init__(
+        self,
+        *,
+        verify: VerifyArg = True,
+        cert: CertArg | None = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        proxy: ProxyArg = None,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: SocketOptions | None = None,
+    ) -> None:
+        context, chosen, options = _settings(
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            limits=limits,
+            proxy=proxy,
+            local_address=local_address,
+            uds=uds,
+            socket_options=socket_options,
+        )
+        super().__init__(
+            verify=context,
+            limits=limits,
+            proxy=chosen,
+            uds=uds,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
         self._guarded_pool: httpcore.ConnectionPool = (
             httpcore.ConnectionPool(**options, network_backend=Backend())
-            if proxy is None
-            else _proxied(proxy, options, asynchronous=False)
+            if chosen is None
+            else _proxied(chosen, options, asynchronous=False)
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return its response, the body not read yet."""
         replaced = httpx.HTTPTransport.handle_request
-        if replaced is not _HTTPX_SEND:
+        if _replaced(replaced):
             return replaced(self, request)
         _carried()
         with _httpx_errors():
@@ -177,26 +252,63 @@ class Transport(httpx.HTTPTransport):
         )
 
     def close(self) -> None:
+        """Close every connection."""
         self._guarded_pool.close()
         super().close()
 
 
-class AsyncTransport(httpx.AsyncHTTPTransport):
-    """:class:`Transport` for ``httpx.AsyncClient``: the same, awaited."""
+class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
+    """:class:`HTTPTransport` for an ``httpx.AsyncClient``: the same arguments and behaviour,
+    on connections of its own (asyncio or trio).
 
-    def __init__(self, *, limits: httpx.Limits, proxy: httpx.Proxy | None = None) -> None:
-        context = httpx.create_ssl_context(trust_env=True)
-        super().__init__(verify=context, limits=limits, proxy=proxy)
-        options = _pool_options(limits, context)
+    Example::
+
+        import httpx
+        from transcribe_sdk import AsyncClient, AsyncHTTPTransport
+
+        client = AsyncClient(http_client=httpx.AsyncClient(transport=AsyncHTTPTransport()))
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: VerifyArg = True,
+        cert: CertArg | None = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        proxy: ProxyArg = None,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: SocketOptions | None = None,
+    ) -> None:
+        context, chosen, options = _settings(
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            limits=limits,
+            proxy=proxy,
+            local_address=local_address,
+            uds=uds,
+            socket_options=socket_options,
+        )
+        super().__init__(
+            verify=context,
+            limits=limits,
+            proxy=chosen,
+            uds=uds,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
         self._guarded_pool: httpcore.AsyncConnectionPool = (
-            httpcore.AsyncConnectionPool(**options, network_backend=AsyncBackend())
-            if proxy is None
-            else _proxied(proxy, options, asynchronous=True)
+            httpcore.AsyncConnectionPool(**options, network_backend=_async_backend())
+            if chosen is None
+            else _proxied(chosen, options, asynchronous=True)
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return its response, the body not read yet."""
         replaced = httpx.AsyncHTTPTransport.handle_async_request
-        if replaced is not _HTTPX_ASYNC_SEND:
+        if _replaced(replaced):
             return await replaced(self, request)
         _carried()
         with _httpx_errors():
@@ -209,6 +321,7 @@ class AsyncTransport(httpx.AsyncHTTPTransport):
         )
 
     async def aclose(self) -> None:
+        """Close every connection."""
         await self._guarded_pool.aclose()
         await super().aclose()
 
@@ -251,8 +364,10 @@ def _ip_version(host: str) -> int | None:
 def client_settings(*, limits: httpx.Limits, asynchronous: bool) -> dict[str, Any]:
     """``transport`` and ``mounts`` for the httpx client we create: our transport, and ours
     through each proxy the environment names."""
-    kind = AsyncTransport if asynchronous else Transport
+    kind: type[HTTPTransport | AsyncHTTPTransport] = (
+        AsyncHTTPTransport if asynchronous else HTTPTransport
+    )
     mounts: dict[str, Any] = {}
     for pattern, target in environment_proxies().items():
-        mounts[pattern] = None if target is None else kind(limits=limits, proxy=httpx.Proxy(target))
+        mounts[pattern] = None if target is None else kind(limits=limits, proxy=target)
     return {"transport": kind(limits=limits), "mounts": mounts}
