@@ -49,7 +49,7 @@ class _PrefixedReader:
 
     def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
         self._prefix = prefix
-        self._stream = stream
+        self._source = stream
 
     def read(self, size: int = -1, /) -> bytes:
         if self._prefix:
@@ -58,7 +58,7 @@ class _PrefixedReader:
                 return chunk
             chunk, self._prefix = self._prefix[:size], self._prefix[size:]
             return chunk
-        return checked_chunk(self._stream.read(size))
+        return checked_chunk(self._source.read(size))
 
 
 def _seekable(obj: Any) -> bool:

@@ -309,7 +309,7 @@ async def _connect(
     for family, kind, proto, _, address in infos:
         sock = socket.socket(family, kind, proto)
         try:
-            sock.setblocking(False)
+            sock.settimeout(0.0)  # non-blocking: every wait is an awaited one
             for option in options:
                 sock.setsockopt(*option)
             if family in (socket.AF_INET, socket.AF_INET6):

@@ -109,17 +109,6 @@ def _async_backend() -> httpcore.AsyncNetworkBackend:
     return AsyncBackend()
 
 
-def _pool_options(limits: httpx.Limits, ssl_context: ssl.SSLContext) -> dict[str, Any]:
-    return {
-        "ssl_context": ssl_context,
-        "max_connections": limits.max_connections,
-        "max_keepalive_connections": limits.max_keepalive_connections,
-        "keepalive_expiry": limits.keepalive_expiry,
-        "http1": True,
-        "http2": False,
-    }
-
-
 def _proxied(proxy: httpx.Proxy, options: dict[str, Any], asynchronous: bool) -> Any:
     """The pool that reaches every origin through ``proxy`` (HTTP(S) or SOCKS5, as httpx)."""
     url = proxy.url
@@ -158,31 +147,61 @@ CertArg = str | tuple[str, str] | tuple[str, str, str]
 SocketOptions = Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray]]
 
 
-def _settings(
-    *,
-    verify: VerifyArg,
-    cert: CertArg | None,
-    trust_env: bool,
-    limits: httpx.Limits,
-    proxy: ProxyArg,
-    local_address: str | None,
-    uds: str | None,
-    socket_options: SocketOptions | None,
-) -> tuple[ssl.SSLContext, httpx.Proxy | None, dict[str, Any]]:
-    context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
-    chosen = httpx.Proxy(proxy) if isinstance(proxy, str | httpx.URL) else proxy
-    options = _pool_options(limits, context)
-    if chosen is None:
+class _Guarded:
+    """What both transports add to httpx's: a pool of their own over our network backend,
+    built from httpx's arguments (httpx's pool stays, for when a test double passes requests
+    on to ``httpx.HTTPTransport``'s own method)."""
+
+    _asynchronous = False
+
+    def __init__(
+        self,
+        *,
+        verify: VerifyArg = True,
+        cert: CertArg | None = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        proxy: ProxyArg = None,
+        local_address: str | None = None,
+        uds: str | None = None,
+        socket_options: SocketOptions | None = None,
+    ) -> None:
+        context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        chosen = httpx.Proxy(proxy) if isinstance(proxy, str | httpx.URL) else proxy
+        super().__init__(  # type: ignore[call-arg]  # httpx's transport, next in line
+            verify=context,
+            limits=limits,
+            proxy=chosen,
+            uds=uds,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        options: dict[str, Any] = {
+            "ssl_context": context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "http1": True,
+            "http2": False,
+        }
+        if chosen is not None:
+            self._guarded_pool: Any = _proxied(chosen, options, self._asynchronous)
+            return
         options.update(uds=uds, local_address=local_address, socket_options=socket_options)
-    return context, chosen, options
+        if self._asynchronous:
+            self._guarded_pool = httpcore.AsyncConnectionPool(
+                **options, network_backend=_async_backend()
+            )
+        else:
+            self._guarded_pool = httpcore.ConnectionPool(**options, network_backend=Backend())
 
 
-class HTTPTransport(httpx.HTTPTransport):
+class HTTPTransport(_Guarded, httpx.HTTPTransport):
     """The transport transcribe-sdk's own clients send through, for an ``httpx.Client`` of
     your own: ``httpx.Client(transport=HTTPTransport(...), event_hooks=...)``, passed as
     ``Client(http_client=...)``, behaves as the client transcribe-sdk makes.
 
-    An ``httpx.HTTPTransport`` (the same arguments, HTTP/1.1 only) whose connections keep a
+    An ``httpx.HTTPTransport`` (its arguments, HTTP/1.1 only) whose connections keep a
     server's early answer (a ``413`` mid-upload is read, not lost, and the file is not sent
     again), skip interim ``1xx`` answers, never wait past a call's ``deadline=``, and tell the
     retry layer whether an answer had begun (a stale keep-alive connection is retried for
@@ -199,42 +218,6 @@ class HTTPTransport(httpx.HTTPTransport):
                             event_hooks={"response": [print]})
         client = Client(http_client=http)
     """
-
-    def __init__(
-        self,
-        *,
-        verify: VerifyArg = True,
-        cert: CertArg | None = None,
-        trust_env: bool = True,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        proxy: ProxyArg = None,
-        local_address: str | None = None,
-        uds: str | None = None,
-        socket_options: SocketOptions | None = None,
-    ) -> None:
-        context, chosen, options = _settings(
-            verify=verify,
-            cert=cert,
-            trust_env=trust_env,
-            limits=limits,
-            proxy=proxy,
-            local_address=local_address,
-            uds=uds,
-            socket_options=socket_options,
-        )
-        super().__init__(
-            verify=context,
-            limits=limits,
-            proxy=chosen,
-            uds=uds,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        self._guarded_pool: httpcore.ConnectionPool = (
-            httpcore.ConnectionPool(**options, network_backend=Backend())
-            if chosen is None
-            else _proxied(chosen, options, asynchronous=False)
-        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response, the body not read yet."""
@@ -257,7 +240,7 @@ class HTTPTransport(httpx.HTTPTransport):
         super().close()
 
 
-class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
+class AsyncHTTPTransport(_Guarded, httpx.AsyncHTTPTransport):
     """:class:`HTTPTransport` for an ``httpx.AsyncClient``: the same arguments and behaviour,
     on connections of its own (asyncio or trio).
 
@@ -269,41 +252,7 @@ class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
         client = AsyncClient(http_client=httpx.AsyncClient(transport=AsyncHTTPTransport()))
     """
 
-    def __init__(
-        self,
-        *,
-        verify: VerifyArg = True,
-        cert: CertArg | None = None,
-        trust_env: bool = True,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        proxy: ProxyArg = None,
-        local_address: str | None = None,
-        uds: str | None = None,
-        socket_options: SocketOptions | None = None,
-    ) -> None:
-        context, chosen, options = _settings(
-            verify=verify,
-            cert=cert,
-            trust_env=trust_env,
-            limits=limits,
-            proxy=proxy,
-            local_address=local_address,
-            uds=uds,
-            socket_options=socket_options,
-        )
-        super().__init__(
-            verify=context,
-            limits=limits,
-            proxy=chosen,
-            uds=uds,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        self._guarded_pool: httpcore.AsyncConnectionPool = (
-            httpcore.AsyncConnectionPool(**options, network_backend=_async_backend())
-            if chosen is None
-            else _proxied(chosen, options, asynchronous=True)
-        )
+    _asynchronous = True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response, the body not read yet."""

@@ -19,7 +19,7 @@ from ._url import LOCAL_BASE_URL
 
 if TYPE_CHECKING:
     from ._app import LocalApp
-    from ._transport import LocalTransport
+    from ._inprocess import LocalTransport
 else:
     # The app and transport pull in the response models (pydantic); they load on first use so
     # that importing transcribe_sdk stays cheap for the many users who never run locally.
@@ -29,7 +29,7 @@ else:
 
             return LocalApp
         if name == "LocalTransport":
-            from ._transport import LocalTransport
+            from ._inprocess import LocalTransport
 
             return LocalTransport
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

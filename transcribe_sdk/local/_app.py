@@ -160,9 +160,9 @@ class Job:
         :class:`RequestError` (a 400 status); a failure once events flow is an ``error`` event,
         as OpenAI sends one. Each ``next()`` blocks while the model decodes a segment.
         """
-        return self._stream(self._start(cancel))
+        return self._body_of(self._start(cancel))
 
-    def _stream(self, transcript: Any) -> Iterator[bytes]:
+    def _body_of(self, transcript: Any) -> Iterator[bytes]:
         texts: list[str] = []
         try:
             for segment in transcript:
