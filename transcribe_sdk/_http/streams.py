@@ -38,6 +38,9 @@ READ_SIZE = 64 * 1024
 LOOK_TIMEOUT = 0.002
 """How long a sync look at what the server sent may wait for the rest of a TLS record. On plain
 TCP the bytes are there (the socket said so); on TLS they may be a session ticket, no answer."""
+POLL_SLICE = 0.25
+"""The longest one wait for the socket lasts before it is checked again: a socket closed by
+another thread (``client.close()``) does not wake a ``poll`` already waiting on it."""
 PIECE_MAX = 256 * 1024
 PIECE_MIN = 16 * 1024
 
@@ -129,7 +132,9 @@ class _Stream(httpcore.NetworkStream):
         limit = cap(timeout)
         end = None if limit is None else time.monotonic() + limit
         while True:
-            left = None if end is None else max(0.0, end - time.monotonic())
+            left = POLL_SLICE if end is None else min(POLL_SLICE, max(0.0, end - time.monotonic()))
+            if sock.fileno() < 0:  # closed by another thread (client.close()) while we waited
+                raise httpcore.WriteError("the connection was closed during the upload")
             readable, writable = _wait(sock, True, left)
             if readable:
                 self._look()
