@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         client.transcribe(("warm-up.wav", _empty_wav()), model=args.model)
         engine = shared_engine()
         print(
-            f"model {args.model} ({engine._settings}) loaded in "
+            f"model {args.model} (engine default {engine.default_model}, VAD filter "
+            f"{'on' if engine.vad_filter else 'off'}) loaded in "
             f"{time.perf_counter() - started:.2f} s; response_format={args.format}, "
             f"{args.repeat} run(s) per clip\n"
         )
