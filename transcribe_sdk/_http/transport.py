@@ -239,6 +239,10 @@ class HTTPTransport(_Guarded, httpx.HTTPTransport):
         self._guarded_pool.close()
         super().close()
 
+    def __exit__(self, *exc_info: object) -> None:
+        """Close every connection (httpx's own ``__exit__`` closes only its pool)."""
+        self.close()
+
 
 class AsyncHTTPTransport(_Guarded, httpx.AsyncHTTPTransport):
     """:class:`HTTPTransport` for an ``httpx.AsyncClient``: the same arguments and behaviour,
@@ -273,6 +277,10 @@ class AsyncHTTPTransport(_Guarded, httpx.AsyncHTTPTransport):
         """Close every connection."""
         await self._guarded_pool.aclose()
         await super().aclose()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close every connection (httpx's own ``__aexit__`` closes only its pool)."""
+        await self.aclose()
 
 
 def environment_proxies() -> dict[str, str | None]:
@@ -316,7 +324,11 @@ def client_settings(*, limits: httpx.Limits, asynchronous: bool) -> dict[str, An
     kind: type[HTTPTransport | AsyncHTTPTransport] = (
         AsyncHTTPTransport if asynchronous else HTTPTransport
     )
+    context = httpx.create_ssl_context()  # one for all: loading the CA bundle takes a while
     mounts: dict[str, Any] = {}
     for pattern, target in environment_proxies().items():
-        mounts[pattern] = None if target is None else kind(limits=limits, proxy=target)
-    return {"transport": kind(limits=limits), "mounts": mounts}
+        if target is not None:
+            mounts[pattern] = kind(verify=context, limits=limits, proxy=target)
+        else:
+            mounts[pattern] = None
+    return {"transport": kind(verify=context, limits=limits), "mounts": mounts}
