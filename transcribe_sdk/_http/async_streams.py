@@ -166,9 +166,11 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._tcp = tcp
         self._top = top  # the socket itself, or TLS over it
         self._early = EarlyAnswer()
+        self._answering = False
         tcp.blocked = self._blocked
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._answering = True
         held = self._early.take(max_bytes)
         if held is not None:
             return held
@@ -188,6 +190,10 @@ class _Stream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        if self._answering:  # a new request on this kept-alive connection
+            self._answering = False
+            if not self._early.held:
+                self._early = EarlyAnswer()
         if self._tcp.failed is not None:
             raise _failed(self._tcp.failed)
         if not self._early.stop and peer_spoke(self._tcp.sock):
@@ -269,6 +275,9 @@ class _Stream(httpcore.AsyncNetworkStream):
         except (*_STREAM_ERRORS, anyio.EndOfStream) as exc:
             self._tcp.close()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        except BaseException:  # cancelled (a deadline, a task): httpcore never gets the stream
+            self._tcp.close()
+            raise
         return _Stream(self._tcp, tls)
 
     def get_extra_info(self, info: str) -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 import httpcore
 
 from .early import EarlyAnswer
-from .wire import cap, saw_answer_bytes, saw_connect
+from .wire import cap, expired, saw_answer_bytes, saw_connect
 
 __all__ = ["READ_SIZE", "Backend", "peer_spoke", "stopped"]
 
@@ -76,6 +76,17 @@ def _wait(sock: Any, writable: bool, timeout: float | None) -> tuple[bool, bool]
     return bool(readers), bool(writers)
 
 
+def _slice(end: float | None) -> float:
+    """The next wait: at most :data:`POLL_SLICE`, and not past ``end``."""
+    return POLL_SLICE if end is None else min(POLL_SLICE, max(0.0, end - time.monotonic()))
+
+
+def _buffered(stream: httpcore.NetworkStream) -> bool:
+    """Whether TLS holds decrypted bytes already (the socket then has nothing to say)."""
+    tls = stream.get_extra_info("ssl_object")
+    return tls is not None and tls.pending() > 0
+
+
 def _piece(sock: Any) -> int:
     """Bytes written at once when the socket takes more: a fraction of its send buffer, so a
     write after ``POLLOUT`` does not block (Linux reports it once a third is free)."""
@@ -96,18 +107,39 @@ class _Stream(httpcore.NetworkStream):
         self._inner = inner
         self._sock = _socket_of(inner)
         self._early = EarlyAnswer()
+        self._answering = False
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._answering = True
         held = self._early.take(max_bytes)
         if held is not None:
             return held
+        if expired():  # a server that never stops sending (1xx after 1xx) meets it here
+            raise httpcore.ReadTimeout("the call's deadline passed while the answer came")
+        if self._sock is not None and not _buffered(self._inner):
+            self._until_readable(self._sock, timeout)
         data = self._inner.read(max_bytes, cap(timeout))
         saw_answer_bytes(len(data))
         return data
 
+    def _until_readable(self, sock: Any, timeout: float | None) -> None:
+        """Wait for the answer in slices, so that a client closed by another thread (which
+        does not wake a blocked ``recv``) ends the wait."""
+        limit = cap(timeout)
+        end = None if limit is None else time.monotonic() + limit
+        while not _wait(sock, False, _slice(end))[0]:
+            if sock.fileno() < 0:
+                raise httpcore.ReadError("the connection was closed while waiting for the answer")
+            if end is not None and time.monotonic() >= end:
+                raise httpcore.ReadTimeout("timed out waiting for the answer")
+
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        if self._answering:  # a new request on this kept-alive connection
+            self._answering = False
+            if not self._early.held:
+                self._early = EarlyAnswer()
         if self._early.stop:
             raise stopped()
         sock = self._sock
@@ -132,17 +164,16 @@ class _Stream(httpcore.NetworkStream):
         limit = cap(timeout)
         end = None if limit is None else time.monotonic() + limit
         while True:
-            left = POLL_SLICE if end is None else min(POLL_SLICE, max(0.0, end - time.monotonic()))
             if sock.fileno() < 0:  # closed by another thread (client.close()) while we waited
                 raise httpcore.WriteError("the connection was closed during the upload")
-            readable, writable = _wait(sock, True, left)
+            readable, writable = _wait(sock, True, _slice(end))
             if readable:
                 self._look()
                 if self._early.stop:
                     raise stopped()
             if writable:
                 return
-            if not readable and end is not None and time.monotonic() >= end:
+            if end is not None and time.monotonic() >= end:
                 raise httpcore.WriteTimeout("timed out waiting to send more of the upload")
 
     def _look(self) -> None:
