@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import httpx
 
@@ -122,7 +122,7 @@ class MultipartBody:
         self._check_end(sent)
         yield from frame.rest()
 
-    async def iter_async(self, reader: AsyncReader) -> AsyncIterator[bytes]:
+    async def iter_async(self, reader: AsyncReader) -> AsyncGenerator[bytes, None]:
         """Like :meth:`iter_sync`, awaiting each read so the event loop keeps running."""
         frame = _Frame(self)
         sent = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -377,13 +377,14 @@ class AsyncShell(BaseClient):
 
         token = wire.current.set(attempt.wire)
         try:
-            async with aopen(audio) as reader:
-                body = MultipartBody(call.params.fields, audio)
+            body = MultipartBody(call.params.fields, audio)
+            # Closed here when an answer cut the upload short (trio warns of one left open).
+            async with aopen(audio) as reader, aclosing(body.iter_async(reader)) as content:
                 request = self._http.build_request(
                     "POST",
                     call.url,
                     headers={**call.headers, **body.headers()},
-                    content=body.iter_async(reader),
+                    content=content,
                     timeout=call.timeout,
                     extensions={"trace": trace},
                 )

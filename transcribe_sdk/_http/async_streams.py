@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import math
+import os
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Mapping
@@ -100,7 +101,7 @@ class _Socket(anyio.abc.ByteStream):
                 await self.readable()
                 continue
             except OSError as exc:
-                raise anyio.BrokenResourceError from exc
+                raise anyio.BrokenResourceError(str(exc)) from exc
             if not data:
                 raise anyio.EndOfStream
             return data
@@ -310,36 +311,78 @@ async def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
     return [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", (str(address), port, 0, 0))]
 
 
+async def _connect_one(
+    info: tuple[Any, ...], local_address: str | None, options: Iterable[Any]
+) -> socket.socket:
+    family, kind, proto, _, address = info
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.settimeout(0.0)  # non-blocking: every wait is an awaited one
+        for option in options:
+            sock.setsockopt(*option)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if local_address:
+                sock.bind((local_address, 0))
+        code = sock.connect_ex(address)
+        if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            await _wait_writable(sock)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, f"{os.strerror(code)} (connecting to {address})")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+HAPPY_EYEBALLS_DELAY = 0.25
+"""When a host has several addresses, the next is tried this long after the one before began
+(at once if it failed), the first to connect wins (RFC 8305): an address family that drops
+packets silently (a broken IPv6 route) costs a quarter of a second, not the connect timeout."""
+
+
 async def _connect(
     infos: list[tuple[Any, ...]], local_address: str | None, options: Iterable[Any]
 ) -> socket.socket:
     """A connected non-blocking socket to the first address that takes the connection."""
-    error: OSError | None = None
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
+    options = list(options)
+    if len(infos) == 1:
+        return await _connect_one(infos[0], local_address, options)
+    won: list[socket.socket] = []
+    errors: list[OSError] = []
+
+    async def attempt(info: tuple[Any, ...], turn: anyio.Event, after: anyio.Event) -> None:
+        await turn.wait()  # the attempt before failed, or had its head start
+        group.start_soon(head_start, after)
         try:
-            sock.settimeout(0.0)  # non-blocking: every wait is an awaited one
-            for option in options:
-                sock.setsockopt(*option)
-            if family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if local_address:
-                    sock.bind((local_address, 0))
-            code = sock.connect_ex(address)
-            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
-                await _wait_writable(sock)
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                raise OSError(code, f"{errno.errorcode.get(code, code)} connecting to {address}")
+            sock = await _connect_one(info, local_address, options)
         except OSError as exc:
+            errors.append(exc)
+            after.set()
+            if len(errors) == len(infos):
+                group.cancel_scope.cancel()
+            return
+        if won:
             sock.close()
-            error = exc
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    raise error or OSError("no address to connect to")
+        else:
+            won.append(sock)
+            group.cancel_scope.cancel()
+
+    async def head_start(after: anyio.Event) -> None:
+        await anyio.sleep(HAPPY_EYEBALLS_DELAY)
+        after.set()
+
+    async with anyio.create_task_group() as group:
+        turn = anyio.Event()
+        turn.set()
+        for info in infos:
+            after = anyio.Event()
+            group.start_soon(attempt, info, turn, after)
+            turn = after
+    if won:
+        return won[0]
+    raise errors[-1] if errors else OSError("no address to connect to")
 
 
 class AsyncBackend(httpcore.AsyncNetworkBackend):

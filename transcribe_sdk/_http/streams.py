@@ -78,13 +78,7 @@ def _wait(sock: Any, writable: bool, timeout: float | None) -> tuple[bool, bool]
 
 def _slice(end: float | None) -> float:
     """The next wait: at most :data:`POLL_SLICE`, and not past ``end``."""
-    return POLL_SLICE if end is None else min(POLL_SLICE, max(0.0, end - time.monotonic()))
-
-
-def _buffered(stream: httpcore.NetworkStream) -> bool:
-    """Whether TLS holds decrypted bytes already (the socket then has nothing to say)."""
-    tls = stream.get_extra_info("ssl_object")
-    return tls is not None and tls.pending() > 0
+    return POLL_SLICE if end is None else min(POLL_SLICE, max(0.001, end - time.monotonic()))
 
 
 def _piece(sock: Any) -> int:
@@ -116,22 +110,27 @@ class _Stream(httpcore.NetworkStream):
             return held
         if expired():  # a server that never stops sending (1xx after 1xx) meets it here
             raise httpcore.ReadTimeout("the call's deadline passed while the answer came")
-        if self._sock is not None and not _buffered(self._inner):
-            self._until_readable(self._sock, timeout)
-        data = self._inner.read(max_bytes, cap(timeout))
+        if self._sock is None:
+            data = self._inner.read(max_bytes, cap(timeout))
+        else:
+            data = self._read_in_slices(self._sock, max_bytes, timeout)
         saw_answer_bytes(len(data))
         return data
 
-    def _until_readable(self, sock: Any, timeout: float | None) -> None:
-        """Wait for the answer in slices, so that a client closed by another thread (which
-        does not wake a blocked ``recv``) ends the wait."""
+    def _read_in_slices(self, sock: Any, max_bytes: int, timeout: float | None) -> bytes:
+        """Read with the socket's timeout cut in slices, so that a client closed by another
+        thread (which does not wake a blocked ``recv``) ends the wait. A read that times out
+        takes nothing, on TLS too: the next slice goes on where it stopped."""
         limit = cap(timeout)
         end = None if limit is None else time.monotonic() + limit
-        while not _wait(sock, False, _slice(end))[0]:
+        while True:
             if sock.fileno() < 0:
                 raise httpcore.ReadError("the connection was closed while waiting for the answer")
-            if end is not None and time.monotonic() >= end:
-                raise httpcore.ReadTimeout("timed out waiting for the answer")
+            try:
+                return self._inner.read(max_bytes, _slice(end))
+            except httpcore.ReadTimeout:
+                if end is not None and time.monotonic() >= end:
+                    raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:

@@ -154,18 +154,26 @@ class _Guarded:
 
     _asynchronous = False
 
-    def __init__(
+    def __init__(  # noqa: PLR0917  # httpx.HTTPTransport's signature, positions and all
         self,
-        *,
         verify: VerifyArg = True,
         cert: CertArg | None = None,
         trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
         limits: httpx.Limits = _DEFAULT_LIMITS,
         proxy: ProxyArg = None,
-        local_address: str | None = None,
         uds: str | None = None,
+        local_address: str | None = None,
+        retries: int = 0,
         socket_options: SocketOptions | None = None,
     ) -> None:
+        """``httpx.HTTPTransport``'s arguments, in its order; HTTP/1.1 only."""
+        if http2 or not http1:
+            raise ValueError(
+                "transcribe-sdk's transport speaks HTTP/1.1 only (http1=True, http2=False): "
+                "it reads a server's early answer as HTTP/1.1"
+            )
         context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         chosen = httpx.Proxy(proxy) if isinstance(proxy, str | httpx.URL) else proxy
         super().__init__(  # type: ignore[call-arg]  # httpx's transport, next in line
@@ -174,6 +182,7 @@ class _Guarded:
             proxy=chosen,
             uds=uds,
             local_address=local_address,
+            retries=retries,
             socket_options=socket_options,
         )
         options: dict[str, Any] = {
@@ -183,6 +192,7 @@ class _Guarded:
             "keepalive_expiry": limits.keepalive_expiry,
             "http1": True,
             "http2": False,
+            "retries": retries,
         }
         if chosen is not None:
             self._guarded_pool: Any = _proxied(chosen, options, self._asynchronous)
@@ -201,7 +211,7 @@ class HTTPTransport(_Guarded, httpx.HTTPTransport):
     your own: ``httpx.Client(transport=HTTPTransport(...), event_hooks=...)``, passed as
     ``Client(http_client=...)``, behaves as the client transcribe-sdk makes.
 
-    An ``httpx.HTTPTransport`` (its arguments, HTTP/1.1 only) whose connections keep a
+    An ``httpx.HTTPTransport`` (its arguments; HTTP/1.1 only) whose connections keep a
     server's early answer (a ``413`` mid-upload is read, not lost, and the file is not sent
     again), skip interim ``1xx`` answers, never wait past a call's ``deadline=``, and tell the
     retry layer whether an answer had begun (a stale keep-alive connection is retried for
