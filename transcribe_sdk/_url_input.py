@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from ._http.wire import expired
+from ._http.wire import apart, expired
 from ._options import DEFAULT_LIMITS
 from .errors import InvalidFileError, InvalidInputError
 from .files import AudioFile, finish_name
@@ -46,7 +46,9 @@ class _Download:
             **settings, **client_settings(limits=DEFAULT_LIMITS, asynchronous=False)
         )
         try:
-            self.response = self._client.send(self._client.build_request("GET", url), stream=True)
+            with apart():  # the download's connection is not the upload's
+                request = self._client.build_request("GET", url)
+                self.response = self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             self._client.close()
             raise InvalidFileError(f"could not download {shown}: {exc}") from None
@@ -84,7 +86,8 @@ class _Download:
 
     def _next(self) -> bytes:
         try:
-            chunk = next(self._chunks, b"")
+            with apart():  # nor are its bytes the upload's answer
+                chunk = next(self._chunks, b"")
         except httpx.HTTPError as exc:
             self.close()
             if isinstance(exc, httpx.TimeoutException) and expired():

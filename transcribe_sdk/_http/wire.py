@@ -10,10 +10,12 @@ on our connections takes :func:`cap` of its own timeout, so none outlasts the ca
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Wire", "cap", "current", "expired", "saw_answer_bytes", "saw_connect"]
+__all__ = ["Wire", "apart", "cap", "current", "expired", "saw_answer_bytes", "saw_connect"]
 
 
 @dataclass
@@ -49,6 +51,18 @@ def expired() -> bool:
     """Whether the current attempt has a deadline and it has passed."""
     wire = current.get()
     return wire is not None and wire.deadline is not None and time.monotonic() >= wire.deadline
+
+
+@contextmanager
+def apart() -> Iterator[None]:
+    """Requests made inside (a download the upload reads from) keep to the attempt's deadline
+    but record nothing into it: their connections and answers are not the upload's."""
+    wire = current.get()
+    token = current.set(None if wire is None else Wire(deadline=wire.deadline))
+    try:
+        yield
+    finally:
+        current.reset(token)
 
 
 def saw_answer_bytes(count: int) -> None:
