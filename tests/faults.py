@@ -85,17 +85,22 @@ class Answer:
     hangup: float | None = None
     """Close the connection this many seconds after answering, without saying so (no
     ``Connection: close``); what the client sent meanwhile is dropped unanswered."""
+    reset_next: bool = False
+    """Keep the connection after answering until the client's next request begins on it, then
+    reset it, that request unread: the keep-alive race at its worst (the server closed the idle
+    connection as the request went out)."""
 
 
 @dataclass(frozen=True)
 class Drip:
     """Read the request, send the first ``burst`` bytes of ``raw`` (a whole answer, head
-    included) at once, then the rest one byte every ``every`` seconds, then close: a server
-    that keeps a connection busy without ever letting a read time out."""
+    included) at once, then the rest ``step`` bytes (one by default) every ``every`` seconds,
+    then close: a server that keeps a connection busy without ever letting a read time out."""
 
     raw: bytes
     every: float
     burst: int = 0
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -550,14 +555,17 @@ class FaultServer:
             self._stop.wait(action.hangup)
             _drain(conn.sock)  # so the close is a FIN the client reads, not a reset
             return False
+        if action.reset_next:
+            conn.wait_for_request()
+            return None
         return not action.close and (attempt.header("connection") or "").lower() != "close"
 
     def _drip(self, conn: _Conn, action: Drip) -> None:
         conn.send(action.raw[: action.burst])
-        for index in range(action.burst, len(action.raw)):
+        for index in range(action.burst, len(action.raw), action.step):
             if self._stop.wait(action.every):
                 return
-            conn.send(action.raw[index : index + 1])
+            conn.send(action.raw[index : index + action.step])
 
     def _flood(self, conn: _Conn, action: Flood) -> None:
         head = _head(200, (*action.headers, ("Transfer-Encoding", "chunked")), 0, close=True)

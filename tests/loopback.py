@@ -25,10 +25,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import http
 import http.server
 import io
 import json
 import re
+import select
 import socket
 import socketserver
 import ssl
@@ -37,7 +39,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "Form",
@@ -58,6 +60,8 @@ IO_TIMEOUT = 10.0
 it does not hang it."""
 JOIN_TIMEOUT = 10.0
 """Seconds the server's threads get to finish once their connections are cut."""
+HOLD = 10.0
+"""Seconds ``unread="hold"`` keeps a connection open at most."""
 _PIECE = 64 * 1024
 _MAX_LINE = 64 * 1024
 
@@ -141,6 +145,9 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     length: int | None = None
+    drip: float = 0.0
+    """Send the answer (head included) one byte every ``drip`` seconds, then close: a server
+    that keeps every read short while the answer never quite comes."""
 
 
 Responder = Callable[[Recorded], Reply]
@@ -386,7 +393,13 @@ class LoopbackServer:
     too-large upload does (the recorded body is then empty). ``errors`` collects tracebacks
     from handler threads; a test can assert it stays empty. ``aborted`` describes requests whose
     client went away before its body was complete (they are not recorded as requests).
-    ``tls`` (a server-side ``ssl.SSLContext``) serves ``https://`` instead.
+    ``tls`` (a server-side ``ssl.SSLContext``) serves ``https://`` instead. ``interim`` (raw
+    interim answers, ``b"HTTP/1.1 100 Continue\\r\\n\\r\\n"``...) is sent as soon as a
+    request's head is in, before its body is read. With ``read_body=False``, ``unread`` says what
+    follows the answer: ``"close"`` (at once, the body unread), ``"drain"`` (read the body to its
+    end or the client's hang-up and drop it, then close: a lingering close; :attr:`drained` gets
+    the byte count) or ``"hold"`` (read nothing, keep the connection open until the client hangs
+    up, the server closes, or :data:`HOLD` seconds pass).
     """
 
     def __init__(
@@ -396,11 +409,16 @@ class LoopbackServer:
         read_pause: float = 0.0,
         read_body: bool = True,
         tls: ssl.SSLContext | None = None,
+        interim: bytes = b"",
+        unread: Literal["close", "drain", "hold"] = "close",
     ) -> None:
         self.responder: Responder = responder or echo_upload
         self.read_pause = read_pause
         self.read_body = read_body
         self.tls = tls
+        self.interim = interim
+        self.unread = unread
+        self.drained: list[int] = []
         self.errors: list[str] = []
         self.aborted: list[str] = []
         self._replies: collections.deque[Reply] = collections.deque()
@@ -490,6 +508,8 @@ class LoopbackServer:
         chunked = "chunked" in encoding
         chunks = 0
         try:
+            if self.interim:
+                handler.wfile.write(self.interim)
             if not self.read_body:
                 handler.close_connection = True
                 body = b""
@@ -528,6 +548,10 @@ class LoopbackServer:
         if reply.drop:
             handler.close_connection = True
             return
+        if reply.drip:
+            handler.close_connection = True
+            self._drip(handler, reply)
+            return
         # A client that gave up (a timeout, a cancelled task) may be gone: that is its test's
         # business, not a server error.
         with contextlib.suppress(ConnectionError):
@@ -539,3 +563,38 @@ class LoopbackServer:
             handler.end_headers()
             handler.wfile.write(reply.body)
             handler.wfile.flush()
+        if not self.read_body and self.unread != "close":
+            self._after_answer(handler)
+
+    def _after_answer(self, handler: _Handler) -> None:
+        """``unread="drain"`` or ``"hold"``: what an answer given with the body unread leads to."""
+        if self.unread == "drain":
+            length = int(handler.headers.get("Content-Length") or 0)
+            drained = 0
+            with contextlib.suppress(OSError, ValueError):  # the client hung up, or went quiet
+                while drained < length:
+                    piece = handler.rfile.read1(min(_PIECE, length - drained))
+                    if not piece:
+                        break
+                    drained += len(piece)
+            self.drained.append(drained)
+            return
+        poller = select.poll()
+        poller.register(handler.connection.fileno(), select.POLLRDHUP | select.POLLHUP)
+        end = time.monotonic() + HOLD
+        server = handler.server
+        while not server.closing and time.monotonic() < end and not poller.poll(10):
+            pass
+
+    def _drip(self, handler: _Handler, reply: Reply) -> None:
+        server = handler.server
+        head = [f"HTTP/1.1 {reply.status} {http.HTTPStatus(reply.status).phrase}"]
+        head += [f"{name}: {value}" for name, value in reply.headers]
+        head.append(f"Content-Length: {len(reply.body) if reply.length is None else reply.length}")
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+        with contextlib.suppress(OSError):  # the client gave up
+            for index in range(len(raw)):
+                if server.closing:
+                    return
+                handler.wfile.write(raw[index : index + 1])
+                time.sleep(reply.drip)
