@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import math
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,7 @@ class RateLimit:
             )
             try:
                 # An actor of this name from an earlier call of this job takes these settings.
-                ray.get(handle.configure.remote(*mine))
+                identity = ray.get(handle.configure.remote(*mine))
             except ray.exceptions.ActorDiedError:
                 # The earlier call's limiter was being torn down as its last user let go: the
                 # name frees up once it is gone, and the next try starts a new one.
@@ -101,7 +102,7 @@ class RateLimit:
             # A named actor lives as long as its creator holds a handle. Kept here, the one this
             # driver started outlives this run's objects, so a later run that finds it by name
             # (or a worker still holding it) never meets an actor being torn down.
-            _keep(self.name, handle)
+            _keep(self.name, identity, handle)
             return handle
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -111,14 +112,14 @@ _KEPT: dict[str, tuple[object, Any]] = {}
 this process got for it (see :func:`_keep`)."""
 
 
-def _keep(name: str, handle: Any) -> None:
+def _keep(name: str, identity: str, handle: Any) -> None:
     # The first handle to an actor is kept, not the newest: when this process started the
     # actor, that one is its owner's, and with it dropped for a handle found later by name the
     # actor was torn down while still in use ("all references to the actor were removed").
-    actor = getattr(handle, "_actor_id", handle)
+    # ``identity`` is the actor's own (it tells a new actor of the same name from the old one).
     kept = _KEPT.get(name)
-    if kept is None or kept[0] != actor:
-        _KEPT[name] = (actor, handle)
+    if kept is None or kept[0] != identity:
+        _KEPT[name] = (identity, handle)
 
 
 START_ATTEMPTS = 5
@@ -129,6 +130,7 @@ class _Limiter:
     """The actor behind :class:`RateLimit` (async: each waiting call is a coroutine)."""
 
     def __init__(self, max_in_flight: int | None, rpm: int | None, lease_seconds: float) -> None:
+        self.identity = uuid.uuid4().hex
         self.configure(max_in_flight, rpm, lease_seconds)
         self._leases: dict[int, float] = {}
         self._next_token = 0
@@ -138,12 +140,13 @@ class _Limiter:
         self.started = 0
         self.paused = 0
 
-    def configure(self, max_in_flight: int | None, rpm: int | None, lease_seconds: float) -> None:
-        """Take new limits (permits already out stay out until released)."""
+    def configure(self, max_in_flight: int | None, rpm: int | None, lease_seconds: float) -> str:
+        """Take new limits (permits already out stay out until released); this actor's id."""
         self._max = max_in_flight
         self._rpm = rpm
         self._interval = 60.0 / rpm if rpm else 0.0
         self._lease = lease_seconds
+        return self.identity
 
     def settings(self) -> tuple[int | None, int | None, float]:
         return (self._max, self._rpm, self._lease)
