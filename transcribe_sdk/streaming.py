@@ -238,11 +238,6 @@ _READERS: dict[str, Callable[[EventReader, dict[str, Any]], StreamEvent]] = {
 }
 
 
-def is_event_stream(response: httpx.Response) -> bool:
-    """Whether the server answered with an event stream (not every server honours ``stream``)."""
-    return "text/event-stream" in response.headers.get("content-type", "").lower()
-
-
 def whole_answer_event(result: Any) -> TranscriptTextDone:
     """The one event for a server that answered a streamed request with its whole result."""
     if isinstance(result, str):

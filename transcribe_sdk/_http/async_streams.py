@@ -16,13 +16,15 @@ call's deadline; the attempt's :class:`~.wire.Wire` learns of new connections an
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import math
 import os
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -145,21 +147,25 @@ class _Socket(anyio.abc.ByteStream):
                 _notify_closing(self.sock)
             self.sock.close()
 
-    @property
-    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
-        sock = self.sock
-        return {
-            anyio.abc.SocketAttribute.raw_socket: lambda: sock,
-            anyio.abc.SocketAttribute.family: lambda: sock.family,
-            anyio.abc.SocketAttribute.local_address: sock.getsockname,
-            anyio.abc.SocketAttribute.remote_address: sock.getpeername,
-        }
+
+@contextmanager
+def _timed(
+    timeout: float | None, expired: type[httpcore.TimeoutException], broken: type[Exception]
+) -> Iterator[None]:
+    """``timeout`` (capped by the deadline) on what runs inside, and anyio's, ssl's and the
+    socket's failures as httpcore's: ``expired`` for a timeout, ``broken`` for the rest."""
+    limit = cap(timeout)
+    try:
+        with anyio.fail_after(math.inf if limit is None else limit):
+            yield
+    except TimeoutError:
+        raise expired("timed out") from None
+    except (*_STREAM_ERRORS, anyio.EndOfStream) as exc:
+        raise broken(str(exc) or type(exc).__name__) from exc
 
 
 def _failed(exc: BaseException) -> httpcore.WriteError:
-    if isinstance(exc, _Stopped):
-        return stopped()
-    return httpcore.WriteError(str(exc) or type(exc).__name__)
+    return stopped() if isinstance(exc, _Stopped) else httpcore.WriteError(str(exc))
 
 
 class _Stream(httpcore.AsyncNetworkStream):
@@ -175,16 +181,11 @@ class _Stream(httpcore.AsyncNetworkStream):
         held = self._early.take(max_bytes)
         if held is not None:
             return held
-        limit = cap(timeout)
-        try:
-            with anyio.fail_after(math.inf if limit is None else limit):
+        with _timed(timeout, httpcore.ReadTimeout, httpcore.ReadError):
+            try:
                 data = await self._top.receive(max_bytes)
-        except anyio.EndOfStream:
-            return b""
-        except TimeoutError:
-            raise httpcore.ReadTimeout("timed out reading the answer") from None
-        except _STREAM_ERRORS as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+            except anyio.EndOfStream:
+                return b""
         saw_answer_bytes(len(data))
         return data
 
@@ -201,16 +202,13 @@ class _Stream(httpcore.AsyncNetworkStream):
             await self._look()
         if self._early.stop:
             raise stopped()
-        limit = cap(timeout)
         try:
-            with anyio.fail_after(math.inf if limit is None else limit):
+            with _timed(timeout, httpcore.WriteTimeout, httpcore.WriteError):
                 await self._top.send(buffer)
-        except TimeoutError:
-            if self._early.final:
+        except httpcore.WriteTimeout:
+            if self._early.final:  # it answered and stopped reading
                 raise stopped() from None
-            raise httpcore.WriteTimeout("timed out sending the upload") from None
-        except _STREAM_ERRORS as exc:
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+            raise
         if self._tcp.failed is not None:
             raise _failed(self._tcp.failed)
 
@@ -260,9 +258,8 @@ class _Stream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        limit = cap(timeout)
         try:
-            with anyio.fail_after(math.inf if limit is None else limit):
+            with _timed(timeout, httpcore.ConnectTimeout, httpcore.ConnectError):
                 tls = await TLSStream.wrap(
                     self._top,
                     server_side=False,
@@ -270,33 +267,24 @@ class _Stream(httpcore.AsyncNetworkStream):
                     ssl_context=ssl_context,
                     standard_compatible=False,
                 )
-        except TimeoutError:
-            self._tcp.close()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
-        except (*_STREAM_ERRORS, anyio.EndOfStream) as exc:
-            self._tcp.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        except BaseException:  # cancelled (a deadline, a task): httpcore never gets the stream
+        except BaseException:  # failed or cancelled: httpcore never gets the stream to close
             self._tcp.close()
             raise
         return _Stream(self._tcp, tls)
 
     def get_extra_info(self, info: str) -> Any:
-        sock = self._tcp.sock
-        try:
-            if info == "ssl_object":
-                top = self._top
-                return top.extra(TLSAttribute.ssl_object) if isinstance(top, TLSStream) else None
-            if info == "is_readable":
-                return peer_spoke(sock)
-            if info == "socket":
-                return sock
+        sock, top = self._tcp.sock, self._top
+        if info == "ssl_object":
+            return top.extra(TLSAttribute.ssl_object) if isinstance(top, TLSStream) else None
+        if info == "is_readable":
+            return peer_spoke(sock)
+        if info == "socket":
+            return sock
+        with contextlib.suppress(OSError):  # what httpx documents of a network stream
             if info == "client_addr":
                 return sock.getsockname()
             if info == "server_addr":
                 return sock.getpeername()
-        except OSError:
-            return None
         return None
 
 
@@ -306,9 +294,8 @@ async def _addresses(host: str, port: int) -> list[tuple[Any, ...]]:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return list(await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-    if address.version == 4:
-        return [(socket.AF_INET, socket.SOCK_STREAM, 0, "", (str(address), port))]
-    return [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", (str(address), port, 0, 0))]
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    return [(family, socket.SOCK_STREAM, 0, "", (str(address), port))]
 
 
 async def _connect_one(
@@ -397,33 +384,18 @@ class AsyncBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         saw_connect()
-        limit = cap(timeout)
-        try:
-            with anyio.fail_after(math.inf if limit is None else limit):
-                sock = await _connect(
-                    await _addresses(host, port), local_address, socket_options or ()
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        tcp = _Socket(sock)
+        with _timed(timeout, httpcore.ConnectTimeout, httpcore.ConnectError):
+            found = await _addresses(host, port)
+            tcp = _Socket(await _connect(found, local_address, socket_options or ()))
         return _Stream(tcp, tcp)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
         saw_connect()
-        limit = cap(timeout)
-        info = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", path)]
-        try:
-            with anyio.fail_after(math.inf if limit is None else limit):
-                sock = await _connect(info, None, socket_options or ())
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        tcp = _Socket(sock)
+        found = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", path)]
+        with _timed(timeout, httpcore.ConnectTimeout, httpcore.ConnectError):
+            tcp = _Socket(await _connect(found, None, socket_options or ()))
         return _Stream(tcp, tcp)
 
     async def sleep(self, seconds: float) -> None:

@@ -1,12 +1,10 @@
 """The transports of the httpx clients we create, and those clients' settings.
 
-httpx documents custom transports (``httpx.BaseTransport``, ``httpx.AsyncBaseTransport``);
-httpcore documents its connection pools and their ``network_backend`` argument. :class:`Transport`
-and :class:`AsyncTransport` are a pool (or a proxy's pool) over our guarded backend
-(:mod:`.streams`), translated to and from httpx's request, response and exception types.
-:func:`client_settings` gives the keyword arguments of the ``httpx.Client``/``AsyncClient`` we
-create: our transport, and one per proxy the environment names (httpx reads no environment
-proxies for a client given a transport, so they are read here the way httpx reads them).
+:class:`HTTPTransport` and :class:`AsyncHTTPTransport` (public) are httpx transports over an
+httpcore pool of their own (or a proxy's) on our network backends, translated to and from
+httpx's types. :func:`client_settings` gives the ``httpx.Client``/``AsyncClient`` we create our
+transport, and one per proxy the environment names (httpx reads none for a client given a
+transport, so they are read here as httpx reads them).
 """
 
 from __future__ import annotations
@@ -26,21 +24,13 @@ from .wire import current
 
 __all__ = ["AsyncHTTPTransport", "HTTPTransport", "client_settings", "environment_proxies"]
 
-_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
+
+_HTTPCORE_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
 )
 
 
@@ -50,11 +40,16 @@ def _httpx_errors() -> Iterator[None]:
     raises, so callers see no difference)."""
     try:
         yield
-    except Exception as exc:
-        for theirs, ours in _ERRORS:
-            if isinstance(exc, theirs):
-                raise ours(str(exc)) from exc
-        raise
+    except _HTTPCORE_ERRORS as exc:
+        raise _httpx_error(exc)(str(exc)) from exc
+
+
+def _httpx_error(exc: Exception) -> type[httpx.TransportError]:
+    for kind in type(exc).__mro__:  # ReadTimeout, then TimeoutException... (both libraries)
+        found = getattr(httpx, kind.__name__, None)
+        if isinstance(found, type) and issubclass(found, httpx.TransportError):
+            return found
+    return httpx.TransportError
 
 
 def _core_request(request: httpx.Request) -> httpcore.Request:
@@ -207,26 +202,15 @@ class _Guarded:
 
 
 class HTTPTransport(_Guarded, httpx.HTTPTransport):
-    """The transport transcribe-sdk's own clients send through, for an ``httpx.Client`` of
-    your own: ``httpx.Client(transport=HTTPTransport(...), event_hooks=...)``, passed as
-    ``Client(http_client=...)``, behaves as the client transcribe-sdk makes.
+    """The transport of transcribe-sdk's own clients, for an ``httpx.Client`` of yours:
+    ``Client(http_client=httpx.Client(transport=HTTPTransport(...), event_hooks=...))`` then
+    behaves as the client transcribe-sdk makes (early answers kept, interim ``1xx`` skipped,
+    ``deadline=`` on every socket wait, stale keep-alive connections re-sent for free).
 
-    An ``httpx.HTTPTransport`` (its arguments; HTTP/1.1 only) whose connections keep a
-    server's early answer (a ``413`` mid-upload is read, not lost, and the file is not sent
-    again), skip interim ``1xx`` answers, never wait past a call's ``deadline=``, and tell the
-    retry layer whether an answer had begun (a stale keep-alive connection is retried for
-    free). It sends through an httpcore connection pool of its own; when something outside
-    httpx has replaced ``httpx.HTTPTransport.handle_request`` (pytest-httpx does, to mock
-    requests), requests go through that, as for any httpx client.
-
-    Example::
-
-        import httpx
-        from transcribe_sdk import Client, HTTPTransport
-
-        http = httpx.Client(transport=HTTPTransport(proxy="http://proxy.internal:3128"),
-                            event_hooks={"response": [print]})
-        client = Client(http_client=http)
+    It takes ``httpx.HTTPTransport``'s arguments (HTTP/1.1 only) and sends through an httpcore
+    pool of its own; while something outside httpx has replaced
+    ``httpx.HTTPTransport.handle_request`` (pytest-httpx does, to mock requests), requests go
+    through that, as for any httpx client.
     """
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -256,15 +240,7 @@ class HTTPTransport(_Guarded, httpx.HTTPTransport):
 
 class AsyncHTTPTransport(_Guarded, httpx.AsyncHTTPTransport):
     """:class:`HTTPTransport` for an ``httpx.AsyncClient``: the same arguments and behaviour,
-    on connections of its own (asyncio or trio).
-
-    Example::
-
-        import httpx
-        from transcribe_sdk import AsyncClient, AsyncHTTPTransport
-
-        client = AsyncClient(http_client=httpx.AsyncClient(transport=AsyncHTTPTransport()))
-    """
+    on sockets of its own (asyncio or trio)."""
 
     _asynchronous = True
 
@@ -302,22 +278,18 @@ def environment_proxies() -> dict[str, str | None]:
         target = found.get(scheme)
         if target:
             mounts[f"{scheme}://"] = target if "://" in target else f"http://{target}"
-    for host in (h.strip() for h in found.get("no", "").split(",")):
+    for host in filter(None, (h.strip() for h in found.get("no", "").split(","))):
+        bare = host.strip("[]")
         if host == "*":
             return {}
-        if not host:
-            continue
-        version = _ip_version(host.strip("[]"))
         if "://" in host:
             mounts[host] = None
-        elif version == 4:
-            mounts[f"all://{host}"] = None
-        elif version == 6:
-            mounts[f"all://[{host.strip('[]')}]"] = None
-        elif host.lower() == "localhost":
+        elif _ip_version(bare) == 6:
+            mounts[f"all://[{bare}]"] = None
+        elif _ip_version(bare) == 4 or host.lower() == "localhost":
             mounts[f"all://{host}"] = None
         else:
-            mounts[f"all://*{host}"] = None
+            mounts[f"all://*{host}"] = None  # the domain and its subdomains
     return mounts
 
 
@@ -335,10 +307,8 @@ def client_settings(*, limits: httpx.Limits, asynchronous: bool) -> dict[str, An
         AsyncHTTPTransport if asynchronous else HTTPTransport
     )
     context = httpx.create_ssl_context()  # one for all: loading the CA bundle takes a while
-    mounts: dict[str, Any] = {}
-    for pattern, target in environment_proxies().items():
-        if target is not None:
-            mounts[pattern] = kind(verify=context, limits=limits, proxy=target)
-        else:
-            mounts[pattern] = None
+    mounts = {
+        pattern: None if target is None else kind(verify=context, limits=limits, proxy=target)
+        for pattern, target in environment_proxies().items()
+    }
     return {"transport": kind(verify=context, limits=limits), "mounts": mounts}
