@@ -24,6 +24,7 @@ import httpx
 from .._audio.long import SplitPlan, plan_split
 from .._http.auth import BearerAuth, Secrets
 from .._http.retry import RetryPolicy
+from .._http.transport import DEFAULT_LIMITS
 from ..errors import InvalidInputError, MissingAPIKeyError
 from ..errors import type_name as _type_name
 from ..local._url import LOCAL_BASE_URL
@@ -41,7 +42,6 @@ from .flow import Send, Wait, call_flow, logger, needs_spool, settle
 from .guards import check_limit_options
 from .options import (
     DEFAULT_BASE_URL,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
     DEFAULT_TIMEOUT,

@@ -32,11 +32,6 @@ connect limit so a dead host is found quickly."""
 
 HTTPX_DEFAULT_TIMEOUT = httpx.Timeout(5.0)
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-"""Connections of the clients we create (httpx's defaults). More idle connections kept is
-slower, not faster: httpcore's pool scans its connections once per idle connection on every
-request, and with 64 calls in flight keeping 100 alive tripled the CPU per request."""
-
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """Default ``max_response_bytes``: the most of a success body (after decompression) a client
 reads. A ten-hour ``verbose_json`` with word times is about 10 MB; a gzip bomb or an endless

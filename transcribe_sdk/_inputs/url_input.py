@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from .._client.options import DEFAULT_LIMITS
 from .._http.wire import apart, expired
 from ..errors import InvalidFileError, InvalidInputError
 from ..files import AudioFile, finish_name
@@ -40,7 +39,7 @@ class _Download:
         self.shown = shown
         self.limit = limit
         # A client of its own, closed with the download: nothing stays open between retries.
-        from .._http.transport import client_settings
+        from .._http.transport import DEFAULT_LIMITS, client_settings
 
         self._client = httpx.Client(
             **settings, **client_settings(limits=DEFAULT_LIMITS, asynchronous=False)
