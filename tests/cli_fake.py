@@ -1,6 +1,6 @@
 """The ``transcribe`` command run in-process against a FakeServer (a helper, not a test file).
 
-``Fake.client`` replaces ``transcribe_sdk._cli.Client`` (monkeypatched by each test file's
+``Fake.client`` replaces ``transcribe_sdk.cli._main.Client`` (monkeypatched by each test file's
 ``fake`` fixture), so every request the command sends is recorded by ``Fake.server``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-import transcribe_sdk._cli as cli
+import transcribe_sdk.cli._main as cli
 from transcribe_sdk import Client
 from transcribe_sdk.testing import FakeServer
 

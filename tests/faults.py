@@ -251,12 +251,12 @@ class _Patched:
 def record_sleeps(monkeypatch: Any) -> list[float]:
     """Make the clients' waits between retries free: each delay is recorded, not slept.
 
-    Replaces ``time`` and ``anyio`` as seen by ``transcribe_sdk._shells`` only (the two places
-    the shells sleep), so nothing else in the process is affected.
+    Replaces ``time`` and ``anyio`` as seen by ``transcribe_sdk._client.shells`` only (the two
+    places the shells sleep), so nothing else in the process is affected.
     """
     import anyio
 
-    from transcribe_sdk import _shells
+    from transcribe_sdk._client import shells as _shells
 
     delays: list[float] = []
     real_sleep = anyio.sleep

@@ -90,7 +90,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         waited.append(delay)
 
-    monkeypatch.setattr("transcribe_sdk._shells.anyio.sleep", fake_sleep)
+    monkeypatch.setattr("transcribe_sdk._client.shells.anyio.sleep", fake_sleep)
     return waited
 
 

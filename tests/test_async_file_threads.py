@@ -22,7 +22,8 @@ import pytest
 from conftest import API_KEY, FIXTURES
 from loopback import LoopbackServer
 
-from transcribe_sdk import AsyncClient, _async_files, files
+from transcribe_sdk import AsyncClient, files
+from transcribe_sdk._inputs import async_files as _async_files
 
 pytestmark = [pytest.mark.network, pytest.mark.anyio]
 
@@ -41,7 +42,7 @@ def server() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of each function sent to a worker thread by transcribe_sdk._async_files."""
+    """The name of each function sent to a worker thread by transcribe_sdk._inputs.async_files."""
     seen: list[str] = []
     real = _async_files.run_in_thread
 

@@ -1,4 +1,4 @@
-"""transcribe_sdk._async_files: async sources, and file reads that keep the event loop free."""
+"""transcribe_sdk._inputs.async_files: async sources, and reads that keep the event loop free."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from transcribe_sdk import files
-from transcribe_sdk._async_files import aopen, aprepare_file, aspool
+from transcribe_sdk._inputs.async_files import aopen, aprepare_file, aspool
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import AudioFile
 

@@ -29,12 +29,12 @@ import httpx
 import pytest
 from conftest import BASE_URL
 
-import transcribe_sdk._base as base_module
-import transcribe_sdk._batch as batch_module
+import transcribe_sdk._client.base as base_module
+import transcribe_sdk._client.batch as batch_module
 from transcribe_sdk import AsyncClient, Client
-from transcribe_sdk._batch import BatchResult, RateGate
-from transcribe_sdk._form_decode import parse_form
-from transcribe_sdk._retry import RetryPolicy
+from transcribe_sdk._client.batch import BatchResult, RateGate
+from transcribe_sdk._http.retry import RetryPolicy
+from transcribe_sdk._inputs.form_decode import parse_form
 from transcribe_sdk.errors import (
     BadRequestError,
     InvalidFileError,

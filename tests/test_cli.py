@@ -1,6 +1,6 @@
 """The ``transcribe`` command.
 
-Most tests call ``transcribe_sdk._cli.run`` in-process with its ``Client`` replaced by one that
+Most tests call ``transcribe_sdk.cli._main.run`` in-process with its ``Client`` replaced by one that
 talks to a FakeServer, so every request it sends is recorded. Two tests run the installed
 console script in a subprocess with ``--local`` (the offline engine), end to end.
 """
@@ -23,8 +23,8 @@ from cli_fake import TTY, Fake
 from conftest import FIXTURES
 from wer import word_error_rate
 
-import transcribe_sdk._cli as cli
-from transcribe_sdk._cli_args import build_parser
+import transcribe_sdk.cli._main as cli
+from transcribe_sdk.cli._args import build_parser
 from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
 
 HELLO_TEXT = "Hello world. This is a test of the transcription client."
@@ -378,7 +378,7 @@ def test_progress_line_on_a_terminal(fake: Fake, audio: Path) -> None:
 
 
 def test_progress_line_shows_each_file_in_flight(audio: Path) -> None:
-    from transcribe_sdk._cli_progress import Progress
+    from transcribe_sdk.cli._progress import Progress
 
     stream = TTY()
     progress = Progress(["a.wav", "b.wav", "c.wav"], stream, quiet=False, concurrency=2)
@@ -393,7 +393,7 @@ def test_progress_line_shows_each_file_in_flight(audio: Path) -> None:
 
 
 def test_progress_line_ticks_while_a_file_is_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
-    import transcribe_sdk._cli_progress as shown
+    import transcribe_sdk.cli._progress as shown
 
     monkeypatch.setattr(shown, "TICK_SECONDS", 0.01)
     stream = TTY()
@@ -539,7 +539,7 @@ def test_local_without_the_extra_is_a_clear_error(
 ) -> None:
     import importlib.util
 
-    from transcribe_sdk import _cli
+    from transcribe_sdk.cli import _main as _cli
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
@@ -556,7 +556,7 @@ def test_local_without_the_extra_is_a_clear_error(
 
 
 def test_a_long_name_leaves_room_for_the_rest_of_the_line() -> None:
-    from transcribe_sdk._cli_progress import Progress
+    from transcribe_sdk.cli._progress import Progress
 
     stream = TTY()
     long_name = "recordings/" + "very-long-folder-name/" * 8 + "meeting.wav"

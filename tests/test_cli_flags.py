@@ -18,7 +18,7 @@ import pytest
 from cli_fake import Fake
 from conftest import FIXTURES
 
-import transcribe_sdk._cli as cli
+import transcribe_sdk.cli._main as cli
 from transcribe_sdk._version import __version__
 from transcribe_sdk.testing import DEFAULT_TEXT
 

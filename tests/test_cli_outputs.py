@@ -1,7 +1,7 @@
 """The ``transcribe`` command with hostile folders: nothing a user has is replaced or written
 through, every transcript is named by its own input alone, and every line printed is text.
 
-Each test runs ``transcribe_sdk._cli.run`` in-process against a FakeServer (see cli_fake.py).
+Each test runs ``transcribe_sdk.cli._main.run`` in-process against a FakeServer (see cli_fake.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from cli_fake import Fake
 from conftest import FIXTURES
 
-import transcribe_sdk._cli as cli
-import transcribe_sdk._cli_output as output
+import transcribe_sdk.cli._main as cli
+import transcribe_sdk.cli._output as output
 from transcribe_sdk.testing import DEFAULT_TEXT
 
 WAV = (FIXTURES / "hello.wav").read_bytes()
@@ -280,7 +280,7 @@ def test_printable() -> None:
 
 # -- checks before and after sending (issue 14) ---------------------------------------------------
 def test_limits_and_checks_reach_the_call() -> None:
-    from transcribe_sdk._cli_args import build_parser, call_options
+    from transcribe_sdk.cli._args import build_parser, call_options
 
     args = build_parser().parse_args(
         [
@@ -304,8 +304,8 @@ def test_limits_and_checks_reach_the_call() -> None:
 
 
 def test_a_refused_file_speaks_in_flags() -> None:
-    from transcribe_sdk._cli_output import cli_message
-    from transcribe_sdk._guards import AudioTooLongError, UploadTooLargeError
+    from transcribe_sdk._client.guards import AudioTooLongError, UploadTooLargeError
+    from transcribe_sdk.cli._output import cli_message
 
     too_big = cli_message(UploadTooLargeError(3_000_000, 2_500_000))
     assert "--max-upload-mb" in too_big

@@ -88,7 +88,7 @@ def client(http_client: httpx.Client) -> Iterator[Client]:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's waits between retries instead of waiting."""
     waited: list[float] = []
-    monkeypatch.setattr("transcribe_sdk._shells.time.sleep", waited.append)
+    monkeypatch.setattr("transcribe_sdk._client.shells.time.sleep", waited.append)
     return waited
 
 

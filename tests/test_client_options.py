@@ -11,7 +11,7 @@ import pytest
 from conftest import API_KEY, BASE_URL
 from pytest_httpx import HTTPXMock
 
-import transcribe_sdk._shells as shells_module
+import transcribe_sdk._client.shells as shells_module
 from transcribe_sdk import (
     DEFAULT_TIMEOUT,
     APIConnectionError,

@@ -1,4 +1,4 @@
-"""Our PyAV decoder (``transcribe_sdk._decode``): every fixture format, 16 kHz mono float32,
+"""Our PyAV decoder (``transcribe_sdk._audio.decode``): every fixture format, 16 kHz mono float32,
 errors about the file, the duration cap, and memory bounded by the final sample array."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")
 
-from transcribe_sdk import _decode  # noqa: E402
-from transcribe_sdk._decode import (  # noqa: E402
+from transcribe_sdk._audio import decode as _decode  # noqa: E402
+from transcribe_sdk._audio.decode import (  # noqa: E402
     SAMPLE_RATE,
     AudioStream,
     AudioTooLongError,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from transcribe_sdk._params import build_params
-from transcribe_sdk._response import parse_success
+from transcribe_sdk._client.params import build_params
+from transcribe_sdk._client.response import parse_success
 from transcribe_sdk.errors import InvalidInputError
 from transcribe_sdk.models import DiarizedTranscription, DurationUsage
 

@@ -61,8 +61,8 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     files,
 )
-from transcribe_sdk._base import Call, map_transport_error
-from transcribe_sdk._params import build_params
+from transcribe_sdk._client.base import Call, map_transport_error
+from transcribe_sdk._client.params import build_params
 
 pytestmark = [
     pytest.mark.network,

@@ -1,6 +1,6 @@
-"""FakeServer's multipart/form-data decoder (``transcribe_sdk._form_decode.parse_form``).
+"""FakeServer's multipart/form-data decoder (``transcribe_sdk._inputs.form_decode.parse_form``).
 
-What our client encodes (:class:`~transcribe_sdk._multipart.MultipartBody`) must come back
+What our client encodes (:class:`~transcribe_sdk._inputs.multipart.MultipartBody`) must come back
 field for field and byte for byte; hand-written bodies cover what other clients send (unquoted
 and escaped parameters, preambles, odd casing); and every malformed or cut-short body must be a
 :class:`FormError`, which FakeServer records as a request without fields. (The server's
@@ -13,9 +13,9 @@ import os
 
 import pytest
 
-from transcribe_sdk._form_decode import FormError, UploadedFile, header_params, parse_form
-from transcribe_sdk._multipart import MultipartBody
-from transcribe_sdk._params import build_params
+from transcribe_sdk._client.params import build_params
+from transcribe_sdk._inputs.form_decode import FormError, UploadedFile, header_params, parse_form
+from transcribe_sdk._inputs.multipart import MultipartBody
 from transcribe_sdk.files import prepare_file
 
 B = "b0undary"

@@ -27,7 +27,7 @@ import pytest
 from conftest import API_KEY, FIXTURES
 from loopback import LoopbackServer, Recorded, Reply, json_reply, text_reply
 
-import transcribe_sdk._cli as cli
+import transcribe_sdk.cli._main as cli
 from transcribe_sdk import AsyncClient, BatchResult, Client
 
 MODEL = "whisper-large-v3"

@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("python_multipart")
 
-from transcribe_sdk._multipart import MultipartBody
-from transcribe_sdk._params import build_params
+from transcribe_sdk._client.params import build_params
+from transcribe_sdk._inputs.multipart import MultipartBody
 from transcribe_sdk.files import prepare_file
 from transcribe_sdk.local._forms import (
     MAX_FIELD_BYTES,

@@ -28,16 +28,16 @@ import pytest
 from conftest import FIXTURES
 from wer import word_error_rate
 
-import transcribe_sdk._long as long_module
+import transcribe_sdk._audio.long as long_module
 from transcribe_sdk import AsyncClient, Client
-from transcribe_sdk._splitter import (
+from transcribe_sdk._audio.splitter import (
     SAMPLE_RATE,
     Piece,
     iter_pieces,
     probe_duration,
     quietest_cut,
 )
-from transcribe_sdk._stitch import as_format, stitch
+from transcribe_sdk._audio.stitch import as_format, stitch
 from transcribe_sdk.errors import BadRequestError, InvalidFileError, InvalidInputError
 from transcribe_sdk.models import (
     DurationUsage,

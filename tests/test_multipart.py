@@ -1,4 +1,4 @@
-"""transcribe_sdk._multipart: the body parses back to the fields and the file, byte for byte."""
+"""transcribe_sdk._inputs.multipart: the body parses back to the fields and file, byte for byte."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transcribe_sdk import _multipart
-from transcribe_sdk._async_files import aopen, aprepare_file
-from transcribe_sdk._multipart import GLUE_MAX, MultipartBody
+from transcribe_sdk._inputs import multipart as _multipart
+from transcribe_sdk._inputs.async_files import aopen, aprepare_file
+from transcribe_sdk._inputs.multipart import GLUE_MAX, MultipartBody
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import CHUNK_SIZE, AudioFile, prepare_file, spool
 

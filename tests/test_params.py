@@ -1,4 +1,4 @@
-"""Request parameters (``_params.py``): checks, and their encoding as multipart form fields.
+"""Request parameters (``_client/params.py``): checks, and their encoding as multipart form fields.
 
 These are the pure rules; ``test_client.py`` checks the same rules on the wire.
 """
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from transcribe_sdk import ARRAY_SUFFIX, InvalidInputError, TranscribeError
-from transcribe_sdk._params import build_params, encode_field, encode_scalar
+from transcribe_sdk._client.params import build_params, encode_field, encode_scalar
 
 
 def fields_of(**kwargs: Any) -> list[tuple[str, str]]:

@@ -29,10 +29,10 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     VerboseTranscription,
 )
-from transcribe_sdk._base import Call, Exchange, settle
-from transcribe_sdk._params import build_params
-from transcribe_sdk._response import parse_success
-from transcribe_sdk._retry import parse_retry_after, server_says_retry
+from transcribe_sdk._client.base import Call, Exchange, settle
+from transcribe_sdk._client.params import build_params
+from transcribe_sdk._client.response import parse_success
+from transcribe_sdk._http.retry import parse_retry_after, server_says_retry
 from transcribe_sdk.errors import error_from_response
 
 URL = "http://127.0.0.1:9/v1/audio/transcriptions"

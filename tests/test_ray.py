@@ -27,8 +27,8 @@ from conftest import API_KEY, FIXTURES  # noqa: E402
 from loopback import LoopbackServer, Recorded, Reply, echo_upload, json_reply  # noqa: E402
 
 from transcribe_sdk import InvalidInputError  # noqa: E402
-from transcribe_sdk._batch import BatchResult  # noqa: E402
-from transcribe_sdk._cli_ray import (  # noqa: E402
+from transcribe_sdk._client.batch import BatchResult  # noqa: E402
+from transcribe_sdk.cli._ray import (  # noqa: E402
     RemoteFailure,
     add_ray_arguments,
     transcribe_args_on_ray,

@@ -120,7 +120,7 @@ def test_done_keys_of_a_folder_not_written_yet_is_empty(tmp_path: object) -> Non
 def test_the_core_and_the_command_never_import_ray() -> None:
     # Integrations are leaves: the package and its command load without Ray.
     code = (
-        "import sys, transcribe_sdk, transcribe_sdk._cli, transcribe_sdk._cli_ray\n"
+        "import sys, transcribe_sdk, transcribe_sdk.cli._main, transcribe_sdk.cli._ray\n"
         "assert not any(m == 'ray' or m.startswith('ray.') for m in sys.modules), 'ray loaded'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,4 +1,4 @@
-"""The retry policy on its own (transcribe_sdk/_retry.py): pure decisions, no sleeping, no clock.
+"""The retry policy on its own (transcribe_sdk/_http/retry.py): pure decisions, no sleep, no clock.
 
 Jitter is made exact by injecting ``random``; times are passed in (``elapsed``, ``now``), so no
 test waits. The last section checks how a call's deadline caps the timeout of each attempt.
@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transcribe_sdk import RetryPolicy
-from transcribe_sdk._base import Call, Exchange, settle, within
-from transcribe_sdk._params import build_params
-from transcribe_sdk._retry import (
+from transcribe_sdk._client.base import Call, Exchange, settle, within
+from transcribe_sdk._client.params import build_params
+from transcribe_sdk._http.retry import (
     RETRYABLE_STATUSES,
     is_retryable_status,
     parse_retry_after,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transcribe_sdk._sse import ServerSentEvent, SSEDecoder
+from transcribe_sdk._http.sse import ServerSentEvent, SSEDecoder
 from transcribe_sdk.errors import APIConnectionError, StreamInterruptedError
 from transcribe_sdk.models import DurationUsage, TokenUsage
 from transcribe_sdk.streaming import (

@@ -33,7 +33,7 @@ from transcribe_sdk import (
     FileTooLargeError,
     UploadInterruptedError,
 )
-from transcribe_sdk._attempt import AttemptTrace, answered_mid_upload
+from transcribe_sdk._client.attempt import AttemptTrace, answered_mid_upload
 
 pytestmark = pytest.mark.network
 

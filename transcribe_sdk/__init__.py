@@ -13,8 +13,9 @@ Example::
 import importlib
 from typing import TYPE_CHECKING
 
-from ._async_files import AsyncFileInput
-from ._base import (
+from ._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
+from ._audio.splitter import SplitUnavailable
+from ._client.base import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
@@ -23,16 +24,15 @@ from ._base import (
     ENV_BASE_URL,
     TranscribeOptions,
 )
-from ._batch import BatchResult, ProgressCallback
-from ._client import AsyncClient, Client
-from ._guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
-from ._long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
-from ._params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
-from ._response import RawResponse
-from ._retry import RetryPolicy
-from ._silence import SilenceFilter
-from ._splitter import SplitUnavailable
-from ._url_input import DEFAULT_URL_MAX_BYTES, from_url
+from ._client.batch import BatchResult, ProgressCallback
+from ._client.client import AsyncClient, Client
+from ._client.guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
+from ._client.params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
+from ._client.response import RawResponse
+from ._client.silence import SilenceFilter
+from ._http.retry import RetryPolicy
+from ._inputs.async_files import AsyncFileInput
+from ._inputs.url_input import DEFAULT_URL_MAX_BYTES, from_url
 from ._version import __version__
 from .errors import (
     APIConnectionError,

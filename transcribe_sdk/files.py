@@ -4,7 +4,7 @@ Accepted inputs (:data:`FileInput`): a path (``str`` or ``os.PathLike``), ``byte
 ``memoryview``, a binary file object (seekable or not, named or not), and the tuples
 ``(filename, content)`` and ``(filename, content, content_type)``. The async client also takes
 async byte iterators and objects with an ``async def read`` (aiofiles, anyio), see
-:mod:`transcribe_sdk._async_files`.
+:mod:`transcribe_sdk._inputs.async_files`.
 
 Everything wrong with an input is found here, before a request exists: a missing path, a
 directory, an empty file, a text-mode handle, a closed one, or data whose format cannot be told.

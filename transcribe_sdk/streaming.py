@@ -28,30 +28,16 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
-from ._sse import EventTooLargeError, ServerSentEvent, SSEDecoder
+from ._http.sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 from .errors import StreamInterruptedError
-from .models import Logprob, LooseStr, Usage
-
-if TYPE_CHECKING:
-    from ._long_stream import AsyncPiecewiseStream, PiecewiseStream
-else:
-
-    def __getattr__(name: str) -> object:
-        # transcribe_long(stream=True)'s streams, named here for annotations; their module
-        # imports this one, so they load when first named.
-        if name in ("PiecewiseStream", "AsyncPiecewiseStream"):
-            from . import _long_stream
-
-            return getattr(_long_stream, name)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .models import Logprob, LooseStr, Usage, total_usage
 
 __all__ = [
     "AsyncPiecewiseStream",
@@ -343,6 +329,110 @@ class AsyncTranscriptionStream(_StreamBase):
     async def aclose(self) -> None:
         """Release the connection; events not read yet are dropped."""
         await self.http_response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+# transcribe_long(stream=True): the pieces' events joined into one stream. The generator that
+# sends the pieces is in transcribe_sdk._audio.long_stream.
+
+
+class Joiner:
+    """Pure: one piece's events at a time in, the whole file's events out."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.usages: list[Any] = []
+        self._started = False  # the current piece has sent text
+
+    def start_piece(self) -> None:
+        """Mark the start of the next piece's events."""
+        self._started = False
+
+    def event(self, event: StreamEvent, offset: float) -> list[StreamEvent]:
+        """The whole file's events for one of a piece's, its times moved by ``offset`` s."""
+        if isinstance(event, TranscriptTextDelta):
+            delta = event.delta
+            if not self._started and self.texts and delta and not delta.startswith(" "):
+                delta = " " + delta  # pieces are joined with a space, as their texts are
+            self._started = self._started or bool(delta)
+            return [event.model_copy(update={"delta": delta})]
+        if isinstance(event, TranscriptTextSegment):
+            shift = {
+                name: round(value + offset, 3)
+                for name in ("start", "end")
+                if (value := getattr(event, name)) is not None
+            }
+            return [event.model_copy(update=shift)]
+        if isinstance(event, TranscriptTextDone):
+            text = event.text.strip()
+            self.usages.append(event.usage)
+            out: list[StreamEvent] = []
+            if text and not self._started:  # a server that answered the piece whole
+                out.append(TranscriptTextDelta(delta=(" " if self.texts else "") + text))
+            if text:
+                self.texts.append(text)
+            return out
+        return [event]
+
+    @property
+    def text(self) -> str:
+        """The text of the pieces so far, joined with spaces."""
+        return " ".join(self.texts)
+
+    def done(self) -> TranscriptTextDone:
+        """The whole file's last event: all the text, the pieces' usage added up."""
+        return TranscriptTextDone(text=self.text, usage=total_usage(self.usages))
+
+
+class PiecewiseStream:
+    """The events of a long file streamed piece by piece; iterate once, in a ``with`` block."""
+
+    def __init__(self, events: Generator[StreamEvent, None, None], joiner: Joiner) -> None:
+        self._events = events
+        self._joiner = joiner
+
+    @property
+    def text(self) -> str:
+        """The text of the pieces finished so far (all of it once the stream is done)."""
+        return self._joiner.text
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        return self._events
+
+    def close(self) -> None:
+        """Stop: the piece being streamed is closed and no other is sent."""
+        self._events.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncPiecewiseStream:
+    """The async :class:`PiecewiseStream`: ``async for`` in an ``async with`` block."""
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None], joiner: Joiner) -> None:
+        self._events = events
+        self._joiner = joiner
+
+    @property
+    def text(self) -> str:
+        """The text of the pieces finished so far (all of it once the stream is done)."""
+        return self._joiner.text
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self._events
+
+    async def aclose(self) -> None:
+        """Stop: the piece being streamed is closed and no other is sent."""
+        await self._events.aclose()
 
     async def __aenter__(self) -> Self:
         return self

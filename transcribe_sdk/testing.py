@@ -35,9 +35,9 @@ from typing import Any
 
 import httpx
 
-from ._async_client import AsyncClient
-from ._client import Client
-from ._form_decode import FormError, parse_form
+from ._client.async_client import AsyncClient
+from ._client.client import Client
+from ._inputs.form_decode import FormError, parse_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
 

@@ -7,8 +7,10 @@ connection pool, built only on what httpx and httpcore document.
   and the streams it opens, which keep a server's early answer, skip interim ``1xx`` answers and
   never wait past the deadline; :mod:`.early` reads an early answer without I/O;
 - :mod:`.transport`: ``httpx.BaseTransport``/``AsyncBaseTransport`` over those pools, and the
-  settings of the ``httpx`` clients we create (environment proxies included).
+  settings of the ``httpx`` clients we create (environment proxies included);
+- :mod:`.retry`: the retry policy and ``Retry-After``; :mod:`.auth`: the bearer key and the
+  secrets kept out of messages; :mod:`.sse`: server-sent events decoded from bytes.
 
-It may import httpx, httpcore, h11 and anyio, and nothing else of this package: the layers
-above (the shells, the retry flow) read what it records; it never reads them.
+It may import httpx, httpcore, h11 and anyio, and of this package only ``errors``: the layers
+above (the shells, the retry flow, the streams) read what it records; it never reads them.
 """

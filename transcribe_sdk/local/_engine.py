@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
+from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import TranscribeError
 
 DEFAULT_MODEL = "tiny.en"

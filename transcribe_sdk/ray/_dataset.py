@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from .._base import ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
+from .._client.base import ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
 from ..errors import InvalidInputError
 from ._limit import RateLimit
 from ._rows import done_keys, params_digest
@@ -100,7 +100,7 @@ def transcribe_dataset(
                                  rate_limit=RateLimit(max_in_flight=32, requests_per_minute=600))
         out.write_parquet("transcripts/")
     """
-    from .._client import Client
+    from .._client.client import Client
 
     if rate_limit is not None and not isinstance(rate_limit, RateLimit):
         raise InvalidInputError("rate_limit", f"must be a RateLimit, not {rate_limit!r}")

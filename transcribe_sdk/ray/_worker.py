@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._retry import RetryPolicy
+from .._http.retry import RetryPolicy
 from ..errors import APIConnectionError, APIStatusError, InvalidInputError, RateLimitError
 from ._rows import error_row, file_key, result_row, row_key, to_table
 
@@ -48,7 +48,7 @@ class TranscribeBatch:
     """
 
     def __init__(self, settings: Settings, limiter: Any = None) -> None:
-        from .._async_client import AsyncClient
+        from .._client.async_client import AsyncClient
 
         self._settings = settings
         self._limiter = limiter

@@ -1,0 +1,431 @@
+"""How the two clients carry out a call: the only lines where they differ.
+
+Every decision is made in :mod:`transcribe_sdk._client.base` and
+:mod:`transcribe_sdk._client.flow`; a shell only opens the file for an attempt, sends the
+request, reads the answer (an error body with a size cap), and sleeps between retries:
+:class:`SyncShell` with blocking calls, for :class:`~transcribe_sdk.Client`; :class:`AsyncShell`
+awaited, for :class:`~transcribe_sdk.AsyncClient`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from contextlib import AsyncExitStack, ExitStack, aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from .._audio.long import PieceProgress, SplitPlan, atranscribe_long, needs_split, transcribe_long
+from .._http import wire
+from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
+from .._inputs.multipart import MultipartBody
+from ..errors import APIConnectionError, InvalidFileError
+from ..files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
+from .attempt import AttemptTrace, OpenStream, opens_stream
+from .base import (
+    BaseClient,
+    BodySink,
+    Call,
+    Exchange,
+    Wait,
+    call_flow,
+    closed_error,
+    logger,
+    map_transport_error,
+    needs_spool,
+    resend_on_fresh_connection,
+)
+from .batch import RateGate
+from .guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
+from .response import RawResponse
+
+if TYPE_CHECKING:
+    from ..streaming import AsyncPiecewiseStream, PiecewiseStream, StreamEvent
+    from .response import AnyResult
+
+__all__ = ["AsyncShell", "SyncShell"]
+
+
+def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
+    with audio.open() as reader:
+        return needs_split(audio, reader, plan)
+
+
+class SyncShell(BaseClient):
+    """The blocking I/O of :class:`~transcribe_sdk.Client`: send, read, sleep."""
+
+    _http: httpx.Client
+
+    def _long(
+        self,
+        file: FileInput,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        *,
+        max_chunk_bytes: int,
+        max_chunk_seconds: float | None,
+        max_concurrency: int,
+        on_progress: PieceProgress | None,
+        stream: bool,
+    ) -> AnyResult | PiecewiseStream:
+        """``transcribe_long``: checked, then one request, the pieces stitched, or a stream."""
+        plan, limit = self._check_long(
+            model,
+            response_format,
+            options,
+            max_chunk_bytes=max_chunk_bytes,
+            max_chunk_seconds=max_chunk_seconds,
+            max_concurrency=max_concurrency,
+            stream=stream,
+        )
+        audio = prepare_file(file)
+        if stream:
+            return self._stream_long(audio, model, response_format, options, plan)
+        with ExitStack() as stack:
+            if not audio.replayable:
+                audio, copy = spool(audio, self.max_spool_bytes)
+                stack.callback(copy.close)
+            if not _probe_split(audio, plan):
+                result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
+                return result
+
+            def send(piece: FileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
+                return self._transcribe(piece, model, fmt, opts).parsed
+
+            stitched: AnyResult = transcribe_long(
+                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+            )
+            return stitched
+
+    def _stream_long(
+        self,
+        audio: AudioFile,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        plan: SplitPlan,
+    ) -> PiecewiseStream:
+        from .._audio.long_stream import stream_long
+        from ..streaming import Joiner, PiecewiseStream
+
+        joiner = Joiner()
+
+        def open_stream(piece: FileInput) -> Any:
+            return self._transcribe(piece, model, response_format, options, stream=True).parsed
+
+        def events() -> Generator[StreamEvent, None, None]:
+            source = audio
+            with ExitStack() as stack:
+                if not source.replayable:
+                    source, copy = spool(source, self.max_spool_bytes)
+                    stack.callback(copy.close)
+                split = _probe_split(source, plan)
+                yield from stream_long(open_stream, source, plan, split, joiner)
+
+        return PiecewiseStream(events(), joiner)
+
+    def _transcribe(
+        self,
+        file: FileInput,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        gate: RateGate | None = None,
+        *,
+        stream: bool = False,
+    ) -> RawResponse[Any]:
+        self._check_open(self._http.is_closed)
+        call = self._prepare_call(model, response_format, options, stream)
+        call.gate = gate
+        audio = prepare_to_send(file)
+        with ExitStack() as stack:
+            if needs_spool(call, audio) or guards_need_copy(call, audio):
+                with upload_cap(call):
+                    audio, copy = spool(audio, spool_limit(call, self.max_spool_bytes))
+                stack.callback(copy.close)
+            audio = limit_upload(audio, call.max_upload_bytes)
+            check_audio_seconds(audio, call.max_audio_seconds)
+            flow = call_flow(call, audio)
+            step = next(flow)
+            while True:  # carry out the flow's steps; it decides, this only waits and sends
+                outcome: Exchange | APIConnectionError | None = None
+                if isinstance(step, Wait):
+                    time.sleep(step.seconds)
+                else:
+                    trace = AttemptTrace(call.deadline_at())
+                    try:
+                        sent = self._send_once(call, audio, trace)
+                        if isinstance(sent, OpenStream):
+                            return opened(call, sent, asynchronous=False)
+                        outcome = sent
+                    except OSError as exc:  # the file, not the network: httpx maps its own
+                        raise InvalidFileError(f"reading the file failed: {exc}") from exc
+                    except (httpx.RequestError, RuntimeError) as exc:
+                        # Transport failures and undecodable bodies; a client closed under us.
+                        if self._http.is_closed:
+                            raise closed_error(call) from exc
+                        if isinstance(exc, RuntimeError):
+                            raise
+                        outcome = map_transport_error(exc, call, trace)
+                try:
+                    step = flow.send(outcome)
+                except StopIteration as done:
+                    return whole_answer(call, done.value, asynchronous=False)
+
+    def _send_once(
+        self, call: Call, audio: AudioFile, trace: AttemptTrace
+    ) -> Exchange | OpenStream:
+        try:
+            return self._exchange(call, audio, trace)
+        except httpx.RequestError as exc:
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace)):
+                raise
+            logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        trace.clear()
+        return self._exchange(call, audio, trace)
+
+    def _exchange(self, call: Call, audio: AudioFile, trace: AttemptTrace) -> Exchange | OpenStream:
+        token = wire.current.set(trace.wire)
+        try:
+            with audio.open() as reader:
+                body = MultipartBody(call.params.fields, audio)
+                request = self._http.build_request(
+                    "POST",
+                    call.url,
+                    headers={**call.headers, **body.headers()},
+                    content=body.iter_sync(reader, deadline=call.deadline_at()),
+                    timeout=call.timeout,
+                    extensions={"trace": trace.record},
+                )
+                # A redirect would re-send a body that was streamed already: never follow one.
+                response = self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
+                if opens_stream(call, response):
+                    return OpenStream(response)  # read by the caller, event by event
+                sink = BodySink(call, response)
+                try:
+                    for chunk in response.iter_bytes():
+                        if sink.add(chunk):
+                            break
+                finally:
+                    response.close()
+                return sink.exchange()
+        finally:
+            wire.current.reset(token)
+
+
+class AsyncShell(BaseClient):
+    """The awaited I/O of :class:`~transcribe_sdk.AsyncClient`: send, read, sleep."""
+
+    _http: httpx.AsyncClient
+
+    async def _long(
+        self,
+        file: AsyncFileInput,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        *,
+        max_chunk_bytes: int,
+        max_chunk_seconds: float | None,
+        max_concurrency: int,
+        on_progress: PieceProgress | None,
+        stream: bool,
+    ) -> AnyResult | AsyncPiecewiseStream:
+        """``transcribe_long``: checked, then one request, the pieces stitched, or a stream."""
+        plan, limit = self._check_long(
+            model,
+            response_format,
+            options,
+            max_chunk_bytes=max_chunk_bytes,
+            max_chunk_seconds=max_chunk_seconds,
+            max_concurrency=max_concurrency,
+            stream=stream,
+        )
+        audio = await aprepare_file(file)
+        if stream:
+            return self._stream_long(audio, model, response_format, options, plan)
+        async with AsyncExitStack() as stack:
+            if not audio.replayable:
+                audio, copy = await aspool(audio, self.max_spool_bytes)
+                stack.callback(copy.close)
+            split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
+            if not split:
+                raw = await self._transcribe(audio, model, response_format, options)
+                result: AnyResult = raw.parsed
+                return result
+
+            async def send(piece: AsyncFileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
+                return (await self._transcribe(piece, model, fmt, opts)).parsed
+
+            stitched: AnyResult = await atranscribe_long(
+                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+            )
+            return stitched
+
+    def _stream_long(
+        self,
+        audio: AudioFile,
+        model: str,
+        response_format: str | None,
+        options: Mapping[str, Any],
+        plan: SplitPlan,
+    ) -> AsyncPiecewiseStream:
+        from .._audio.long_stream import astream_long
+        from ..streaming import AsyncPiecewiseStream, Joiner
+
+        joiner = Joiner()
+
+        async def open_stream(piece: AsyncFileInput) -> Any:
+            raw = await self._transcribe(piece, model, response_format, options, stream=True)
+            return raw.parsed
+
+        @asynccontextmanager
+        async def opened(piece: AsyncFileInput) -> AsyncIterator[Any]:
+            stream = await open_stream(piece)
+            async with stream:
+                yield stream
+
+        async def events() -> AsyncGenerator[StreamEvent, None]:
+            source = audio
+            async with AsyncExitStack() as stack:
+                if not source.replayable:
+                    source, copy = await aspool(source, self.max_spool_bytes)
+                    stack.callback(copy.close)
+                split = await anyio.to_thread.run_sync(_probe_split, source, plan)
+                async for event in astream_long(opened, source, plan, split, joiner):
+                    yield event
+
+        return AsyncPiecewiseStream(events(), joiner)
+
+    async def _transcribe(
+        self,
+        file: AsyncFileInput,
+        model: object,
+        response_format: object,
+        options: Mapping[str, Any],
+        gate: RateGate | None = None,
+        *,
+        stream: bool = False,
+    ) -> RawResponse[Any]:
+        self._check_open(self._http.is_closed)
+        call = self._prepare_call(model, response_format, options, stream)
+        call.gate = gate
+        audio = await aprepare_file(file)
+        async with AsyncExitStack() as stack:
+            if needs_spool(call, audio) or guards_need_copy(call, audio):
+                with upload_cap(call):
+                    audio, copy = await aspool(audio, spool_limit(call, self.max_spool_bytes))
+                stack.callback(copy.close)
+            audio = limit_upload(audio, call.max_upload_bytes)
+            if call.max_audio_seconds is not None:
+                await anyio.to_thread.run_sync(check_audio_seconds, audio, call.max_audio_seconds)
+            flow = call_flow(call, audio)
+            step = next(flow)
+            while True:  # carry out the flow's steps; it decides, this only waits and sends
+                outcome: Exchange | APIConnectionError | None = None
+                if isinstance(step, Wait):
+                    await anyio.sleep(step.seconds)
+                else:
+                    left = call.time_left()
+                    # The deadline bounds the whole attempt, however the server drips its bytes.
+                    with anyio.move_on_after(math.inf if left is None else left) as scope:
+                        trace = AttemptTrace(call.deadline_at())
+                        try:
+                            sent = await self._send_once(call, audio, trace)
+                            if isinstance(sent, OpenStream):
+                                return opened(call, sent, asynchronous=True)
+                            outcome = sent
+                        except OSError as exc:  # the file, not the network
+                            raise InvalidFileError(f"reading the file failed: {exc}") from exc
+                        except (httpx.RequestError, RuntimeError) as exc:
+                            # Transport failures and bad bodies; a client closed under us.
+                            if self._http.is_closed:
+                                raise closed_error(call) from exc
+                            if isinstance(exc, RuntimeError):
+                                raise
+                            outcome = map_transport_error(exc, call, trace)
+                    if scope.cancelled_caught:
+                        outcome = call.deadline_error()
+                try:
+                    step = flow.send(outcome)
+                except StopIteration as done:
+                    return whole_answer(call, done.value, asynchronous=True)
+
+    async def _send_once(
+        self, call: Call, audio: AudioFile, trace: AttemptTrace
+    ) -> Exchange | OpenStream:
+        try:
+            return await self._exchange(call, audio, trace)
+        except httpx.RequestError as exc:
+            if not (audio.replayable and resend_on_fresh_connection(exc, trace)):
+                raise
+            logger.debug("POST %s: a stale keep-alive connection; sending again", call.shown_url)
+        trace.clear()
+        return await self._exchange(call, audio, trace)
+
+    async def _exchange(
+        self, call: Call, audio: AudioFile, attempt: AttemptTrace
+    ) -> Exchange | OpenStream:
+        async def trace(event: str, info: object) -> None:
+            attempt.record(event, info)
+
+        token = wire.current.set(attempt.wire)
+        try:
+            body = MultipartBody(call.params.fields, audio)
+            # Closed here when an answer cut the upload short (trio warns of one left open).
+            async with aopen(audio) as reader, aclosing(body.iter_async(reader)) as content:
+                request = self._http.build_request(
+                    "POST",
+                    call.url,
+                    headers={**call.headers, **body.headers()},
+                    content=content,
+                    timeout=call.timeout,
+                    extensions={"trace": trace},
+                )
+                response = await self._http.send(
+                    request, auth=self._auth, stream=True, follow_redirects=False
+                )
+                if opens_stream(call, response):
+                    return OpenStream(response)  # read by the caller, event by event
+                sink = BodySink(call, response)
+                try:
+                    async for chunk in response.aiter_bytes():
+                        if sink.add(chunk):
+                            break
+                finally:
+                    await response.aclose()
+                return sink.exchange()
+        finally:
+            wire.current.reset(token)
+
+
+# How a stream=True call ends: an open event stream, or a whole answer given as one event. The
+# stream classes (and the pydantic models they need) load only when a call streams.
+
+
+def opened(call: Call, sent: OpenStream, *, asynchronous: bool) -> RawResponse[Any]:
+    """The result of a call whose server answered with an event stream."""
+    from ..streaming import AsyncTranscriptionStream, TranscriptionStream
+
+    kind = AsyncTranscriptionStream if asynchronous else TranscriptionStream
+    stream = kind(sent.response, max_bytes=call.max_response_bytes)
+    return RawResponse(stream, sent.response)
+
+
+def whole_answer(call: Call, raw: RawResponse[Any], *, asynchronous: bool) -> RawResponse[Any]:
+    """``raw`` as it is, or, for a streamed call the server answered whole (it ignored
+    ``stream``), a stream of one ``transcript.text.done`` event holding that answer."""
+    if not call.stream:
+        return raw
+    from ..streaming import AsyncTranscriptionStream, TranscriptionStream, whole_answer_event
+
+    event = whole_answer_event(raw.parsed)
+    kind = AsyncTranscriptionStream if asynchronous else TranscriptionStream
+    stream = kind(raw.http_response, whole=lambda: event)
+    return RawResponse(stream, raw.http_response, raw.attempts)

@@ -1,0 +1,222 @@
+"""``transcribe PATHS --ray [ADDRESS]``: the command's files transcribed by a Ray cluster.
+
+Kept apart from ``_main.py`` (and imported only when ``--ray`` is given) so the command works
+without Ray installed. :func:`add_ray_arguments` adds the flags; :func:`transcribe_on_ray` runs
+the files and hands each finished one to the command's ``deliver`` (which writes its transcript
+and draws progress), exactly as the one-machine path does, and returns the results in input
+order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._client.batch import BatchResult
+from ..errors import InvalidInputError, TranscribeError
+
+__all__ = ["RemoteFailure", "add_ray_arguments", "transcribe_args_on_ray", "transcribe_on_ray"]
+
+PER_ACTOR = 8
+"""Files an actor sends at once (its batch); the actor count covers the in-flight cap."""
+LOCAL_CLUSTER = "local"
+_ADDRESS = re.compile(r"^(auto|local|ray://[^\s/]+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
+
+
+def _address(value: str) -> str:
+    if value == "" or _ADDRESS.match(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a Ray address (auto, ray://HOST:10001 or HOST:6379); put --ray after "
+        "the inputs, or write --ray=ADDRESS"
+    )
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expects a whole number of 1 or more, not {value!r}")
+    return number
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--ray [ADDRESS]``, ``--max-in-flight N`` and ``--rpm N`` to the command's parser.
+
+    ``args.ray`` is ``None`` without the flag, ``""`` for a new local cluster, or the address.
+    """
+    group = parser.add_argument_group("cluster (needs transcribe-sdk[ray])")
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        type=_address,
+        metavar="ADDRESS",
+        help="run on a Ray cluster: ADDRESS (auto, ray://HOST:10001), or a new one on this "
+        "machine when left out",
+    )
+    group.add_argument(
+        "--max-in-flight",
+        type=_count,
+        metavar="N",
+        help="with --ray: requests in flight across the cluster (default: --concurrency)",
+    )
+    group.add_argument(
+        "--rpm",
+        type=_count,
+        metavar="N",
+        help="with --ray: requests per minute across the cluster (default: no limit)",
+    )
+
+
+class RemoteFailure(TranscribeError):
+    """A file that failed on a Ray worker; ``error_type`` names the error it raised there."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _failure(text: str) -> RemoteFailure:
+    kind, _, message = text.partition(": ")
+    return RemoteFailure(kind, message or kind)
+
+
+def _result(response: str | None, response_format: str) -> Any:
+    from ..models import Transcription, VerboseTranscription
+
+    if response_format == "verbose_json":
+        return VerboseTranscription.model_validate_json(response or "{}")
+    if response_format == "json":
+        return Transcription.model_validate_json(response or "{}")
+    return response or ""
+
+
+def _start(address: str) -> bool:
+    """Connect to (or start) the cluster; True when this call started Ray and must stop it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    ray.init(
+        address=address or LOCAL_CLUSTER,
+        # A cluster of our own needs no dashboard; an existing one refuses the argument.
+        include_dashboard=False if address in ("", LOCAL_CLUSTER) else None,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
+    return True
+
+
+def transcribe_on_ray(
+    files: Sequence[Path],
+    *,
+    address: str,
+    model: str,
+    response_format: str,
+    options: Mapping[str, Any],
+    deliver: Callable[[BatchResult[Any]], None],
+    base_url: str | None = None,
+    api_key: str | None = None,
+    concurrency: int = 4,
+    max_in_flight: int | None = None,
+    rpm: int | None = None,
+    split: bool = False,
+) -> list[BatchResult[Any]]:
+    """Transcribe ``files`` on the Ray cluster at ``address`` (``""``: a new local one).
+
+    ``options`` are ``transcribe``'s keyword arguments (``max_retries``, ``timeout`` and
+    ``deadline`` included). ``deliver`` is called in this thread as each file finishes. At most
+    ``max_in_flight`` (default ``concurrency``) requests run at once across the cluster, and at
+    most ``rpm`` start per minute. Workers read the files by path, so on a cluster of several
+    machines the paths must be on storage every node sees. Raises
+    :class:`~transcribe_sdk.InvalidInputError` for a bad option before anything is sent
+    (``split=True`` among them: long files are not split on the cluster).
+    """
+    if split:
+        raise InvalidInputError("--split", "does not combine with --ray")
+    try:
+        import ray
+    except ImportError:
+        raise InvalidInputError(
+            "--ray", "needs Ray on this machine: pip install 'transcribe-sdk[ray]'"
+        ) from None
+    from ..ray import RateLimit, transcribe_dataset
+
+    if not files:
+        return []
+    cap = max_in_flight or concurrency
+    local = base_url is not None and base_url.startswith("local")
+    per_actor = 1 if local else min(PER_ACTOR, cap)
+    actors = concurrency if local else math.ceil(cap / per_actor)
+    limit = None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
+    started = _start(address)
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False  # ours is drawn instead
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        index: dict[str, list[int]] = {}  # two inputs may be one file (a link)
+        for i, path in enumerate(files):
+            index.setdefault(str(path.resolve()), []).append(i)
+        ds = ray.data.from_items([{"path": where} for where in index])
+        out = transcribe_dataset(
+            ds,
+            model=model,
+            response_format=response_format,
+            base_url=base_url,
+            api_key=api_key,
+            rate_limit=limit,
+            concurrency=(1, actors) if local else actors,
+            batch_size=per_actor,
+            keep_response=True,
+            **options,
+        )
+        results: list[BatchResult[Any] | None] = [None] * len(files)
+        for batch in out.iter_batches(batch_format="pyarrow", batch_size=None):
+            table: Any = batch  # a pyarrow.Table, as asked
+            for row in table.to_pylist():
+                for i in index[row["path"]]:
+                    if row["error"] is None:
+                        result = _result(row["response"], response_format)
+                        item = BatchResult(i, files[i], result=result)
+                    else:
+                        item = BatchResult(i, files[i], error=_failure(row["error"]))
+                    results[i] = item
+                    deliver(item)
+        return [r for r in results if r is not None]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def transcribe_args_on_ray(
+    files: Sequence[Path],
+    args: argparse.Namespace,
+    options: Mapping[str, Any],
+    deliver: Callable[[BatchResult[Any]], None],
+) -> list[BatchResult[Any]]:
+    """:func:`transcribe_on_ray` with the command's parsed arguments (``args.ray``,
+    ``args.model``, ``args.format``, ``args.retries``, ``args.timeout``, ``args.local``,
+    ``args.base_url``, ``args.concurrency``, ``args.max_in_flight``, ``args.rpm``,
+    ``args.split``) and its ``transcribe`` options."""
+    return transcribe_on_ray(
+        files,
+        address=args.ray,
+        model=args.model,
+        response_format=args.format,
+        options={**options, "max_retries": args.retries, "timeout": args.timeout},
+        deliver=deliver,
+        base_url="local" if args.local else args.base_url,
+        api_key="" if getattr(args, "no_auth", False) else getattr(args, "api_key", None),
+        concurrency=args.concurrency,
+        max_in_flight=args.max_in_flight,
+        rpm=args.rpm,
+        split=args.split,
+    )
