@@ -22,7 +22,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-import trustme
 from conftest import API_KEY
 from loopback import LoopbackServer, Reply, json_reply
 
@@ -47,32 +46,6 @@ EARLY_413 = json_reply(TOO_LARGE, 413)
 CUT_413 = Reply(413, BODY, (("Content-Type", "application/json"),), length=len(BODY) + 1000)
 """A 413 whose body breaks off: the server closes 1000 bytes short of what it declared."""
 NO_ANSWER = Reply(drop=True)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1 and the file of the CA that signed it."""
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    path = tmp_path_factory.mktemp("tls") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return server, path
-
-
-@pytest.fixture(params=["http", "https"])
-def tls(
-    request: pytest.FixtureRequest,
-    certificate: tuple[ssl.SSLContext, Path],
-    monkeypatch: pytest.MonkeyPatch,
-) -> ssl.SSLContext | None:
-    """``None`` for plain http; for https the server's context, the CA trusted by clients made
-    from now on."""
-    if request.param == "http":
-        return None
-    context, ca = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
-    return context
 
 
 @pytest.fixture(scope="module")

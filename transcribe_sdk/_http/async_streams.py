@@ -173,11 +173,9 @@ class _Stream(httpcore.AsyncNetworkStream):
         self._tcp = tcp
         self._top = top  # the socket itself, or TLS over it
         self._early = EarlyAnswer()
-        self._answering = False
         tcp.blocked = self._blocked
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self._answering = True
         held = self._early.take(max_bytes)
         if held is not None:
             return held
@@ -192,10 +190,7 @@ class _Stream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
-        if self._answering:  # a new request on this kept-alive connection
-            self._answering = False
-            if not self._early.held:
-                self._early = EarlyAnswer()
+        self._early.before_write()
         if self._tcp.failed is not None:
             raise _failed(self._tcp.failed)
         if not self._early.stop and peer_spoke(self._tcp.sock):
@@ -246,7 +241,6 @@ class _Stream(httpcore.AsyncNetworkStream):
         except (*_STREAM_ERRORS, anyio.BusyResourceError) as exc:
             self._early.fail(httpcore.ReadError(str(exc) or type(exc).__name__))
             return
-        saw_answer_bytes(len(data))
         self._early.add(data)
 
     async def aclose(self) -> None:

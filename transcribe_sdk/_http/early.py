@@ -12,6 +12,8 @@ from __future__ import annotations
 import h11
 import httpcore
 
+from .wire import saw_answer_bytes
+
 __all__ = ["EARLY_LIMIT", "EarlyAnswer"]
 
 EARLY_LIMIT = 64 * 1024
@@ -22,10 +24,11 @@ without end, say), the upload stops and httpcore reads what came as the answer."
 class EarlyAnswer:
     """Bytes a connection read before httpcore asked for the answer, and what they mean."""
 
-    __slots__ = ("_held", "_parser", "ended", "error", "final")
+    __slots__ = ("_answering", "_held", "_parser", "ended", "error", "final")
 
     def __init__(self) -> None:
         self._held = bytearray()
+        self._answering = False
         self._parser: h11.Connection | None = None
         self.final = False
         """A final answer (or something that is no interim answer) began: stop sending."""
@@ -39,12 +42,19 @@ class EarlyAnswer:
         """Whether the upload must stop: the server answered, hung up or broke the connection."""
         return self.final or self.ended or self.error is not None
 
-    @property
-    def held(self) -> int:
-        return len(self._held)
+    def before_write(self) -> None:
+        """A write after the answer was read begins the next request on this kept-alive
+        connection: what was learnt of the last one's answer is forgotten."""
+        if self._answering:
+            self._answering = False
+            if not self._held:
+                self._parser = None
+                self.final = self.ended = False
+                self.error = None
 
     def add(self, data: bytes) -> None:
-        """Take bytes read early (``b""``: the server hung up)."""
+        """Take bytes read early (``b""``: the server hung up); they count as answer bytes."""
+        saw_answer_bytes(len(data))
         if not data:
             self.ended = True
             return
@@ -58,6 +68,7 @@ class EarlyAnswer:
     def take(self, max_bytes: int) -> bytes | None:
         """What a read returns before asking the socket: the bytes held, then the end or the
         error once they are out; ``None`` when nothing was read early."""
+        self._answering = True
         if self._held:
             data = bytes(self._held[:max_bytes])
             del self._held[:max_bytes]

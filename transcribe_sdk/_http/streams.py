@@ -101,10 +101,8 @@ class _Stream(httpcore.NetworkStream):
         self._inner = inner
         self._sock = _socket_of(inner)
         self._early = EarlyAnswer()
-        self._answering = False
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self._answering = True
         held = self._early.take(max_bytes)
         if held is not None:
             return held
@@ -135,10 +133,7 @@ class _Stream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
-        if self._answering:  # a new request on this kept-alive connection
-            self._answering = False
-            if not self._early.held:
-                self._early = EarlyAnswer()
+        self._early.before_write()
         if self._early.stop:
             raise stopped()
         sock = self._sock
@@ -184,7 +179,6 @@ class _Stream(httpcore.NetworkStream):
         except httpcore.ReadError as exc:
             self._early.fail(exc)
             return
-        saw_answer_bytes(len(data))
         self._early.add(data)
 
     def close(self) -> None:
