@@ -13,7 +13,9 @@ from conftest import API_KEY, FIXTURES
 from pytest_httpx import HTTPXMock
 
 from transcribe_sdk import AsyncClient, BadRequestError, Client, InternalServerError
-from transcribe_sdk._client.base import DEFAULT_BASE_URL, Exchange, settle
+from transcribe_sdk._client.attempt import Exchange
+from transcribe_sdk._client.flow import settle
+from transcribe_sdk._client.options import DEFAULT_BASE_URL
 from transcribe_sdk.errors import error_from_response
 
 MODEL = "whisper-large-v3"

@@ -61,7 +61,8 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     files,
 )
-from transcribe_sdk._client.base import Call, map_transport_error
+from transcribe_sdk._client.attempt import map_transport_error
+from transcribe_sdk._client.call import Call
 from transcribe_sdk._client.params import build_params
 
 pytestmark = [

@@ -37,7 +37,8 @@ from transcribe_sdk._audio.splitter import (
     probe_duration,
     quietest_cut,
 )
-from transcribe_sdk._audio.stitch import as_format, stitch
+from transcribe_sdk._audio.stitch import stitch
+from transcribe_sdk._client.response import as_format
 from transcribe_sdk.errors import BadRequestError, InvalidFileError, InvalidInputError
 from transcribe_sdk.models import (
     DurationUsage,

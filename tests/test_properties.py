@@ -29,7 +29,9 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     VerboseTranscription,
 )
-from transcribe_sdk._client.base import Call, Exchange, settle
+from transcribe_sdk._client.attempt import Exchange
+from transcribe_sdk._client.call import Call
+from transcribe_sdk._client.flow import settle
 from transcribe_sdk._client.params import build_params
 from transcribe_sdk._client.response import parse_success
 from transcribe_sdk._http.retry import parse_retry_after, server_says_retry

@@ -28,9 +28,9 @@ from loopback import LoopbackServer, Recorded, Reply, echo_upload, json_reply  #
 
 from transcribe_sdk import InvalidInputError  # noqa: E402
 from transcribe_sdk._client.batch import BatchResult  # noqa: E402
+from transcribe_sdk.cli._args import add_ray_arguments  # noqa: E402
 from transcribe_sdk.cli._ray import (  # noqa: E402
     RemoteFailure,
-    add_ray_arguments,
     transcribe_args_on_ray,
     transcribe_on_ray,
 )

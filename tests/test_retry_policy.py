@@ -18,7 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transcribe_sdk import RetryPolicy
-from transcribe_sdk._client.base import Call, Exchange, settle, within
+from transcribe_sdk._client.attempt import Exchange
+from transcribe_sdk._client.call import Call
+from transcribe_sdk._client.flow import settle
+from transcribe_sdk._client.options import within
 from transcribe_sdk._client.params import build_params
 from transcribe_sdk._http.retry import (
     RETRYABLE_STATUSES,

@@ -23,7 +23,7 @@ from transcribe_sdk import (
     TranscribeError,
     UnexpectedResponseError,
 )
-from transcribe_sdk._client.base import ENV_API_KEY
+from transcribe_sdk._client.options import ENV_API_KEY
 
 MODEL = "whisper-large-v3"
 HELLO = FIXTURES / "hello.wav"

@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING
 
 from ._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from ._audio.splitter import SplitUnavailable
-from ._client.base import (
+from ._client.async_client import AsyncClient
+from ._client.batch import BatchResult, ProgressCallback
+from ._client.client import Client
+from ._client.guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
+from ._client.options import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
@@ -24,9 +28,6 @@ from ._client.base import (
     ENV_BASE_URL,
     TranscribeOptions,
 )
-from ._client.batch import BatchResult, ProgressCallback
-from ._client.client import AsyncClient, Client
-from ._client.guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
 from ._client.params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
 from ._client.response import RawResponse
 from ._client.silence import SilenceFilter

@@ -3,8 +3,9 @@ stitch them into one result.
 
 The decisions (whether to split, how long a piece may be, what to ask for each piece) are
 made once in :func:`plan_split`; :func:`transcribe_long` and :func:`atranscribe_long` only
-differ in running the pieces on threads or on tasks. At most ``max_concurrency`` pieces are in
-memory at once, whatever the file's length.
+differ in running the pieces on threads or on tasks. Both give the pieces stitched into one
+``verbose_json`` result; the client gives it the type the caller asked for. At most
+``max_concurrency`` pieces are in memory at once, whatever the file's length.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import anyio
 import anyio.to_thread
 
 from ..errors import InvalidInputError
-from ..files import AudioFile, Reader
 from .splitter import Piece, iter_pieces, probe_duration, seconds_for_bytes
 
 if TYPE_CHECKING:
-    from ..models import Transcription
+    from ..files import AudioFile, Reader
+    from ..models import Transcription, VerboseTranscription
 
 DEFAULT_MAX_CHUNK_BYTES = 25 * 1000 * 1000
 """OpenAI's upload limit; providers behind the router may accept more or less."""
@@ -99,10 +100,12 @@ def needs_split(audio: AudioFile, reader: Reader, plan: SplitPlan) -> bool:
     return duration is not None and duration > plan.max_seconds
 
 
-def _stitched(results: Mapping[int, tuple[float, float, Transcription]], plan: SplitPlan) -> Any:
-    from .stitch import as_format, stitch  # the models load with the first answer, not before
+def _stitched(
+    results: Mapping[int, tuple[float, float, Transcription]],
+) -> VerboseTranscription:
+    from .stitch import stitch  # the models load with the first answer, not before
 
-    return as_format(stitch([results[i] for i in sorted(results)]), plan.response_format)
+    return stitch([results[i] for i in sorted(results)])
 
 
 def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
@@ -117,8 +120,9 @@ def transcribe_long(
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
-) -> Any:
-    """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads."""
+) -> VerboseTranscription:
+    """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads, and
+    stitch the pieces into one verbose transcription (the client gives it the format asked)."""
     results: dict[int, tuple[float, float, Transcription]] = {}
     errors: list[BaseException] = []  # any failure, so no piece can go missing unnoticed
     slots = threading.BoundedSemaphore(max_concurrency)
@@ -166,7 +170,7 @@ def transcribe_long(
             future.add_done_callback(partial(finished, piece))
     if errors:
         raise errors[0]
-    return _stitched(results, plan)
+    return _stitched(results)
 
 
 async def atranscribe_long(
@@ -176,7 +180,7 @@ async def atranscribe_long(
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
-) -> Any:
+) -> VerboseTranscription:
     """The task-based :func:`transcribe_long`: decoding runs in a worker thread."""
     results: dict[int, tuple[float, float, Transcription]] = {}
     errors: list[Exception] = []
@@ -216,7 +220,7 @@ async def atranscribe_long(
                 group.start_soon(one, piece)
     if errors:
         raise errors[0]
-    return _stitched(results, plan)
+    return _stitched(results)
 
 
 __all__ = [

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from ..files import AudioFile
-from ..streaming import Joiner, StreamEvent
 from .long import SplitPlan, _piece_input
 from .splitter import iter_pieces
+
+if TYPE_CHECKING:
+    from ..files import AudioFile
+    from ..streaming import Joiner, StreamEvent
 
 __all__ = ["astream_long", "stream_long"]
 

@@ -2,8 +2,8 @@
 
 Pure code. Each piece's segments and words are moved by the piece's start time, renumbered, and
 kept in order (a timestamp never goes back); the texts are joined in order; durations and usage
-add up. The result is then given the type the caller asked for, ``json``, ``verbose_json``,
-``text``, ``srt`` or ``vtt``, exactly as a single call would give it.
+add up. The client then gives the result the type the caller asked for
+(:func:`transcribe_sdk._client.response.as_format`), exactly as a single call would give it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models import Segment, Transcription, VerboseTranscription, Word, total_usage
-from ..subtitles import to_srt, to_vtt
 
 
 def _shift(value: float | None, offset: float, floor: float) -> float:
@@ -90,22 +89,3 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
 def _total_dropped(results: Sequence[Transcription]) -> int | None:
     counts = [r.dropped_segments for r in results if r.dropped_segments is not None]
     return sum(counts) if counts else None
-
-
-def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
-    """The stitched result in the type a single call with ``response_format`` returns."""
-    if response_format == "verbose_json":
-        return result
-    if response_format == "diarized_json":
-        from ..models import DiarizedTranscription
-
-        return DiarizedTranscription.model_validate(
-            {**result.model_dump(exclude={"words"}), "task": "transcribe"}
-        )
-    if response_format == "text":
-        return result.text
-    if response_format == "srt":
-        return to_srt(result)
-    if response_format == "vtt":
-        return to_vtt(result)
-    return Transcription.model_validate(result.model_dump(exclude={"duration", "words"}))

@@ -14,22 +14,22 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from .._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
-from .._http.retry import RetryPolicy
-from .._inputs.async_files import AsyncFileInput
-from .base import (
+from .batch import BatchResult, ProgressCallback, RateGate, arun_batch
+from .options import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
     TimeoutTypes,
     TranscribeOptions,
 )
-from .batch import BatchResult, ProgressCallback, RateGate, arun_batch
-from .params import TextFormat
 from .raw import AsyncRawClient
-from .shells import AsyncShell
+from .shells import AsyncShell, own_http_settings
 
 if TYPE_CHECKING:
+    from .._http.retry import RetryPolicy
+    from .._inputs.async_files import AsyncFileInput
     from ..models import DiarizedTranscription, Transcription, VerboseTranscription
     from ..streaming import AsyncPiecewiseStream, AsyncTranscriptionStream
+    from .params import TextFormat
     from .response import AnyResult
 
 __all__ = ["AsyncClient"]
@@ -72,7 +72,7 @@ class AsyncClient(AsyncShell):
         )
         self._accept_http_client(http_client, httpx.AsyncClient, timeout)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(**self._own_http_settings(asynchronous=True))
+        self._http = http_client or httpx.AsyncClient(**own_http_settings(self, asynchronous=True))
         self.with_raw_response: AsyncRawClient = AsyncRawClient(self)
         """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 

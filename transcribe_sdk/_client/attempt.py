@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,7 +24,9 @@ from ..errors import (
     ClientClosedError,
     UploadInterruptedError,
 )
-from .call import Call
+
+if TYPE_CHECKING:
+    from .call import Call
 
 __all__ = [
     "ERROR_BODY_LIMIT",

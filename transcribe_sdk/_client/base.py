@@ -5,8 +5,6 @@
 call's arguments before any file is touched. The settings' defaults and checks are in
 :mod:`transcribe_sdk._client.options`, a call's attempts in :mod:`transcribe_sdk._client.flow`;
 the shells in :mod:`transcribe_sdk._client.shells` add only the sending, reading and sleeping.
-The names of those modules are re-exported here, where the package's other modules and the
-tests import them.
 """
 
 from __future__ import annotations
@@ -17,28 +15,18 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from .._audio.long import SplitPlan, plan_split
 from .._http.auth import BearerAuth, Secrets
 from .._http.retry import RetryPolicy
-from .._http.transport import DEFAULT_LIMITS
 from ..errors import InvalidInputError, MissingAPIKeyError
 from ..errors import type_name as _type_name
-from ..local._url import LOCAL_BASE_URL
-from .attempt import (
-    ERROR_BODY_LIMIT,
-    BodySink,
-    Exchange,
-    closed_error,
-    map_transport_error,
-    resend_on_fresh_connection,
-)
+from ..local._engine import LOCAL_BASE_URL
 from .batch import check_concurrency
 from .call import Call
-from .flow import Send, Wait, call_flow, logger, needs_spool, settle
 from .guards import check_limit_options
 from .options import (
     DEFAULT_BASE_URL,
@@ -52,7 +40,6 @@ from .options import (
     PARAM_OPTIONS,
     ROUTER_HOSTS,
     TimeoutTypes,
-    TranscribeOptions,
     check_base_url,
     check_byte_limit,
     check_headers,
@@ -67,9 +54,6 @@ from .options import (
 )
 from .params import RequestParams, build_params
 from .silence import ask_for_scores, check_silence_filter
-
-if TYPE_CHECKING:
-    from ..local import LocalTransport
 
 
 def _one_key_per_call(options: Mapping[str, Any]) -> None:
@@ -186,18 +170,6 @@ class BaseClient:
                 "client", "is closed (close() or the end of its with-block); create a new one"
             )
 
-    def _own_http_settings(self, *, asynchronous: bool) -> dict[str, Any]:
-        """Arguments for the httpx client we create when the user brings none: the local
-        engine's transport, or ours (:mod:`transcribe_sdk._http`)."""
-        if self.local_model is not None:
-            return {"timeout": self.timeout, "transport": self._local_transport()}
-        from .._http.transport import client_settings  # httpcore, h11: when a client is made
-
-        return {
-            "timeout": self.timeout,
-            **client_settings(limits=DEFAULT_LIMITS, asynchronous=asynchronous),
-        }
-
     def _check_many(
         self,
         files: object,
@@ -247,11 +219,6 @@ class BaseClient:
         limit = check_concurrency(max_concurrency)
         _one_key_per_call(options)
         return plan, limit
-
-    def _local_transport(self) -> LocalTransport:
-        from ..local import LocalApp, LocalTransport, shared_engine
-
-        return LocalTransport(LocalApp(shared_engine(self.local_model or None)))
 
     def _call_policy(self) -> RetryPolicy:
         """The retry policy of a call that sets neither ``max_retries`` nor ``deadline``: the
@@ -356,32 +323,7 @@ class BaseClient:
         )
 
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_LIMITS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "DEFAULT_MAX_SPOOL_BYTES",
-    "DEFAULT_TIMEOUT",
-    "ENV_API_KEY",
-    "ENV_BASE_URL",
-    "ERROR_BODY_LIMIT",
-    "BaseClient",
-    "BodySink",
-    "Call",
-    "Exchange",
-    "Send",
-    "TimeoutTypes",
-    "TranscribeOptions",
-    "Wait",
-    "call_flow",
-    "closed_error",
-    "logger",
-    "map_transport_error",
-    "needs_spool",
-    "resend_on_fresh_connection",
-    "settle",
-    "within",
-]
+__all__ = ["BaseClient"]
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .._http.auth import Secrets
-from .._http.retry import RetryPolicy
 from ..errors import APITimeoutError
-from .batch import RateGate
 from .options import DEFAULT_MAX_RESPONSE_BYTES, shown_url
-from .params import RequestParams
-from .silence import SilenceFilter
+
+if TYPE_CHECKING:
+    from .._http.retry import RetryPolicy
+    from .batch import RateGate
+    from .params import RequestParams
+    from .silence import SilenceFilter
 
 __all__ = ["Call"]
 

@@ -14,26 +14,25 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from .._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
-from .._http.retry import RetryPolicy
-from ..files import FileInput
-from .async_client import AsyncClient
-from .base import (
+from .batch import BatchResult, ProgressCallback, RateGate, run_batch
+from .options import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
     TimeoutTypes,
     TranscribeOptions,
 )
-from .batch import BatchResult, ProgressCallback, RateGate, run_batch
-from .params import TextFormat
 from .raw import RawClient
-from .shells import SyncShell
+from .shells import SyncShell, own_http_settings
 
 if TYPE_CHECKING:
+    from .._http.retry import RetryPolicy
+    from ..files import FileInput
     from ..models import DiarizedTranscription, Transcription, VerboseTranscription
     from ..streaming import PiecewiseStream, TranscriptionStream
+    from .params import TextFormat
     from .response import AnyResult
 
-__all__ = ["AsyncClient", "Client"]  # AsyncClient: importable from here, as it always was
+__all__ = ["Client"]
 
 
 class Client(SyncShell):
@@ -95,7 +94,7 @@ class Client(SyncShell):
         )
         self._accept_http_client(http_client, httpx.Client, timeout)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(**self._own_http_settings(asynchronous=False))
+        self._http = http_client or httpx.Client(**own_http_settings(self, asynchronous=False))
         self.with_raw_response: RawClient = RawClient(self)
         """``client.with_raw_response.transcribe(...)``: the result with its HTTP response."""
 

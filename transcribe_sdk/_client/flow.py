@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,13 +28,15 @@ from ..errors import (
     request_id_from,
     scrub_error,
 )
-from ..files import AudioFile
-from .attempt import Exchange
-from .call import Call
 from .guards import check_provider
 from .options import within
-from .response import RawResponse, parse_success
+from .response import RawResponse, as_format, parse_success
 from .silence import apply as apply_silence
+
+if TYPE_CHECKING:
+    from ..files import AudioFile
+    from .attempt import Exchange
+    from .call import Call
 
 logger = logging.getLogger("transcribe_sdk")
 
@@ -165,7 +167,7 @@ def settle(
         if isinstance(parsed, Transcription):
             parsed._request_id = request_id_from(response.headers)
             if call.silence is not None:
-                parsed = apply_silence(parsed, call.silence, call.asked_format)
+                parsed = as_format(apply_silence(parsed, call.silence), call.asked_format)
             if call.enforce_providers is not None:
                 check_provider(parsed, call.enforce_providers, parsed.request_id)
         return RawResponse(parsed, response, attempt)

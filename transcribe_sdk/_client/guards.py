@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..errors import (
     FileTooLargeError,
@@ -26,8 +26,10 @@ from ..errors import (
     SpoolLimitError,
     UnexpectedResponseError,
 )
-from ..files import AudioFile
-from .call import Call
+
+if TYPE_CHECKING:
+    from ..files import AudioFile
+    from .call import Call
 
 __all__ = [
     "AudioTooLongError",

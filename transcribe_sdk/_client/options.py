@@ -11,16 +11,18 @@ import math
 import platform
 import re
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import httpx
 from typing_extensions import TypedDict
 
 from .._version import __version__
 from ..errors import InvalidInputError
-from .diarize import ChunkingStrategy, Include, SpeakerReference
-from .params import Preference, TimestampGranularity
-from .silence import SilenceFilter
+
+if TYPE_CHECKING:
+    from .diarize import ChunkingStrategy, Include, SpeakerReference
+    from .params import Preference, TimestampGranularity
+    from .silence import SilenceFilter
 
 ENV_API_KEY = "TRANSCRIBE_API_KEY"
 ENV_BASE_URL = "TRANSCRIBE_BASE_URL"

@@ -7,15 +7,13 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from typing_extensions import Unpack
 
-from .._inputs.async_files import AsyncFileInput
-from ..files import FileInput
-from .base import TranscribeOptions
-from .params import TextFormat
-from .response import RawResponse
-
 if TYPE_CHECKING:
+    from .._inputs.async_files import AsyncFileInput
+    from ..files import FileInput
     from ..models import DiarizedTranscription, Transcription, VerboseTranscription
-    from .response import AnyResult
+    from .options import TranscribeOptions
+    from .params import TextFormat
+    from .response import AnyResult, RawResponse
     from .shells import AsyncShell, SyncShell
 
 __all__ = ["AsyncRawClient", "RawClient"]

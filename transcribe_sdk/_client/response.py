@@ -3,6 +3,8 @@
 Pure code over (status, headers, body bytes): the clients hand it what they read and return or
 raise what it gives back. How a body is read depends on its ``Content-Type`` as well as on the
 ``response_format`` that was asked for, since servers do not always answer in the format asked.
+:func:`as_format` gives a result the client made itself (pieces stitched, silent segments
+dropped) the type the caller asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["RawResponse", "parse_success"]
+__all__ = ["RawResponse", "as_format", "parse_success"]
 
 
 @dataclass(frozen=True)
@@ -192,3 +194,29 @@ def _wrap_text(
     if response_format in (None, "json"):
         return Transcription(text=text.strip())
     return text
+
+
+def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
+    """``result`` in the type a single call with ``response_format`` returns, its request id
+    kept: for a result the client made itself (pieces stitched, silent segments dropped) from
+    ``verbose_json`` ones."""
+    from ..models import DiarizedTranscription, Transcription
+    from ..subtitles import to_srt, to_vtt
+
+    shaped: Transcription | str
+    if response_format == "verbose_json":
+        return result
+    if response_format == "diarized_json":
+        shaped = DiarizedTranscription.model_validate(
+            {**result.model_dump(exclude={"words"}), "task": "transcribe"}
+        )
+    elif response_format == "text":
+        return result.text
+    elif response_format == "srt":
+        return to_srt(result)
+    elif response_format == "vtt":
+        return to_vtt(result)
+    else:
+        shaped = Transcription.model_validate(result.model_dump(exclude={"duration", "words"}))
+    shaped._request_id = result.request_id
+    return shaped

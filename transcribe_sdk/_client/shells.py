@@ -24,29 +24,46 @@ from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from .._inputs.multipart import MultipartBody
 from ..errors import APIConnectionError, InvalidFileError
 from ..files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
-from .attempt import AttemptTrace, OpenStream, opens_stream
-from .base import (
-    BaseClient,
+from .attempt import (
+    AttemptTrace,
     BodySink,
-    Call,
     Exchange,
-    Wait,
-    call_flow,
+    OpenStream,
     closed_error,
-    logger,
     map_transport_error,
-    needs_spool,
+    opens_stream,
     resend_on_fresh_connection,
 )
-from .batch import RateGate
+from .base import BaseClient
+from .flow import Wait, call_flow, logger, needs_spool
 from .guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
-from .response import RawResponse
+from .response import RawResponse, as_format
 
 if TYPE_CHECKING:
     from ..streaming import AsyncPiecewiseStream, PiecewiseStream, StreamEvent
+    from .batch import RateGate
+    from .call import Call
     from .response import AnyResult
 
-__all__ = ["AsyncShell", "SyncShell"]
+__all__ = ["AsyncShell", "SyncShell", "own_http_settings"]
+
+
+def own_http_settings(client: BaseClient, *, asynchronous: bool) -> dict[str, Any]:
+    """Arguments for the httpx client we create when the user brings none: the local engine's
+    transport (``base_url="local"``), or ours (:mod:`transcribe_sdk._http`)."""
+    if client.local_model is not None:
+        from ..local._app import LocalApp
+        from ..local._engine import shared_engine
+        from ..local._inprocess import LocalTransport
+
+        engine = shared_engine(client.local_model or None)
+        return {"timeout": client.timeout, "transport": LocalTransport(LocalApp(engine))}
+    from .._http.transport import DEFAULT_LIMITS, client_settings  # httpcore, h11: loaded here
+
+    return {
+        "timeout": client.timeout,
+        **client_settings(limits=DEFAULT_LIMITS, asynchronous=asynchronous),
+    }
 
 
 def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
@@ -96,10 +113,11 @@ class SyncShell(BaseClient):
             def send(piece: FileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
                 return self._transcribe(piece, model, fmt, opts).parsed
 
-            stitched: AnyResult = transcribe_long(
+            stitched = transcribe_long(
                 send, audio, plan, max_concurrency=limit, on_progress=on_progress
             )
-            return stitched
+            shaped: AnyResult = as_format(stitched, plan.response_format)
+            return shaped
 
     def _stream_long(
         self,
@@ -263,10 +281,11 @@ class AsyncShell(BaseClient):
             async def send(piece: AsyncFileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
                 return (await self._transcribe(piece, model, fmt, opts)).parsed
 
-            stitched: AnyResult = await atranscribe_long(
+            stitched = await atranscribe_long(
                 send, audio, plan, max_concurrency=limit, on_progress=on_progress
             )
-            return stitched
+            shaped: AnyResult = as_format(stitched, plan.response_format)
+            return shaped
 
     def _stream_long(
         self,

@@ -6,8 +6,8 @@ say so themselves in ``verbose_json``: such a segment has a high ``no_speech_pro
 -1.0); :class:`SilenceFilter` applies the same rule to any server's answer, after it arrives.
 
 Pure code: :func:`ask_for_scores` makes a request ask the server for (``verbose_json``, which
-carries the scores), :func:`apply` filters the answer and gives it the shape the caller asked
-for, with :attr:`~transcribe_sdk.Transcription.dropped_segments` saying how many went.
+carries the scores), :func:`apply` filters the answer, with
+:attr:`~transcribe_sdk.Transcription.dropped_segments` saying how many went.
 """
 
 from __future__ import annotations
@@ -101,21 +101,19 @@ def ask_for_scores(params: RequestParams) -> RequestParams:
     return RequestParams(fields, "verbose_json")
 
 
-def apply(result: Any, silence: SilenceFilter, response_format: str | None) -> Any:
-    """``result`` (the server's ``verbose_json`` answer) without its silent segments, in the
-    type a call with ``response_format`` returns."""
-    from .._audio.stitch import as_format
+def apply(result: Any, silence: SilenceFilter) -> Any:
+    """``result`` (the server's ``verbose_json`` answer) as a
+    :class:`~transcribe_sdk.VerboseTranscription` without its silent segments, its request id
+    kept; :func:`~transcribe_sdk._client.response.as_format` then gives it the type asked for."""
     from ..models import VerboseTranscription
 
     if not isinstance(result, VerboseTranscription):
         result = VerboseTranscription.model_validate(result.model_dump())
     filtered = drop_silent(result, silence)
-    shaped = as_format(filtered, response_format)
-    if not isinstance(shaped, str):
-        shaped._request_id = result.request_id
-    elif filtered.dropped_segments:
+    filtered._request_id = result.request_id
+    if filtered.dropped_segments:
         logger.info("silence_filter dropped %d segment(s)", filtered.dropped_segments)
-    return shaped
+    return filtered
 
 
 def drop_silent(result: Any, silence: SilenceFilter) -> Any:

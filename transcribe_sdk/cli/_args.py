@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._client.base import ENV_API_KEY, ENV_BASE_URL
+from .._client.options import ENV_API_KEY, ENV_BASE_URL
 from .._client.params import PREFERENCES, RESPONSE_FORMATS
 from .._version import __version__
 from ..errors import InvalidInputError
@@ -221,10 +222,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress, only errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(stdin=None)  # the stream read for the input "-"
-    from ._ray import add_ray_arguments  # the flags only; Ray loads when --ray is given
-
     add_ray_arguments(parser)
     return parser
+
+
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://[^\s/]+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
+
+
+def _ray_address(value: str) -> str:
+    if value == "" or _RAY_ADDRESS.match(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a Ray address (auto, ray://HOST:10001 or HOST:6379); put --ray after "
+        "the inputs, or write --ray=ADDRESS"
+    )
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--ray [ADDRESS]``, ``--max-in-flight N`` and ``--rpm N`` to the command's parser.
+
+    ``args.ray`` is ``None`` without the flag, ``""`` for a new local cluster, or the address.
+    Only the flags: Ray itself loads (in ``_ray.py``) when ``--ray`` is given.
+    """
+    group = parser.add_argument_group("cluster (needs transcribe-sdk[ray])")
+    group.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        type=_ray_address,
+        metavar="ADDRESS",
+        help="run on a Ray cluster: ADDRESS (auto, ray://HOST:10001), or a new one on this "
+        "machine when left out",
+    )
+    group.add_argument(
+        "--max-in-flight",
+        type=_count,
+        metavar="N",
+        help="with --ray: requests in flight across the cluster (default: --concurrency)",
+    )
+    group.add_argument(
+        "--rpm",
+        type=_count,
+        metavar="N",
+        help="with --ray: requests per minute across the cluster (default: no limit)",
+    )
 
 
 def call_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,10 +1,9 @@
 """``transcribe PATHS --ray [ADDRESS]``: the command's files transcribed by a Ray cluster.
 
 Kept apart from ``_main.py`` (and imported only when ``--ray`` is given) so the command works
-without Ray installed. :func:`add_ray_arguments` adds the flags; :func:`transcribe_on_ray` runs
-the files and hands each finished one to the command's ``deliver`` (which writes its transcript
-and draws progress), exactly as the one-machine path does, and returns the results in input
-order.
+without Ray installed; its flags are in ``_args.py``. :func:`transcribe_on_ray` runs the files
+and hands each finished one to the command's ``deliver`` (which writes its transcript and draws
+progress), exactly as the one-machine path does, and returns the results in input order.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,61 +18,11 @@ from typing import Any
 from .._client.batch import BatchResult
 from ..errors import InvalidInputError, TranscribeError
 
-__all__ = ["RemoteFailure", "add_ray_arguments", "transcribe_args_on_ray", "transcribe_on_ray"]
+__all__ = ["RemoteFailure", "transcribe_args_on_ray", "transcribe_on_ray"]
 
 PER_ACTOR = 8
 """Files an actor sends at once (its batch); the actor count covers the in-flight cap."""
 LOCAL_CLUSTER = "local"
-_ADDRESS = re.compile(r"^(auto|local|ray://[^\s/]+|[A-Za-z0-9.\-\[\]:]+:\d{1,5})$")
-
-
-def _address(value: str) -> str:
-    if value == "" or _ADDRESS.match(value):
-        return value
-    raise argparse.ArgumentTypeError(
-        f"{value!r} is not a Ray address (auto, ray://HOST:10001 or HOST:6379); put --ray after "
-        "the inputs, or write --ray=ADDRESS"
-    )
-
-
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expects a whole number of 1 or more, not {value!r}")
-    return number
-
-
-def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--ray [ADDRESS]``, ``--max-in-flight N`` and ``--rpm N`` to the command's parser.
-
-    ``args.ray`` is ``None`` without the flag, ``""`` for a new local cluster, or the address.
-    """
-    group = parser.add_argument_group("cluster (needs transcribe-sdk[ray])")
-    group.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        default=None,
-        type=_address,
-        metavar="ADDRESS",
-        help="run on a Ray cluster: ADDRESS (auto, ray://HOST:10001), or a new one on this "
-        "machine when left out",
-    )
-    group.add_argument(
-        "--max-in-flight",
-        type=_count,
-        metavar="N",
-        help="with --ray: requests in flight across the cluster (default: --concurrency)",
-    )
-    group.add_argument(
-        "--rpm",
-        type=_count,
-        metavar="N",
-        help="with --ray: requests per minute across the cluster (default: no limit)",
-    )
 
 
 class RemoteFailure(TranscribeError):
@@ -149,7 +97,8 @@ def transcribe_on_ray(
         raise InvalidInputError(
             "--ray", "needs Ray on this machine: pip install 'transcribe-sdk[ray]'"
         ) from None
-    from ..ray import RateLimit, transcribe_dataset
+    from ..ray._dataset import transcribe_dataset
+    from ..ray._limit import RateLimit
 
     if not files:
         return []

@@ -14,8 +14,13 @@ Example::
 
 from typing import TYPE_CHECKING
 
-from ._engine import DEFAULT_MODEL, LocalEngineUnavailable, WhisperEngine, shared_engine
-from ._url import LOCAL_BASE_URL
+from ._engine import (
+    DEFAULT_MODEL,
+    LOCAL_BASE_URL,
+    LocalEngineUnavailable,
+    WhisperEngine,
+    shared_engine,
+)
 
 if TYPE_CHECKING:
     from ._app import LocalApp

@@ -25,6 +25,11 @@ from ..errors import TranscribeError
 DEFAULT_MODEL = "tiny.en"
 """The name the bundled model answers to."""
 
+LOCAL_BASE_URL = "http://local.invalid/v1"
+"""Where requests go inside a client that uses the local engine (``base_url="local"``): they
+are answered in-process, and ``.invalid`` never resolves, so nothing could leave the process
+even by mistake."""
+
 _INSTALL_HINT = "The local engine needs its extra: pip install 'transcribe-sdk[local]'"
 
 

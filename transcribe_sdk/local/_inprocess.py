@@ -16,9 +16,8 @@ import httpx
 
 from ._app import SSE_CONTENT_TYPE, LocalApp, Reply
 from ._forms import Form, FormError
-from ._url import LOCAL_BASE_URL
 
-__all__ = ["LOCAL_BASE_URL", "LocalTransport"]
+__all__ = ["LocalTransport"]
 
 _END = object()
 

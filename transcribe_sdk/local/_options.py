@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from .._languages import ISO_639_1
 from ._engine import Options, check_vad_parameters
-from ._forms import Form
+
+if TYPE_CHECKING:
+    from ._forms import Form
 
 FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
 STREAM_FORMATS = ("json", "text")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from .._client.base import ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
+from .._client.options import ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
 from ..errors import InvalidInputError
 from ._limit import RateLimit
 from ._rows import done_keys, params_digest

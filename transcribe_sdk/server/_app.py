@@ -13,7 +13,7 @@ import hmac
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -27,7 +27,9 @@ from ..local._app import SSE_CONTENT_TYPE, LocalApp, Reply, RequestError, error_
 from ..local._engine import Cancelled
 from ..local._forms import Form, FormError, FormReader
 from ._jobs import Jobs, run_job
-from ._settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ._settings import ServerSettings
 
 _END = object()
 SHUTDOWN_WAIT = 60.0
