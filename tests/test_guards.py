@@ -12,8 +12,9 @@ import anyio
 import pytest
 
 from transcribe_sdk import (
+    APIStatusError,
     AudioTooLongError,
-    FileTooLargeError,
+    InvalidFileError,
     InvalidInputError,
     ProviderNotAllowedError,
     UploadTooLargeError,
@@ -61,7 +62,9 @@ def test_a_file_over_max_upload_bytes_is_refused_before_sending(kind: str) -> No
     fake = FakeServer()
     with pytest.raises(UploadTooLargeError) as caught:
         call(kind, fake, HELLO, max_upload_bytes=SIZE - 1)
-    assert isinstance(caught.value, FileTooLargeError)
+    # the client's refusal, not a server's answer: never an APIStatusError (FileTooLargeError)
+    assert isinstance(caught.value, InvalidFileError)
+    assert not isinstance(caught.value, APIStatusError)
     assert (caught.value.size, caught.value.limit) == (SIZE, SIZE - 1)
     assert f"{SIZE:,} bytes" in str(caught.value)
     assert fake.requests == []

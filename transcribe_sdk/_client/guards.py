@@ -2,7 +2,8 @@
 
 - ``max_upload_bytes``: a file whose size is known (a path, bytes, a seekable file, a copied
   stream) and is larger is refused with :class:`UploadTooLargeError`; a stream of unknown size
-  is cut off at the limit while it is read.
+  is cut off at the limit while it is read (the same error: a refusal of the client's, not a
+  server's answer).
 - ``max_audio_seconds``: the audio's length from its container (the WAV header, or PyAV's probe
   of any other format); when the container does not say, the audio is decoded and counted
   (stopping at the limit). Longer audio is refused with :class:`AudioTooLongError`. A length
@@ -42,21 +43,27 @@ __all__ = [
 ]
 
 
-class UploadTooLargeError(FileTooLargeError):
-    """The file is larger than the call's ``max_upload_bytes``; nothing was sent.
+class UploadTooLargeError(InvalidFileError):
+    """The file is larger than the call's ``max_upload_bytes``: refused by the client, not
+    answered by a server (a server's own 413 is a :class:`~transcribe_sdk.FileTooLargeError`).
 
-    ``size`` is the file's size in bytes (or how much was read when its size was not known),
-    ``limit`` the limit. ``status_code`` is 413, as a server's refusal would be.
+    A file whose size is known is refused before any byte is sent. A stream of unknown size is
+    stopped when it passes the limit: when it is copied first (retries on, or
+    ``max_audio_seconds``), before anything is sent; when it is streamed directly, its request
+    is cut off there and never completes. ``size`` is the file's size in bytes (or how much was
+    read when its size was not known), ``limit`` the limit. ``param`` is ``"file"``.
     """
 
     def __init__(self, size: int, limit: int, *, known: bool = True) -> None:
-        what = f"{size:,} bytes" if known else f"more than {limit:,} bytes (a stream)"
+        if known:
+            what = f"is {size:,} bytes ({size / 2**20:.1f} MiB)"
+            done = "nothing was sent"
+        else:
+            what = f"is a stream of more than {limit:,} bytes"
+            done = "it was stopped there and no request was completed"
         super().__init__(
-            f"The file is {what} ({size / 2**20:.1f} MiB), over max_upload_bytes={limit:,} "
-            f"({limit / 2**20:.1f} MiB); nothing was sent. {FileTooLargeError.hint}",
-            status_code=413,
-            request_id=None,
-            body=None,
+            f"{what}, over max_upload_bytes={limit:,} ({limit / 2**20:.1f} MiB); "
+            f"{done}. {FileTooLargeError.hint}"
         )
         self.size = size
         self.limit = limit
