@@ -34,7 +34,6 @@ import transcribe_sdk._client.batch as batch_module
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk._client.batch import BatchResult, RateGate
 from transcribe_sdk._http.retry import RetryPolicy
-from transcribe_sdk._inputs.form_decode import parse_form
 from transcribe_sdk.errors import (
     BadRequestError,
     InvalidFileError,
@@ -42,6 +41,7 @@ from transcribe_sdk.errors import (
     RateLimitError,
     TranscribeError,
 )
+from transcribe_sdk.local._forms import read_form
 from transcribe_sdk.models import Transcription
 from transcribe_sdk.testing import FakeServer
 
@@ -95,8 +95,9 @@ class ByName(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.finished: list[str] = []
 
     def _begin(self, request: httpx.Request, body: bytes) -> tuple[str, float, httpx.Response]:
-        form = parse_form(request.headers["content-type"], body)
-        name = form.files["file"].filename or "?"
+        form = read_form(request.headers["content-type"], body)
+        form.close()
+        name = (form.upload.filename if form.upload else None) or "?"
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

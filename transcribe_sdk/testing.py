@@ -4,7 +4,9 @@
 server. Script what it says, in order, with :meth:`~FakeServer.add_result`,
 :meth:`~FakeServer.add_error` and :meth:`~FakeServer.add_response`; when nothing is scripted it
 answers a plausible transcript in whatever ``response_format`` was asked. Every request is
-recorded, decoded: its form fields and its file.
+recorded, decoded with python-multipart: its form fields and its file. A body that is not
+well-formed multipart (cut short, a part without a name, ...) is recorded without fields and
+answered with a 400, as a server would answer it, without using up a scripted answer.
 
 Example::
 
@@ -37,7 +39,7 @@ import httpx
 
 from ._client.async_client import AsyncClient
 from ._client.client import Client
-from ._inputs.form_decode import FormError, parse_form
+from .local._forms import FormError, read_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
 
@@ -114,6 +116,42 @@ def stream_events(
 
 
 _SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+
+
+def _decode(
+    content_type: str, body: bytes
+) -> tuple[list[tuple[str, str]], RecordedFile | None, FormError | None]:
+    """The fields and file of a multipart body; a body of another type has none, and a
+    malformed multipart one gives its :class:`FormError` instead."""
+    if not content_type.lower().lstrip().startswith("multipart/form-data"):
+        return [], None, None
+    try:
+        form = read_form(content_type, body)
+    except FormError as exc:
+        return [], None, exc
+    try:
+        upload = form.upload
+        recorded = (
+            RecordedFile(upload.filename, upload.content_type, upload.file.read())
+            if upload is not None
+            else None
+        )
+    finally:
+        form.close()
+    return form.fields, recorded, None
+
+
+def _malformed_answer(error: FormError) -> _Answer:
+    body = {
+        "error": {
+            "message": f"The request body is not valid multipart/form-data: {error}",
+            "type": "invalid_request_error",
+            "param": error.param,
+            "code": "400",
+        }
+    }
+    headers = {"content-type": "application/json", "x-request-id": "fake-req-400"}
+    return _Answer(400, headers, json.dumps(body).encode())
 
 
 def _default_answer(
@@ -246,21 +284,16 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
     # -- transport ------------------------------------------------------------------------
     def _answer(self, request: httpx.Request, body: bytes) -> httpx.Response:
-        try:
-            form = parse_form(request.headers.get("content-type", ""), body)
-            fields = form.fields
-            upload = form.files.get("file")
-            recorded_file = (
-                RecordedFile(upload.filename, upload.content_type, upload.data) if upload else None
-            )
-        except FormError:
-            fields, recorded_file = [], None
+        fields, recorded_file, malformed = _decode(request.headers.get("content-type", ""), body)
         recorded = RecordedRequest(
             request.method, str(request.url), request.headers, fields, recorded_file
         )
         with self._lock:
             self.requests.append(recorded)
-            answer = self._script.popleft() if self._script else _Answer(200, {}, None)
+            if malformed is not None:
+                answer = _malformed_answer(malformed)
+            else:
+                answer = self._script.popleft() if self._script else _Answer(200, {}, None)
         if answer.body is None:
             text = self.default_text if answer.text is None else answer.text
             answer = _default_answer(recorded, text, answer.extra, answer.streams)
