@@ -6,10 +6,13 @@ bottom. CI (``.ci/run``, step 2) runs this next to ``lint-imports``.
 
 What counts as an edge is what runs: every import of one of the package's modules by another,
 at the top of a module or inside a function (a lazy import runs when the function does). An
-import only under ``if TYPE_CHECKING:`` never runs and does not count. The parent packages that
-Python loads on the way to a module (``import a.b`` runs ``a/__init__.py``) are not edges of
-their own: they are the same for every module of a folder, and the facade ``transcribe_sdk``
-itself is imported by nothing in the package.
+import only under ``if TYPE_CHECKING:`` never runs and does not count (ruff's ``TC001`` keeps
+imports used only in annotations there). The parent packages that Python loads on the way to a
+module (``import a.b`` runs ``a/__init__.py``) are not edges of their own: they are the same for
+every module of a folder. grimp reads ``import`` statements, so the facade's lazy names
+(``importlib.import_module`` in ``transcribe_sdk/__init__.py``) are not seen; the facade is
+imported by nothing in the package, so they could only lengthen chains that start at it, and
+the modules they name are lower than the facade's own imports (``_client.client``).
 
     python scripts/floors.py            # the chain, and exit status 1 if it is above 12 floors
     python scripts/floors.py --max 10   # another limit

@@ -2,10 +2,11 @@
 what one call goes through between them and the network.
 
 - :mod:`.client` and :mod:`.async_client`: the public clients; :mod:`.base` what they share
-  (settings, checks of the arguments, the local engine's transport);
+  (settings, checks of the arguments);
 - :mod:`.call`: one checked call; :mod:`.flow`: every decision across its attempts, without
   I/O; :mod:`.attempt`: what one attempt read and what its failures mean; :mod:`.guards`: the
-  limits a caller sets; :mod:`.shells`: the sync and async loops that carry the flow out;
+  limits a caller sets; :mod:`.shells`: the sync and async loops that carry the flow out, and
+  the httpx client's transport (ours, or the local engine's);
 - :mod:`.options`, :mod:`.params`, :mod:`.diarize`, :mod:`.silence`: settings and request
   fields; :mod:`.response`, :mod:`.raw`: the answer; :mod:`.batch`: many files at once.
 
