@@ -28,6 +28,7 @@ from ._client.batch import BatchResult, ProgressCallback
 from ._client.client import AsyncClient, Client
 from ._client.guards import AudioTooLongError, ProviderNotAllowedError, UploadTooLargeError
 from ._client.params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
+from ._client.quality import IncompleteTranscriptWarning, LanguageMismatchWarning
 from ._client.response import RawResponse
 from ._client.silence import SilenceFilter
 from ._http.retry import RetryPolicy
@@ -66,12 +67,14 @@ if TYPE_CHECKING:
     from ._http.transport import AsyncHTTPTransport, HTTPTransport
     from .models import (
         DurationUsage,
+        Route,
         Segment,
         TokenUsage,
         Transcription,
         Usage,
         VerboseTranscription,
         Word,
+        total_cost,
         total_usage,
     )
     from .subtitles import to_srt, to_vtt
@@ -85,6 +88,8 @@ else:
         "DurationUsage": "models",
         "TokenUsage": "models",
         "total_usage": "models",
+        "total_cost": "models",
+        "Route": "models",
         "Segment": "models",
         "Transcription": "models",
         "Usage": "models",
@@ -135,9 +140,11 @@ __all__ = [
     "FileInput",
     "FileTooLargeError",
     "HTTPTransport",
+    "IncompleteTranscriptWarning",
     "InternalServerError",
     "InvalidFileError",
     "InvalidInputError",
+    "LanguageMismatchWarning",
     "LocalEngineUnavailable",
     "MissingAPIKeyError",
     "NotFoundError",
@@ -152,6 +159,7 @@ __all__ = [
     "ResponseFormat",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Route",
     "Segment",
     "SilenceFilter",
     "SplitUnavailable",
@@ -174,5 +182,6 @@ __all__ = [
     "prepare_file",
     "to_srt",
     "to_vtt",
+    "total_cost",
     "total_usage",
 ]

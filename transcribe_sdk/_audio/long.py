@@ -99,10 +99,21 @@ def needs_split(audio: AudioFile, reader: Reader, plan: SplitPlan) -> bool:
     return duration is not None and duration > plan.max_seconds
 
 
-def _stitched(results: Mapping[int, tuple[float, float, Transcription]], plan: SplitPlan) -> Any:
+def _stitched(
+    results: Mapping[int, tuple[float, float, Transcription]],
+    plan: SplitPlan,
+    raws: Mapping[int, Any],
+    retried: set[int],
+) -> Any:
     from .stitch import as_format, stitch  # the models load with the first answer, not before
 
-    return as_format(stitch([results[i] for i in sorted(results)]), plan.response_format)
+    order = sorted(results)
+    routes = [raws[i].route for i in order]
+    whole = stitch([results[i] for i in order], routes=routes, retried=sorted(retried))
+    shaped = as_format(whole, plan.response_format)
+    if not isinstance(shaped, str):
+        shaped._route = whole.route
+    return shaped
 
 
 def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
@@ -111,15 +122,32 @@ def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
 
 
 def transcribe_long(
-    send: Callable[[tuple[str, bytes, str], str, Mapping[str, Any]], Transcription],
+    send: Callable[[tuple[str, bytes, str], str, Mapping[str, Any]], Any],
     audio: AudioFile,
     plan: SplitPlan,
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
+    redo: Callable[[Any], bool] = lambda _: False,
 ) -> Any:
-    """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads."""
+    """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads.
+
+    ``send`` returns a ``RawResponse``; a piece whose answer ``redo`` flags is sent once more
+    (its index is in the result's ``retried_pieces``)."""
     results: dict[int, tuple[float, float, Transcription]] = {}
+    raws: dict[int, Any] = {}
+    retried: set[int] = set()
+
+    def send_piece(piece: Piece) -> Transcription:
+        args = (_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+        raw = send(*args)
+        if redo(raw):
+            retried.add(piece.index)
+            raw = send(*args)
+        raws[piece.index] = raw
+        result: Transcription = raw.parsed
+        return result
+
     errors: list[BaseException] = []  # any failure, so no piece can go missing unnoticed
     slots = threading.BoundedSemaphore(max_concurrency)
     lock = threading.Lock()
@@ -160,13 +188,11 @@ def transcribe_long(
             if piece is None:
                 slots.release()
                 break
-            future = pool.submit(
-                send, _piece_input(audio, piece), plan.piece_format, plan.piece_options
-            )
+            future = pool.submit(send_piece, piece)
             future.add_done_callback(partial(finished, piece))
     if errors:
         raise errors[0]
-    return _stitched(results, plan)
+    return _stitched(results, plan, raws, retried)
 
 
 async def atranscribe_long(
@@ -176,16 +202,25 @@ async def atranscribe_long(
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
+    redo: Callable[[Any], bool] = lambda _: False,
 ) -> Any:
     """The task-based :func:`transcribe_long`: decoding runs in a worker thread."""
     results: dict[int, tuple[float, float, Transcription]] = {}
+    raws: dict[int, Any] = {}
+    retried: set[int] = set()
     errors: list[Exception] = []
     slots = anyio.Semaphore(max_concurrency)
     done = [0, 0.0]
 
     async def one(piece: Piece) -> None:
         try:
-            result = await send(_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+            args = (_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+            raw = await send(*args)
+            if redo(raw):
+                retried.add(piece.index)
+                raw = await send(*args)
+            raws[piece.index] = raw
+            result = raw.parsed
         except Exception as exc:  # raised as itself below, not inside an exception group
             errors.append(exc)
             return
@@ -216,7 +251,7 @@ async def atranscribe_long(
                 group.start_soon(one, piece)
     if errors:
         raise errors[0]
-    return _stitched(results, plan)
+    return _stitched(results, plan, raws, retried)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from .params import TEXT_FORMATS
 if TYPE_CHECKING:
     import pydantic
 
+    from .._route import Route
     from ..models import Transcription, VerboseTranscription
 
     AnyResult: TypeAlias = Transcription | VerboseTranscription | str
@@ -43,11 +44,24 @@ class RawResponse(Generic[T]):
     parsed: T
     http_response: httpx.Response
     attempts: int = 1
+    warnings: tuple[UserWarning, ...] = ()
+    """The quality warnings the result raised (also emitted with :func:`warnings.warn`):
+    :class:`~transcribe_sdk.IncompleteTranscriptWarning`,
+    :class:`~transcribe_sdk.LanguageMismatchWarning`."""
 
     @property
     def request_id(self) -> str | None:
         """The id the server gave this request (``x-request-id`` or similar), if any."""
         return request_id_from(self.http_response.headers)
+
+    @property
+    def route(self) -> Route:
+        """What the router said about the request (deployment, cost, retries), for every
+        ``response_format``: a ``text``, ``srt`` or ``vtt`` result is a plain ``str``, and
+        this is where its route is."""
+        from .._route import route_from_headers
+
+        return route_from_headers(self.http_response.headers)
 
     @property
     def headers(self) -> httpx.Headers:

@@ -40,6 +40,14 @@ from .base import (
 )
 from .batch import RateGate
 from .guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
+from .quality import (
+    PieceLog,
+    emit,
+    file_seconds,
+    looks_incomplete,
+    needs_file_duration,
+    reviewed,
+)
 from .response import RawResponse
 
 if TYPE_CHECKING:
@@ -93,12 +101,21 @@ class SyncShell(BaseClient):
                 result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
                 return result
 
-            def send(piece: FileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
-                return self._transcribe(piece, model, fmt, opts).parsed
+            log = PieceLog()
+
+            def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
+                raw = self._transcribe(piece, model, fmt, opts, warn=False)
+                return log.record(piece[0], raw)
 
             stitched: AnyResult = transcribe_long(
-                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+                send,
+                audio,
+                plan,
+                max_concurrency=limit,
+                on_progress=on_progress,
+                redo=looks_incomplete,
             )
+            emit(log.warnings())
             return stitched
 
     def _stream_long(
@@ -115,7 +132,9 @@ class SyncShell(BaseClient):
         joiner = Joiner()
 
         def open_stream(piece: FileInput) -> Any:
-            return self._transcribe(piece, model, response_format, options, stream=True).parsed
+            raw = self._transcribe(piece, model, response_format, options, stream=True)
+            joiner.routes.append(raw.route)
+            return raw.parsed
 
         def events() -> Generator[StreamEvent, None, None]:
             source = audio
@@ -137,6 +156,7 @@ class SyncShell(BaseClient):
         gate: RateGate | None = None,
         *,
         stream: bool = False,
+        warn: bool = True,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options, stream)
@@ -174,7 +194,14 @@ class SyncShell(BaseClient):
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    return whole_answer(call, done.value, asynchronous=False)
+                    if call.stream:
+                        return whole_answer(call, done.value, asynchronous=False)
+                    raw: RawResponse[Any] = done.value
+                    seconds = file_seconds(audio) if needs_file_duration(raw.parsed) else None
+                    raw = reviewed(raw, call, seconds)
+                    if warn:
+                        emit(list(raw.warnings))
+                    return raw
 
     def _send_once(
         self, call: Call, audio: AudioFile, trace: AttemptTrace
@@ -260,12 +287,21 @@ class AsyncShell(BaseClient):
                 result: AnyResult = raw.parsed
                 return result
 
-            async def send(piece: AsyncFileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
-                return (await self._transcribe(piece, model, fmt, opts)).parsed
+            log = PieceLog()
+
+            async def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
+                raw = await self._transcribe(piece, model, fmt, opts, warn=False)
+                return log.record(piece[0], raw)
 
             stitched: AnyResult = await atranscribe_long(
-                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+                send,
+                audio,
+                plan,
+                max_concurrency=limit,
+                on_progress=on_progress,
+                redo=looks_incomplete,
             )
+            emit(log.warnings())
             return stitched
 
     def _stream_long(
@@ -283,6 +319,7 @@ class AsyncShell(BaseClient):
 
         async def open_stream(piece: AsyncFileInput) -> Any:
             raw = await self._transcribe(piece, model, response_format, options, stream=True)
+            joiner.routes.append(raw.route)
             return raw.parsed
 
         @asynccontextmanager
@@ -312,6 +349,7 @@ class AsyncShell(BaseClient):
         gate: RateGate | None = None,
         *,
         stream: bool = False,
+        warn: bool = True,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options, stream)
@@ -355,7 +393,16 @@ class AsyncShell(BaseClient):
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    return whole_answer(call, done.value, asynchronous=True)
+                    if call.stream:
+                        return whole_answer(call, done.value, asynchronous=True)
+                    raw = done.value
+                    seconds = None
+                    if needs_file_duration(raw.parsed):
+                        seconds = await anyio.to_thread.run_sync(file_seconds, audio)
+                    raw = reviewed(raw, call, seconds)
+                    if warn:
+                        emit(list(raw.warnings))
+                    return raw
 
     async def _send_once(
         self, call: Call, audio: AudioFile, trace: AttemptTrace
