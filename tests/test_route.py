@@ -484,3 +484,23 @@ def test_the_route_over_a_real_socket(hello_wav: Path, sleeps: list[float]) -> N
     assert sleeps == [2.0]
     assert_route(result.route)
     assert len(server.requests) == 2
+
+
+def test_the_command_writes_the_route_and_cost(
+    client: Client, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    from transcribe_sdk.cli._output import render, stdout_text
+
+    httpx_mock.add_response(json=body(), headers=LITELLM_HEADERS)
+    result = client.transcribe(hello_wav, model=MODEL)
+    written = json.loads(render(result))
+    assert written["cost"] == pytest.approx(0.0006)
+    assert written["route"]["deployment_id"] == "9b2c-deployment"
+    line = json.loads(
+        stdout_text([(hello_wav, result), (hello_wav, result)], "json", several=True).splitlines()[
+            0
+        ]
+    )
+    assert line["input"] == str(hello_wav)
+    assert line["route"]["attempted_retries"] == 1
+    assert "route" not in json.loads(render(Transcription(text="plain")))
