@@ -32,9 +32,10 @@ from transcribe_sdk import (
     Route,
     Transcription,
     VerboseTranscription,
+    prepare_file,
     total_cost,
 )
-from transcribe_sdk._client.base import Call, Exchange, settle
+from transcribe_sdk._client.base import Call, Exchange, Send, Wait, call_flow, settle
 from transcribe_sdk._client.batch import RateGate
 from transcribe_sdk._client.params import build_params
 from transcribe_sdk._http.retry import parse_router_wait
@@ -218,6 +219,27 @@ def _cooling(status: int = 429, seconds: str = "2") -> Exchange:
 def test_the_flow_asks_for_the_named_wait(status: int) -> None:
     call = _call(RetryPolicy(jitter=0.0))
     assert settle(call, 1, _cooling(status)) == 2.0
+
+
+def test_the_flow_yields_the_named_wait_before_the_next_send(hello_wav: Path) -> None:
+    call = _call(RetryPolicy(jitter=0.0, max_retries=1))
+    flow = call_flow(call, prepare_file(hello_wav))
+    assert next(flow) == Send(1)
+    assert flow.send(_cooling()) == Wait(2.0)
+    assert next(flow) == Send(2)
+    ok = httpx.Response(200, headers=LITELLM_HEADERS, request=httpx.Request("POST", URL))
+    with pytest.raises(StopIteration) as done:
+        flow.send(Exchange(ok, json.dumps(body()).encode()))
+    assert_route(done.value.value.parsed.route)
+
+
+def test_a_ray_worker_reads_the_named_wait() -> None:
+    pytest.importorskip("pyarrow")
+    from transcribe_sdk.ray._worker import _named_wait
+
+    error = RateLimitError("busy", status_code=429, request_id=None, body=COOLING)
+    assert _named_wait(429, error) == 2.0
+    assert _named_wait(429, RateLimitError("x", status_code=429, request_id=None, body="x")) is None
 
 
 def test_a_named_wait_over_the_cap_is_raised_with_it() -> None:
@@ -455,10 +477,16 @@ async def test_async_transcribe_long_sends_an_incomplete_piece_again_once(
 ) -> None:
     _long_answers(httpx_mock)
     result = await aclient.transcribe_long(
-        hello_wav, model=MODEL, response_format="verbose_json", max_chunk_seconds=1
+        hello_wav,
+        model=MODEL,
+        response_format="verbose_json",
+        max_chunk_seconds=1,
+        max_concurrency=1,
     )
     assert isinstance(result, VerboseTranscription)
     assert result.retried_pieces == [0]
+    assert result.model_extra is not None
+    assert len(httpx_mock.get_requests()) == len(result.model_extra["chunks"]) + 1
 
 
 def test_transcribe_long_warns_when_the_second_answer_is_short_too(
@@ -504,3 +532,74 @@ def test_the_command_writes_the_route_and_cost(
     assert line["input"] == str(hello_wav)
     assert line["route"]["attempted_retries"] == 1
     assert "route" not in json.loads(render(Transcription(text="plain")))
+
+
+async def test_async_transcribe_long_adds_the_pieces_up(
+    aclient: AsyncClient, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    answer = {**body(), "duration": 1.0, "segments": [{"start": 0.0, "end": 1.0, "text": "x"}]}
+    httpx_mock.add_response(json=answer, headers=LITELLM_HEADERS, is_reusable=True)
+    result = await aclient.transcribe_long(
+        hello_wav, model=MODEL, response_format="text", max_chunk_seconds=1
+    )
+    assert isinstance(result, str)  # a str has no route: with_raw_response or json for it
+    result_json = await aclient.transcribe_long(hello_wav, model=MODEL, max_chunk_seconds=1)
+    pieces = len(httpx_mock.get_requests()) // 2
+    assert total_cost([result_json]) == pytest.approx(0.0006 * pieces)
+
+
+def test_a_long_stream_adds_the_pieces_up(
+    client: Client, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    events = b'data: {"type": "transcript.text.done", "text": "Hallo"}\n\n'
+    headers = {**LITELLM_HEADERS, "content-type": "text/event-stream"}
+    httpx_mock.add_response(content=events, headers=headers, is_reusable=True)
+    with client.transcribe_long(
+        hello_wav, model="gpt-4o-transcribe", stream=True, max_chunk_seconds=1
+    ) as stream:
+        list(stream)
+        pieces = len(httpx_mock.get_requests())
+        assert pieces >= 2
+        assert stream.route.cost == pytest.approx(0.0006 * pieces)
+
+
+def test_ray_rows_carry_the_route_and_cost(
+    client: Client, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    pytest.importorskip("pyarrow")
+    from transcribe_sdk.ray._rows import COLUMNS, error_row, result_row
+
+    assert ("route", "string") in COLUMNS
+    assert ("cost", "float64") in COLUMNS
+    httpx_mock.add_response(json=body(), headers=LITELLM_HEADERS)
+    raw = client.with_raw_response.transcribe(hello_wav, model=MODEL, response_format="text")
+    row = result_row("a.wav", "k", raw.parsed, False, raw.route)
+    assert row["cost"] == pytest.approx(0.0006)
+    assert json.loads(row["route"])["model_group"] == "whisper-large-v3"
+    httpx_mock.add_response(status_code=429, json=COOLING, headers=LITELLM_HEADERS)
+    with pytest.raises(RateLimitError) as caught:
+        client.transcribe(hello_wav, model=MODEL)
+    assert error_row("a.wav", "k", caught.value)["cost"] == pytest.approx(0.0006)
+    assert result_row("a.wav", "k", Transcription(text="x"), False)["cost"] is None
+
+
+def test_the_files_own_length_is_used_when_the_server_sends_none(
+    client: Client, httpx_mock: HTTPXMock, fixtures_dir: Path
+) -> None:
+    segments = [{"id": 0, "start": 0.0, "end": 1.2, "text": "Hallo"}]
+    httpx_mock.add_response(json=body(segments=segments), is_reusable=True)
+    with pytest.warns(IncompleteTranscriptWarning) as caught:
+        client.transcribe(fixtures_dir / "long_speech.wav", model=MODEL, response_format="json")
+    warning = caught[0].message
+    assert isinstance(warning, IncompleteTranscriptWarning)
+    assert warning.duration_source == "file"
+    assert 60 < warning.duration < 66  # the WAV header's 63 s
+    # Two words in a minute: too few, even without segments (the words-per-minute check).
+    httpx_mock.add_response(json={"text": "Hallo zusammen"})
+    with pytest.warns(IncompleteTranscriptWarning) as caught:
+        client.transcribe((fixtures_dir / "long_speech.wav").read_bytes(), model=MODEL)
+    warning = caught[0].message
+    assert isinstance(warning, IncompleteTranscriptWarning)
+    assert warning.covered is None
+    assert warning.words_per_minute is not None
+    assert warning.words_per_minute < 3

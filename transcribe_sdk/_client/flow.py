@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 
 from .._http.retry import parse_retry_after, parse_router_wait
-from .._route import route_from_headers
 from ..errors import (
     APIConnectionError,
     ResponseTooLargeError,
@@ -161,7 +160,8 @@ def settle(
             )
         except UnexpectedResponseError as exc:
             raise _after_attempts(exc, attempt) from None
-        from ..models import Transcription  # loaded by parse_success already
+        from .._route import route_from_headers  # pydantic: loaded by parse_success already
+        from ..models import Transcription
 
         if isinstance(parsed, Transcription):
             parsed._request_id = request_id_from(response.headers)

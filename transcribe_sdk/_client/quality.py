@@ -180,13 +180,17 @@ def needs_file_duration(result: Any) -> bool:
     """Whether :func:`review` could use the file's own length: a result with no ``duration``."""
     from ..models import Transcription
 
-    return isinstance(result, Transcription) and not getattr(result, "duration", None)
+    if not isinstance(result, Transcription) or getattr(result, "duration", None):
+        return False
+    # Without words or segment times there is nothing the length could be compared with.
+    return bool(result.text.strip()) or any(s.end is not None for s in result.segments or [])
 
 
 def file_seconds(audio: AudioFile) -> float | None:
     """The file's length, read cheaply: a WAV header, else the container's stated length with
-    PyAV if installed (nothing is decoded). ``None`` for a one-shot stream or when unknown."""
-    if not audio.replayable:
+    PyAV if installed (nothing is decoded). Only a file on disk or bytes in memory are read
+    again (a URL would be downloaded again): ``None`` for anything else, or when unknown."""
+    if not audio.replayable or not (audio.in_memory or audio.local_path is not None):
         return None
     from .._audio.decode import probe_seconds, wav_seconds
 

@@ -84,11 +84,15 @@ def _json(value: Any) -> str | None:
     return str(value.model_dump_json(exclude_none=True))
 
 
-def result_row(path: str, key: str, result: Any, keep_response: bool) -> dict[str, Any]:
-    """The row of a transcribed file: a ``Transcription`` or the text of a text format."""
+def result_row(
+    path: str, key: str, result: Any, keep_response: bool, route: Any = None
+) -> dict[str, Any]:
+    """The row of a transcribed file: a ``Transcription`` or the text of a text format;
+    ``route`` is the answer's (the result's own when not given)."""
     from ..models import Transcription
 
     row: dict[str, Any] = {"path": path, "key": key, "error": None}
+    row.update(_route_columns(route if route is not None else getattr(result, "route", None)))
     if isinstance(result, Transcription):
         duration = getattr(result, "duration", None)
         row.update(
@@ -100,7 +104,6 @@ def result_row(path: str, key: str, result: Any, keep_response: bool) -> dict[st
             request_id=result.request_id,
             usage=_json(getattr(result, "usage", None)),
             segments=_json(result.segments),
-            **_route_columns(result.route),
         )
         if keep_response:
             row["response"] = result.model_dump_json(exclude_none=True)
