@@ -588,8 +588,9 @@ def test_the_files_own_length_is_used_when_the_server_sends_none(
 ) -> None:
     segments = [{"id": 0, "start": 0.0, "end": 1.2, "text": "Hallo"}]
     httpx_mock.add_response(json=body(segments=segments), is_reusable=True)
+    audio = (fixtures_dir / "long_speech.wav").read_bytes()  # in memory: its length is free
     with pytest.warns(IncompleteTranscriptWarning) as caught:
-        client.transcribe(fixtures_dir / "long_speech.wav", model=MODEL, response_format="json")
+        client.transcribe(audio, model=MODEL, response_format="json")
     warning = caught[0].message
     assert isinstance(warning, IncompleteTranscriptWarning)
     assert warning.duration_source == "file"
@@ -597,9 +598,36 @@ def test_the_files_own_length_is_used_when_the_server_sends_none(
     # Two words in a minute: too few, even without segments (the words-per-minute check).
     httpx_mock.add_response(json={"text": "Hallo zusammen"})
     with pytest.warns(IncompleteTranscriptWarning) as caught:
-        client.transcribe((fixtures_dir / "long_speech.wav").read_bytes(), model=MODEL)
+        client.transcribe(audio, model=MODEL)
     warning = caught[0].message
     assert isinstance(warning, IncompleteTranscriptWarning)
     assert warning.covered is None
     assert warning.words_per_minute is not None
     assert warning.words_per_minute < 3
+    # A file on disk too large to be held in memory is not opened again for its length.
+    httpx_mock.add_response(json={"text": "Hallo zusammen"})
+    client.transcribe(fixtures_dir / "long_speech.wav", model=MODEL)  # no warning: unknown
+
+
+def test_transcribe_long_sends_a_whole_file_again_once(
+    client: Client, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    httpx_mock.add_response(json=SHORT)
+    httpx_mock.add_response(json=verbose())
+    result = client.transcribe_long(hello_wav, model=MODEL, response_format="verbose_json")
+    assert result.retried_pieces == [0]
+    assert len(httpx_mock.get_requests()) == 2
+    httpx_mock.add_response(json=SHORT, is_reusable=True)
+    with pytest.warns(IncompleteTranscriptWarning):
+        client.transcribe_long(hello_wav, model=MODEL)
+    assert len(httpx_mock.get_requests()) == 4  # once more each, never twice
+
+
+async def test_async_transcribe_long_sends_a_whole_file_again_once(
+    aclient: AsyncClient, httpx_mock: HTTPXMock, hello_wav: Path
+) -> None:
+    httpx_mock.add_response(json=SHORT)
+    httpx_mock.add_response(json=verbose())
+    result = await aclient.transcribe_long(hello_wav, model=MODEL)
+    assert result.retried_pieces == [0]
+    assert len(httpx_mock.get_requests()) == 2

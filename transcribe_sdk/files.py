@@ -85,9 +85,6 @@ class AudioFile:
     _opened: int = field(default=0, repr=False)
     in_memory: bool = field(default=False, repr=False)
     """Whether reading it touches no disk (bytes), so async code may read it on the loop."""
-    local_path: str | None = field(default=None, repr=False)
-    """The regular file it is read from, when it is one: reading it again is cheap (unlike a
-    URL, which would be downloaded again)."""
 
     def mark_opened(self) -> None:
         """Count an attempt; refuse a second one on a stream that cannot be rewound."""
@@ -187,7 +184,7 @@ def _path_file(
             yield handle
 
     # A regular file is reopened for each attempt.
-    return AudioFile(name, ctype, size, True, opener, local_path=path)
+    return AudioFile(name, ctype, size, True, opener)
 
 
 def _stream_path_file(path: str, filename: str | None, content_type: str | None) -> AudioFile:

@@ -231,7 +231,8 @@ class Transcription(_ServerModel):
     retried_pieces: list[int] | None = None
     """``transcribe_long`` only: the pieces (0-based) sent a second time because their first
     answer looked incomplete (see :class:`~transcribe_sdk.IncompleteTranscriptWarning`);
-    ``[]`` when none was, ``None`` for a call that was not split."""
+    ``[]`` when none was. A file sent whole is piece 0: ``[0]`` when it was sent again,
+    ``None`` when not (as for any other call)."""
     _request_id: str | None = PrivateAttr(default=None)
     _route: Route | None = PrivateAttr(default=None)
 

@@ -50,9 +50,9 @@ class IncompleteTranscriptWarning(UserWarning):
     :data:`MIN_COVERAGE` (half) of the audio with at least :data:`MIN_MISSING_SECONDS` (5 s)
     uncovered, or when the words per minute are below :data:`MAX_WORDS_PER_MINUTE_FLAGGED`
     (15) over at least a minute. Attributes: ``duration`` (the audio's seconds, the server's
-    ``duration`` or the file's own), ``covered`` (the last segment's end, or ``None`` without
-    segments), ``words_per_minute``, ``duration_source`` (``"server"`` or ``"file"``) and
-    ``request_id``.
+    ``duration`` or, for content held in memory, the file's own), ``covered`` (the last
+    segment's end, or ``None`` without segments), ``words_per_minute``, ``duration_source``
+    (``"server"`` or ``"file"``) and ``request_id``.
 
     Turn it into an error with ``warnings.simplefilter("error", IncompleteTranscriptWarning)``.
     """
@@ -187,10 +187,12 @@ def needs_file_duration(result: Any) -> bool:
 
 
 def file_seconds(audio: AudioFile) -> float | None:
-    """The file's length, read cheaply: a WAV header, else the container's stated length with
-    PyAV if installed (nothing is decoded). Only a file on disk or bytes in memory are read
-    again (a URL would be downloaded again): ``None`` for anything else, or when unknown."""
-    if not audio.replayable or not (audio.in_memory or audio.local_path is not None):
+    """The file's own length, when it costs no I/O: only content already in memory (bytes,
+    a file small enough to be read whole, a piece of ``transcribe_long``) is looked at, its
+    WAV header, else the container's stated length with PyAV if installed (nothing is
+    decoded). A file on disk is never opened again for it, nor a URL downloaded again.
+    ``None`` when unknown."""
+    if not (audio.in_memory and audio.replayable):
         return None
     from .._audio.decode import probe_seconds, wav_seconds
 
@@ -257,3 +259,11 @@ class PieceLog:
                 elif mismatch is None:
                     mismatch = warning
         return found + ([mismatch] if mismatch is not None else [])
+
+
+def sent_again(result: Any) -> None:
+    """Mark the result of a ``transcribe_long`` call sent whole a second time."""
+    from ..models import Transcription
+
+    if isinstance(result, Transcription):
+        result.retried_pieces = [0]

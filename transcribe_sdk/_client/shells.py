@@ -47,6 +47,7 @@ from .quality import (
     looks_incomplete,
     needs_file_duration,
     reviewed,
+    sent_again,
 )
 from .response import RawResponse
 
@@ -97,8 +98,13 @@ class SyncShell(BaseClient):
             if not audio.replayable:
                 audio, copy = spool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
-            if not _probe_split(audio, plan):
-                result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
+            if not _probe_split(audio, plan):  # one piece: sent again once if incomplete
+                raw = self._transcribe(audio, model, response_format, options, warn=False)
+                if looks_incomplete(raw):
+                    raw = self._transcribe(audio, model, response_format, options, warn=False)
+                    sent_again(raw.parsed)
+                emit(list(raw.warnings))
+                result: AnyResult = raw.parsed
                 return result
 
             log = PieceLog()
@@ -282,8 +288,12 @@ class AsyncShell(BaseClient):
                 audio, copy = await aspool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
-            if not split:
-                raw = await self._transcribe(audio, model, response_format, options)
+            if not split:  # one piece: sent again once if incomplete
+                raw = await self._transcribe(audio, model, response_format, options, warn=False)
+                if looks_incomplete(raw):
+                    raw = await self._transcribe(audio, model, response_format, options, warn=False)
+                    sent_again(raw.parsed)
+                emit(list(raw.warnings))
                 result: AnyResult = raw.parsed
                 return result
 
@@ -396,9 +406,8 @@ class AsyncShell(BaseClient):
                     if call.stream:
                         return whole_answer(call, done.value, asynchronous=True)
                     raw = done.value
-                    seconds = None
-                    if needs_file_duration(raw.parsed):
-                        seconds = await anyio.to_thread.run_sync(file_seconds, audio)
+                    # In memory only (no I/O): read on the loop, as in_memory content may be.
+                    seconds = file_seconds(audio) if needs_file_duration(raw.parsed) else None
                     raw = reviewed(raw, call, seconds)
                     if warn:
                         emit(list(raw.warnings))
