@@ -23,6 +23,7 @@ from loopback import LoopbackServer, json_reply
 from pytest_httpx import HTTPXMock
 
 from transcribe_sdk import (
+    APIStatusError,
     AsyncClient,
     Client,
     IncompleteTranscriptWarning,
@@ -240,6 +241,23 @@ def test_a_ray_worker_reads_the_named_wait() -> None:
     error = RateLimitError("busy", status_code=429, request_id=None, body=COOLING)
     assert _named_wait(429, error) == 2.0
     assert _named_wait(429, RateLimitError("x", status_code=429, request_id=None, body="x")) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([429, 503]),
+    st.integers(0, 200) | st.floats(0, 200, allow_nan=False).map(lambda f: round(f, 2)),
+)
+def test_the_flow_waits_what_is_named_up_to_the_cap(status: int, seconds: float) -> None:
+    call = _call(RetryPolicy(jitter=0.0, max_retry_after=60.0))
+    if seconds <= 60:
+        assert settle(call, 1, _cooling(status, f"{seconds}")) == pytest.approx(float(seconds))
+        return
+    with pytest.raises(APIStatusError) as caught:  # over the cap: raised, not waited
+        settle(call, 1, _cooling(status, f"{seconds}"))
+    assert caught.value.status_code == status
+    if isinstance(caught.value, RateLimitError):
+        assert caught.value.retry_after == pytest.approx(float(seconds))
 
 
 def test_a_named_wait_over_the_cap_is_raised_with_it() -> None:
