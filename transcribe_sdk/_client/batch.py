@@ -176,7 +176,8 @@ def run_batch(
     max_concurrency: int,
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
-    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads.
+    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads; ``call`` returns a
+    ``RawResponse``, whose result, route and warnings become the input's :class:`BatchResult`.
 
     The workers are daemon threads that take the next input from a queue. When the calling
     thread stops waiting (Ctrl+C, a failing ``on_progress``), no further input is started and
@@ -240,7 +241,8 @@ async def arun_batch(
     max_concurrency: int,
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
-    """Run the coroutine function ``call`` over ``files``, at most ``max_concurrency`` at once."""
+    """Run the coroutine function ``call`` (a ``RawResponse`` each) over ``files``, at most
+    ``max_concurrency`` at once."""
     check_distinct(files)
     gate = RateGate()
     results: list[BatchResult[Any] | None] = [None] * len(files)
