@@ -43,6 +43,7 @@ from transcribe_sdk import (
     InternalServerError,
     InvalidFileError,
     InvalidInputError,
+    LanguageMismatchWarning,
     MissingAPIKeyError,
     NotFoundError,
     PermissionDeniedError,
@@ -133,11 +134,7 @@ async def test_minimal_request(client: AsyncClient, httpx_mock: HTTPXMock, hello
     assert result == Transcription(text=HELLO)
 
 
-async def test_every_parameter_is_sent_in_order(
-    client: AsyncClient, httpx_mock: HTTPXMock, fixtures_dir: Path
-) -> None:
-    httpx_mock.add_response(json=OPENAI_VERBOSE)
-    path = fixtures_dir / "hello.mp3"
+async def transcribe_every_parameter(client: AsyncClient, path: Path) -> None:
     await client.transcribe(
         str(path),
         model=MODEL,
@@ -155,6 +152,15 @@ async def test_every_parameter_is_sent_in_order(
         extra_headers={"X-Trace": "t1"},
         timeout=45,
     )
+
+
+async def test_every_parameter_is_sent_in_order(
+    client: AsyncClient, httpx_mock: HTTPXMock, fixtures_dir: Path
+) -> None:
+    httpx_mock.add_response(json=OPENAI_VERBOSE)
+    path = fixtures_dir / "hello.mp3"
+    with pytest.warns(LanguageMismatchWarning):  # asked "fr", answered "english"
+        await transcribe_every_parameter(client, path)
     request = httpx_mock.get_request()
     assert_transcription_request(
         request,

@@ -164,7 +164,8 @@ def test_long_audio_keeps_its_speakers_when_split() -> None:
             json_body={
                 "text": f"{speaker} speaks.",
                 "segments": [
-                    {"id": "seg_0", "start": 1.0, "end": 2.0, "text": "x", "speaker": speaker}
+                    # ends near the piece's end: a piece covered (not flagged incomplete)
+                    {"id": "seg_0", "start": 1.0, "end": 22.0, "text": "x", "speaker": speaker}
                 ],
             }
         )

@@ -29,6 +29,7 @@ from ._client.options import (
     TranscribeOptions,
 )
 from ._client.params import ARRAY_SUFFIX, Preference, ResponseFormat, TimestampGranularity
+from ._client.quality import IncompleteTranscriptWarning, LanguageMismatchWarning
 from ._client.response import RawResponse
 from ._client.silence import SilenceFilter
 from ._http.retry import RetryPolicy
@@ -67,12 +68,14 @@ if TYPE_CHECKING:
     from ._http.transport import AsyncHTTPTransport, HTTPTransport
     from .models import (
         DurationUsage,
+        Route,
         Segment,
         TokenUsage,
         Transcription,
         Usage,
         VerboseTranscription,
         Word,
+        total_cost,
         total_usage,
     )
     from .subtitles import to_srt, to_vtt
@@ -86,6 +89,8 @@ else:
         "DurationUsage": "models",
         "TokenUsage": "models",
         "total_usage": "models",
+        "total_cost": "models",
+        "Route": "models",
         "Segment": "models",
         "Transcription": "models",
         "Usage": "models",
@@ -136,9 +141,11 @@ __all__ = [
     "FileInput",
     "FileTooLargeError",
     "HTTPTransport",
+    "IncompleteTranscriptWarning",
     "InternalServerError",
     "InvalidFileError",
     "InvalidInputError",
+    "LanguageMismatchWarning",
     "LocalEngineUnavailable",
     "MissingAPIKeyError",
     "NotFoundError",
@@ -153,6 +160,7 @@ __all__ = [
     "ResponseFormat",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Route",
     "Segment",
     "SilenceFilter",
     "SplitUnavailable",
@@ -175,5 +183,6 @@ __all__ = [
     "prepare_file",
     "to_srt",
     "to_vtt",
+    "total_cost",
     "total_usage",
 ]

@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._route import Route
 
 __all__ = [
     "APIConnectionError",
@@ -190,6 +193,14 @@ class _ResponseError(TranscribeError):
         self.body = body
         self.headers: dict[str, str] = dict(headers or {})
         self.attempts = attempts
+
+    @property
+    def route(self) -> Route:
+        """What the router said about the failed answer (deployment, cost, retries), read
+        from its headers; every field ``None`` when it said nothing."""
+        from ._route import route_from_headers  # pydantic loads only when asked
+
+        return route_from_headers(self.headers)
 
 
 class APIStatusError(_ResponseError):

@@ -15,18 +15,21 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, field_validator
 
 from ._languages import to_language_code
+from ._route import Route, total_cost
 
 __all__ = [
     "DiarizedTranscription",
     "DurationUsage",
     "InputTokenDetails",
     "Logprob",
+    "Route",
     "Segment",
     "TokenUsage",
     "Transcription",
     "Usage",
     "VerboseTranscription",
     "Word",
+    "total_cost",
     "total_usage",
 ]
 
@@ -225,12 +228,25 @@ class Transcription(_ServerModel):
     dropped_segments: int | None = None
     """How many segments ``silence_filter`` dropped as probably silent; ``None`` when the
     call had no ``silence_filter``."""
+    retried_pieces: list[int] | None = None
+    """``transcribe_long`` only: the pieces (0-based) sent a second time because their first
+    answer looked incomplete (see :class:`~transcribe_sdk.IncompleteTranscriptWarning`);
+    ``[]`` when none was. A file sent whole is piece 0: ``[0]`` when it was sent again,
+    ``None`` when not (as for any other call)."""
     _request_id: str | None = PrivateAttr(default=None)
+    _route: Route | None = PrivateAttr(default=None)
 
     @property
     def request_id(self) -> str | None:
         """The id the server gave the request (``x-request-id`` or similar), for support."""
         return self._request_id
+
+    @property
+    def route(self) -> Route:
+        """What the router said about the request: the deployment, the cost, its retries
+        (:class:`Route`; every field ``None`` when it did not say, or for a result made by
+        hand). For a split call, the pieces' routes combined."""
+        return self._route if self._route is not None else Route()
 
     def __eq__(self, other: builtins.object) -> bool:
         # Two transcriptions are equal by what they say, whichever request brought them.

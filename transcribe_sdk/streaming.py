@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
 from ._http.sse import EventTooLargeError, ServerSentEvent, SSEDecoder
+from ._route import Route, combine, route_from_headers
 from .errors import StreamInterruptedError
 from .models import Logprob, LooseStr, Usage, total_usage
 
@@ -260,6 +261,12 @@ class _StreamBase:
         return request_id_from(self.http_response.headers)
 
     @property
+    def route(self) -> Route:
+        """What the router said about the request (deployment, cost, retries), from the
+        headers that opened the stream; every field ``None`` when it said nothing."""
+        return route_from_headers(self.http_response.headers)
+
+    @property
     def text(self) -> str:
         """The text that has arrived so far (the whole text once the stream is done)."""
         return self._reader.text
@@ -347,6 +354,7 @@ class Joiner:
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.usages: list[Any] = []
+        self.routes: list[Route] = []  # one per piece opened, in order
         self._started = False  # the current piece has sent text
 
     def start_piece(self) -> None:
@@ -401,6 +409,12 @@ class PiecewiseStream:
         """The text of the pieces finished so far (all of it once the stream is done)."""
         return self._joiner.text
 
+    @property
+    def route(self) -> Route:
+        """The routes of the pieces opened so far, combined (costs added up; ``None`` while
+        any piece's is unknown): see :attr:`Transcription.route`."""
+        return combine(self._joiner.routes)
+
     def __iter__(self) -> Iterator[StreamEvent]:
         return self._events
 
@@ -426,6 +440,12 @@ class AsyncPiecewiseStream:
     def text(self) -> str:
         """The text of the pieces finished so far (all of it once the stream is done)."""
         return self._joiner.text
+
+    @property
+    def route(self) -> Route:
+        """The routes of the pieces opened so far, combined (costs added up; ``None`` while
+        any piece's is unknown): see :attr:`Transcription.route`."""
+        return combine(self._joiner.routes)
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         return self._events

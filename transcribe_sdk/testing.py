@@ -43,7 +43,14 @@ from .local._forms import FormError, read_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
 
-__all__ = ["FakeServer", "RecordedFile", "RecordedRequest", "sse_body", "stream_events"]
+__all__ = [
+    "LITELLM_HEADERS",
+    "FakeServer",
+    "RecordedFile",
+    "RecordedRequest",
+    "sse_body",
+    "stream_events",
+]
 
 DEFAULT_TEXT = "This is a transcript from the fake server."
 FAKE_BASE_URL = "http://fake-server.invalid/v1"
@@ -114,6 +121,20 @@ def stream_events(
     events.append(done)
     return events
 
+
+LITELLM_HEADERS: Mapping[str, str] = {
+    "x-litellm-call-id": "3f1c9a2e-7b4d-4c55-9e1a-0d2b6c8f4a17",
+    "x-litellm-model-id": "b7e2d0c4f5a6",
+    "x-litellm-model-group": "whisper-large-v3",
+    "x-litellm-model-api-base": "https://whisper.eu-west.example-provider.net/v1",
+    "x-litellm-attempted-retries": "0",
+    "x-litellm-attempted-fallbacks": "1",
+    "x-litellm-response-duration-ms": "1432.7",
+    "x-litellm-response-cost": "0.00018",
+    "llm_provider-x-ratelimit-remaining-requests": "499",
+}
+"""Response headers as a LiteLLM-based router sends them with a transcription (made-up
+values), for :meth:`FakeServer.add_result`'s ``response_headers``."""
 
 _SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 
@@ -198,13 +219,21 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._lock = threading.Lock()
 
     # -- scripting ------------------------------------------------------------------------
-    def add_result(self, text: str = DEFAULT_TEXT, **fields: Any) -> None:
+    def add_result(
+        self,
+        text: str = DEFAULT_TEXT,
+        *,
+        response_headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> None:
         """Answer the next request with this transcript; ``fields`` add to the JSON
         (``provider="ovh"``, ``segments=[...]``, ``usage={...}``). A ``text`` request gets the
         text as plain text; ``srt``/``vtt`` requests get it as one cue from 0 to 2 seconds. A
         ``stream=true`` request gets this whole answer too, as a server that does not stream
-        would send it (script :meth:`add_stream` for events)."""
-        self._script.append(_Answer(200, {}, None, text, fields, streams=False))
+        would send it (script :meth:`add_stream` for events). ``response_headers`` are sent
+        with it, e.g. a router's (:data:`LITELLM_HEADERS`)."""
+        headers = dict(response_headers or {})
+        self._script.append(_Answer(200, headers, None, text, fields, streams=False))
 
     def add_error(
         self,
@@ -296,7 +325,9 @@ class FakeServer(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 answer = self._script.popleft() if self._script else _Answer(200, {}, None)
         if answer.body is None:
             text = self.default_text if answer.text is None else answer.text
+            scripted = answer.headers
             answer = _default_answer(recorded, text, answer.extra, answer.streams)
+            answer.headers.update(scripted)
         return httpx.Response(
             answer.status, headers=answer.headers, content=answer.body, request=request
         )

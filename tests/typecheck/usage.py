@@ -14,9 +14,11 @@ from transcribe_sdk import (
     BatchResult,
     Client,
     RawResponse,
+    Route,
     Segment,
     Transcription,
     VerboseTranscription,
+    total_cost,
 )
 from transcribe_sdk.models import DiarizedTranscription
 from transcribe_sdk.streaming import (
@@ -74,6 +76,13 @@ def sync_calls(client: Client, audio: str) -> None:
     raw = client.with_raw_response.transcribe(audio, model="m", response_format="verbose_json")
     assert_type(raw, RawResponse[VerboseTranscription])
     assert_type(raw.parsed.segments, list[Segment] | None)
+    assert_type(raw.route, Route)
+    assert_type(raw.route.cost, float | None)
+    assert_type(raw.parsed.route.attempted_retries, int | None)
+    assert_type(raw.warnings, tuple[UserWarning, ...])
+    items = client.transcribe_many([audio], model="m", response_format="srt")
+    assert_type(items[0].route, Route | None)
+    assert_type(total_cost(items), float | None)
     assert_type(
         client.with_raw_response.transcribe(audio, model="m", response_format="diarized_json"),
         RawResponse[DiarizedTranscription],

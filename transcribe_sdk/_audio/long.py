@@ -102,10 +102,14 @@ def needs_split(audio: AudioFile, reader: Reader, plan: SplitPlan) -> bool:
 
 def _stitched(
     results: Mapping[int, tuple[float, float, Transcription]],
+    raws: Mapping[int, Any],
+    retried: set[int],
 ) -> VerboseTranscription:
     from .stitch import stitch  # the models load with the first answer, not before
 
-    return stitch([results[i] for i in sorted(results)])
+    order = sorted(results)
+    routes = [raws[i].route for i in order]
+    return stitch([results[i] for i in order], routes=routes, retried=sorted(retried))
 
 
 def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
@@ -114,16 +118,33 @@ def _piece_input(audio: AudioFile, piece: Piece) -> tuple[str, bytes, str]:
 
 
 def transcribe_long(
-    send: Callable[[tuple[str, bytes, str], str, Mapping[str, Any]], Transcription],
+    send: Callable[[tuple[str, bytes, str], str, Mapping[str, Any]], Any],
     audio: AudioFile,
     plan: SplitPlan,
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
+    redo: Callable[[Any], bool] = lambda _: False,
 ) -> VerboseTranscription:
     """Split ``audio``, send each piece with ``send`` on up to ``max_concurrency`` threads, and
-    stitch the pieces into one verbose transcription (the client gives it the format asked)."""
+    stitch the pieces into one verbose transcription (the client gives it the format asked).
+
+    ``send`` returns a ``RawResponse``; a piece whose answer ``redo`` flags is sent once more
+    (its index is in the result's ``retried_pieces``)."""
     results: dict[int, tuple[float, float, Transcription]] = {}
+    raws: dict[int, Any] = {}
+    retried: set[int] = set()
+
+    def send_piece(piece: Piece) -> Transcription:
+        args = (_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+        raw = send(*args)
+        if redo(raw):
+            retried.add(piece.index)
+            raw = send(*args)
+        raws[piece.index] = raw
+        result: Transcription = raw.parsed
+        return result
+
     errors: list[BaseException] = []  # any failure, so no piece can go missing unnoticed
     slots = threading.BoundedSemaphore(max_concurrency)
     lock = threading.Lock()
@@ -164,13 +185,11 @@ def transcribe_long(
             if piece is None:
                 slots.release()
                 break
-            future = pool.submit(
-                send, _piece_input(audio, piece), plan.piece_format, plan.piece_options
-            )
+            future = pool.submit(send_piece, piece)
             future.add_done_callback(partial(finished, piece))
     if errors:
         raise errors[0]
-    return _stitched(results)
+    return _stitched(results, raws, retried)
 
 
 async def atranscribe_long(
@@ -180,16 +199,25 @@ async def atranscribe_long(
     *,
     max_concurrency: int,
     on_progress: PieceProgress | None,
+    redo: Callable[[Any], bool] = lambda _: False,
 ) -> VerboseTranscription:
     """The task-based :func:`transcribe_long`: decoding runs in a worker thread."""
     results: dict[int, tuple[float, float, Transcription]] = {}
+    raws: dict[int, Any] = {}
+    retried: set[int] = set()
     errors: list[Exception] = []
     slots = anyio.Semaphore(max_concurrency)
     done = [0, 0.0]
 
     async def one(piece: Piece) -> None:
         try:
-            result = await send(_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+            args = (_piece_input(audio, piece), plan.piece_format, plan.piece_options)
+            raw = await send(*args)
+            if redo(raw):
+                retried.add(piece.index)
+                raw = await send(*args)
+            raws[piece.index] = raw
+            result = raw.parsed
         except Exception as exc:  # raised as itself below, not inside an exception group
             errors.append(exc)
             return
@@ -220,7 +248,7 @@ async def atranscribe_long(
                 group.start_soon(one, piece)
     if errors:
         raise errors[0]
-    return _stitched(results)
+    return _stitched(results, raws, retried)
 
 
 __all__ = [

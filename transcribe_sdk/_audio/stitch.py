@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._route import Route, combine
 from ..models import Segment, Transcription, VerboseTranscription, Word, total_usage
 
 
@@ -19,21 +20,36 @@ def _shift(value: float | None, offset: float, floor: float) -> float:
     return max(moved, floor)
 
 
-def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTranscription:
-    """Join ``(start, duration, result)`` triples, in order, into one verbose transcription."""
+def stitch(
+    pieces: Sequence[tuple[float, float, Transcription]],
+    *,
+    routes: Sequence[Route] | None = None,
+    retried: list[int] | None = None,
+) -> VerboseTranscription:
+    """Join ``(start, duration, result)`` triples, in order, into one verbose transcription.
+
+    ``routes`` (one per piece) go into each chunk and, combined, into the result's ``route``;
+    ``retried`` becomes its ``retried_pieces``."""
+    piece_routes = list(routes) if routes is not None else [r.route for _, _, r in pieces]
     segments: list[Segment] = []
     words: list[Word] = []
     texts: list[str] = []
     chunks: list[dict[str, Any]] = []
     last_start = 0.0
     last_word = 0.0
-    for start, duration, result in pieces:
+    for (start, duration, result), route in zip(pieces, piece_routes, strict=True):
         text = result.text.strip()
         if text:
             texts.append(text)
-        chunks.append(
-            {"start": start, "duration": duration, "provider": result.provider, "id": result.id}
-        )
+        chunk: dict[str, Any] = {
+            "start": start,
+            "duration": duration,
+            "provider": result.provider,
+            "id": result.id,
+        }
+        if not route.is_empty:  # what the router said of this piece
+            chunk["route"] = route.model_dump(exclude_none=True)
+        chunks.append(chunk)
         piece_end = start + duration
         for segment in result.segments or []:
             begin = min(_shift(segment.start, start, last_start), piece_end)
@@ -67,7 +83,7 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
     first = pieces[0][2] if pieces else Transcription()
     providers = {c["provider"] for c in chunks if c["provider"]}
     total = sum(duration for _, duration, _ in pieces)
-    return VerboseTranscription.model_validate(
+    whole = VerboseTranscription.model_validate(
         {
             "id": first.id,
             "object": first.object,
@@ -82,8 +98,11 @@ def stitch(pieces: Sequence[tuple[float, float, Transcription]]) -> VerboseTrans
             "usage": total_usage(result for _, _, result in pieces),
             "chunks": chunks,
             "dropped_segments": _total_dropped([p for _, _, p in pieces]),
+            "retried_pieces": list(retried or []),
         }
     )
+    whole._route = combine(piece_routes)
+    return whole
 
 
 def _total_dropped(results: Sequence[Transcription]) -> int | None:

@@ -8,7 +8,8 @@ what one call goes through between them and the network.
   limits a caller sets; :mod:`.shells`: the sync and async loops that carry the flow out, and
   the httpx client's transport (ours, or the local engine's);
 - :mod:`.options`, :mod:`.params`, :mod:`.diarize`, :mod:`.silence`: settings and request
-  fields; :mod:`.response`, :mod:`.raw`: the answer; :mod:`.batch`: many files at once.
+  fields; :mod:`.response`, :mod:`.raw`: the answer; :mod:`.quality`: the warnings a result
+  can raise (incomplete, another language); :mod:`.batch`: many files at once.
 
 It may import :mod:`transcribe_sdk._http`, :mod:`transcribe_sdk._inputs`,
 :mod:`transcribe_sdk._audio`, :mod:`transcribe_sdk.local` (the in-process engine), and the

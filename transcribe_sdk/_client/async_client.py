@@ -293,7 +293,7 @@ class AsyncClient(AsyncShell):
         items, limit = self._check_many(files, model, response_format, options, max_concurrency)
 
         async def one(file: AsyncFileInput, gate: RateGate) -> Any:
-            return (await self._transcribe(file, model, response_format, options, gate)).parsed
+            return await self._transcribe(file, model, response_format, options, gate, warn=False)
 
         return await arun_batch(items, one, max_concurrency=limit, on_progress=on_progress)
 

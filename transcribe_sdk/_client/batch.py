@@ -11,6 +11,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +23,7 @@ from ..errors import InvalidFileError, InvalidInputError, TranscribeError, type_
 
 if TYPE_CHECKING:
     from .._inputs.async_files import AsyncFileInput
+    from .._route import Route
     from ..files import FileInput
 
 T = TypeVar("T")
@@ -62,6 +64,14 @@ class BatchResult(Generic[T]):
     input: Any
     result: T | None = None
     error: TranscribeError | None = None
+    route: Route | None = None
+    """What the router said about the answer, the result's or the error's (deployment, cost,
+    retries); ``None`` when no answer came (a connection error, a bad input). For a ``text``,
+    ``srt`` or ``vtt`` batch, whose results are plain strings, this is where the route is."""
+    warnings: tuple[UserWarning, ...] = ()
+    """The quality warnings of the result (:class:`~transcribe_sdk.IncompleteTranscriptWarning`,
+    :class:`~transcribe_sdk.LanguageMismatchWarning`); each is also warned, from the calling
+    thread, as the input finishes."""
 
     @property
     def ok(self) -> bool:
@@ -95,16 +105,28 @@ def _unreadable(exc: OSError) -> InvalidFileError:
 
 def _failed(index: int, item: Any, exc: TranscribeError | OSError) -> BatchResult[Any]:
     """A failed input's result; an ``OSError`` reading it becomes an InvalidFileError."""
-    return BatchResult(
-        index, item, error=exc if isinstance(exc, TranscribeError) else _unreadable(exc)
-    )
+    error = exc if isinstance(exc, TranscribeError) else _unreadable(exc)
+    route = getattr(error, "route", None)  # an error built from an answer has one
+    return BatchResult(index, item, error=error, route=route)
+
+
+def _succeeded(index: int, item: Any, raw: Any) -> BatchResult[Any]:
+    """A transcribed input's result, from the call's ``RawResponse``."""
+    return BatchResult(index, item, result=raw.parsed, route=raw.route, warnings=raw.warnings)
 
 
 def _settle_item(index: int, item: Any, run: Callable[[], Any]) -> BatchResult[Any]:
     try:
-        return BatchResult(index, item, result=run())
+        return _succeeded(index, item, run())
     except (TranscribeError, OSError) as exc:
         return _failed(index, item, exc)
+
+
+def _warn(item: BatchResult[Any]) -> None:
+    # From the calling thread (or the event loop), where the caller's warning filters apply;
+    # a filter set to "error" stops the batch there, as a failing on_progress does.
+    for warning in item.warnings:
+        warnings.warn(warning, stacklevel=4)
 
 
 _POLL_SECONDS = 0.2
@@ -154,7 +176,8 @@ def run_batch(
     max_concurrency: int,
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
-    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads.
+    """Run ``call`` over ``files`` on at most ``max_concurrency`` threads; ``call`` returns a
+    ``RawResponse``, whose result, route and warnings become the input's :class:`BatchResult`.
 
     The workers are daemon threads that take the next input from a queue. When the calling
     thread stops waiting (Ctrl+C, a failing ``on_progress``), no further input is started and
@@ -201,6 +224,7 @@ def run_batch(
             if isinstance(outcome, _Failure):
                 raise outcome.exc
             results[outcome.index] = outcome
+            _warn(outcome)
             if on_progress is not None:
                 on_progress(done, len(files), outcome)
     finally:
@@ -217,7 +241,8 @@ async def arun_batch(
     max_concurrency: int,
     on_progress: ProgressCallback | None,
 ) -> list[BatchResult[Any]]:
-    """Run the coroutine function ``call`` over ``files``, at most ``max_concurrency`` at once."""
+    """Run the coroutine function ``call`` (a ``RawResponse`` each) over ``files``, at most
+    ``max_concurrency`` at once."""
     check_distinct(files)
     gate = RateGate()
     results: list[BatchResult[Any] | None] = [None] * len(files)
@@ -230,14 +255,16 @@ async def arun_batch(
             return  # a callback failed: start nothing more
         async with limiter:
             try:
-                outcome: BatchResult[Any] = BatchResult(index, item, result=await call(item, gate))
+                outcome = _succeeded(index, item, await call(item, gate))
             except (TranscribeError, OSError) as exc:
                 outcome = _failed(index, item, exc)
         results[index] = outcome
         done += 1
-        if on_progress is not None and not failures:
+        if not failures:
             try:
-                on_progress(done, len(files), outcome)
+                _warn(outcome)
+                if on_progress is not None:
+                    on_progress(done, len(files), outcome)
             except Exception as exc:  # raised as itself below, not in an exception group
                 failures.append(exc)
 

@@ -322,7 +322,7 @@ class Client(SyncShell):
         items, limit = self._check_many(files, model, response_format, options, max_concurrency)
 
         def one(file: FileInput, gate: RateGate) -> Any:
-            return self._transcribe(file, model, response_format, options, gate).parsed
+            return self._transcribe(file, model, response_format, options, gate, warn=False)
 
         return run_batch(items, one, max_concurrency=limit, on_progress=on_progress)
 

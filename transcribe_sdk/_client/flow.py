@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._http.retry import parse_retry_after
+from .._http.retry import parse_retry_after, parse_router_wait
 from ..errors import (
     APIConnectionError,
     ResponseTooLargeError,
@@ -162,21 +162,36 @@ def settle(
             )
         except UnexpectedResponseError as exc:
             raise _after_attempts(exc, attempt) from None
-        from ..models import Transcription  # loaded by parse_success already
+        from .._route import route_from_headers  # pydantic: loaded by parse_success already
+        from ..models import Transcription
 
         if isinstance(parsed, Transcription):
             parsed._request_id = request_id_from(response.headers)
+            parsed._route = route = route_from_headers(response.headers)
+            if parsed.provider is None and route.provider is not None:
+                parsed.provider = route.provider  # the body names none: the router's word
             if call.silence is not None:
                 parsed = as_format(apply_silence(parsed, call.silence), call.asked_format)
+                if isinstance(parsed, Transcription):
+                    parsed._route = route
             if call.enforce_providers is not None:
                 check_provider(parsed, call.enforce_providers, parsed.request_id)
         return RawResponse(parsed, response, attempt)
+    # A router cooling down names its wait in the message only ("Try again in 2 seconds").
+    named = parse_router_wait(status, outcome.content)
     delay = call.policy.next_delay(
-        attempt=attempt, status_code=status, headers=response.headers, elapsed=elapsed, now=now
+        attempt=attempt,
+        status_code=status,
+        headers=response.headers,
+        elapsed=elapsed,
+        now=now,
+        named_wait=named,
     )
-    if status == 429 and call.gate is not None:
+    if call.gate is not None and (status == 429 or named is not None):
         # Everyone sharing the gate (a batch) waits, not only this request.
         asked = parse_retry_after(response.headers, now)
+        if asked is None:
+            asked = named
         wait = delay if delay is not None else asked or call.policy.backoff(attempt)
         # No longer than one call would wait: a Retry-After of an hour fails this request (with
         # its retry_after), it must not stall the rest of the batch for that hour.
@@ -199,11 +214,15 @@ def settle(
         url=call.shown_url,
         truncated=outcome.truncated,
         attempts=attempt,
-        retry_after=parse_retry_after(response.headers, now),
+        retry_after=_retry_after(parse_retry_after(response.headers, now), named),
         upload_size=call.upload_size,
         where=call.where,
         router=call.router or any(k.lower().startswith("x-litellm-") for k in response.headers),
     )
+
+
+def _retry_after(header: float | None, named: float | None) -> float | None:
+    return header if header is not None else named
 
 
 def _too_large(call: Call, response: httpx.Response) -> ResponseTooLargeError:

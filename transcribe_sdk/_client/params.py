@@ -31,7 +31,6 @@ Preference = Literal["speed", "cost", "balanced"]
 TimestampGranularity = Literal["word", "segment"]
 
 RESPONSE_FORMATS: tuple[str, ...] = get_args(ResponseFormat)
-TEXT_FORMATS = frozenset({"text", "srt", "vtt"})
 PREFERENCES: tuple[str, ...] = get_args(Preference)
 GRANULARITIES: tuple[str, ...] = get_args(TimestampGranularity)
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 import httpx
 
 from ..errors import UnexpectedResponseError, describe_body, request_id_from
-from .params import TEXT_FORMATS
 
 if TYPE_CHECKING:
     import pydantic
 
+    from .._route import Route
     from ..models import Transcription, VerboseTranscription
 
     AnyResult: TypeAlias = Transcription | VerboseTranscription | str
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = ["RawResponse", "as_format", "parse_success"]
+
+TEXT_FORMATS = frozenset({"text", "srt", "vtt"})
+"""The formats answered as plain text rather than JSON."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,24 @@ class RawResponse(Generic[T]):
     parsed: T
     http_response: httpx.Response
     attempts: int = 1
+    warnings: tuple[UserWarning, ...] = ()
+    """The quality warnings the result raised (also emitted with :func:`warnings.warn`):
+    :class:`~transcribe_sdk.IncompleteTranscriptWarning`,
+    :class:`~transcribe_sdk.LanguageMismatchWarning`."""
 
     @property
     def request_id(self) -> str | None:
         """The id the server gave this request (``x-request-id`` or similar), if any."""
         return request_id_from(self.http_response.headers)
+
+    @property
+    def route(self) -> Route:
+        """What the router said about the request (deployment, cost, retries), for every
+        ``response_format``: a ``text``, ``srt`` or ``vtt`` result is a plain ``str``, and
+        this is where its route is."""
+        from .._route import route_from_headers
+
+        return route_from_headers(self.http_response.headers)
 
     @property
     def headers(self) -> httpx.Headers:
@@ -219,4 +235,5 @@ def as_format(result: VerboseTranscription, response_format: str | None) -> Any:
     else:
         shaped = Transcription.model_validate(result.model_dump(exclude={"duration", "words"}))
     shaped._request_id = result.request_id
+    shaped._route = result._route
     return shaped

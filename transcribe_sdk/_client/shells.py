@@ -37,6 +37,15 @@ from .attempt import (
 from .base import BaseClient
 from .flow import Wait, call_flow, logger, needs_spool
 from .guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
+from .quality import (
+    PieceLog,
+    emit,
+    file_seconds,
+    looks_incomplete,
+    needs_file_duration,
+    reviewed,
+    sent_again,
+)
 from .response import RawResponse, as_format
 
 if TYPE_CHECKING:
@@ -106,16 +115,30 @@ class SyncShell(BaseClient):
             if not audio.replayable:
                 audio, copy = spool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
-            if not _probe_split(audio, plan):
-                result: AnyResult = self._transcribe(audio, model, response_format, options).parsed
+            if not _probe_split(audio, plan):  # one piece: sent again once if incomplete
+                raw = self._transcribe(audio, model, response_format, options, warn=False)
+                if looks_incomplete(raw):
+                    raw = self._transcribe(audio, model, response_format, options, warn=False)
+                    sent_again(raw.parsed)
+                emit(list(raw.warnings))
+                result: AnyResult = raw.parsed
                 return result
 
-            def send(piece: FileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
-                return self._transcribe(piece, model, fmt, opts).parsed
+            log = PieceLog()
+
+            def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
+                raw = self._transcribe(piece, model, fmt, opts, warn=False)
+                return log.record(piece[0], raw)
 
             stitched = transcribe_long(
-                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+                send,
+                audio,
+                plan,
+                max_concurrency=limit,
+                on_progress=on_progress,
+                redo=looks_incomplete,
             )
+            emit(log.warnings())
             shaped: AnyResult = as_format(stitched, plan.response_format)
             return shaped
 
@@ -133,7 +156,9 @@ class SyncShell(BaseClient):
         joiner = Joiner()
 
         def open_stream(piece: FileInput) -> Any:
-            return self._transcribe(piece, model, response_format, options, stream=True).parsed
+            raw = self._transcribe(piece, model, response_format, options, stream=True)
+            joiner.routes.append(raw.route)
+            return raw.parsed
 
         def events() -> Generator[StreamEvent, None, None]:
             source = audio
@@ -155,6 +180,7 @@ class SyncShell(BaseClient):
         gate: RateGate | None = None,
         *,
         stream: bool = False,
+        warn: bool = True,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options, stream)
@@ -192,7 +218,14 @@ class SyncShell(BaseClient):
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    return whole_answer(call, done.value, asynchronous=False)
+                    if call.stream:
+                        return whole_answer(call, done.value, asynchronous=False)
+                    raw: RawResponse[Any] = done.value
+                    seconds = file_seconds(audio) if needs_file_duration(raw.parsed) else None
+                    raw = reviewed(raw, call, seconds)
+                    if warn:
+                        emit(list(raw.warnings))
+                    return raw
 
     def _send_once(
         self, call: Call, audio: AudioFile, trace: AttemptTrace
@@ -273,17 +306,30 @@ class AsyncShell(BaseClient):
                 audio, copy = await aspool(audio, self.max_spool_bytes)
                 stack.callback(copy.close)
             split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
-            if not split:
-                raw = await self._transcribe(audio, model, response_format, options)
+            if not split:  # one piece: sent again once if incomplete
+                raw = await self._transcribe(audio, model, response_format, options, warn=False)
+                if looks_incomplete(raw):
+                    raw = await self._transcribe(audio, model, response_format, options, warn=False)
+                    sent_again(raw.parsed)
+                emit(list(raw.warnings))
                 result: AnyResult = raw.parsed
                 return result
 
-            async def send(piece: AsyncFileInput, fmt: str, opts: Mapping[str, Any]) -> Any:
-                return (await self._transcribe(piece, model, fmt, opts)).parsed
+            log = PieceLog()
+
+            async def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
+                raw = await self._transcribe(piece, model, fmt, opts, warn=False)
+                return log.record(piece[0], raw)
 
             stitched = await atranscribe_long(
-                send, audio, plan, max_concurrency=limit, on_progress=on_progress
+                send,
+                audio,
+                plan,
+                max_concurrency=limit,
+                on_progress=on_progress,
+                redo=looks_incomplete,
             )
+            emit(log.warnings())
             shaped: AnyResult = as_format(stitched, plan.response_format)
             return shaped
 
@@ -302,6 +348,7 @@ class AsyncShell(BaseClient):
 
         async def open_stream(piece: AsyncFileInput) -> Any:
             raw = await self._transcribe(piece, model, response_format, options, stream=True)
+            joiner.routes.append(raw.route)
             return raw.parsed
 
         @asynccontextmanager
@@ -331,6 +378,7 @@ class AsyncShell(BaseClient):
         gate: RateGate | None = None,
         *,
         stream: bool = False,
+        warn: bool = True,
     ) -> RawResponse[Any]:
         self._check_open(self._http.is_closed)
         call = self._prepare_call(model, response_format, options, stream)
@@ -374,7 +422,15 @@ class AsyncShell(BaseClient):
                 try:
                     step = flow.send(outcome)
                 except StopIteration as done:
-                    return whole_answer(call, done.value, asynchronous=True)
+                    if call.stream:
+                        return whole_answer(call, done.value, asynchronous=True)
+                    raw = done.value
+                    # In memory only (no I/O): read on the loop, as in_memory content may be.
+                    seconds = file_seconds(audio) if needs_file_duration(raw.parsed) else None
+                    raw = reviewed(raw, call, seconds)
+                    if warn:
+                        emit(list(raw.warnings))
+                    return raw
 
     async def _send_once(
         self, call: Call, audio: AudioFile, trace: AttemptTrace

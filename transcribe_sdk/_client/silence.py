@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from .params import RequestParams
+
+if TYPE_CHECKING:
+    from .params import RequestParams
 
 logger = logging.getLogger("transcribe_sdk")
 
@@ -98,7 +100,7 @@ def ask_for_scores(params: RequestParams) -> RequestParams:
     fields = [wanted if name == "response_format" else (name, v) for name, v in params.fields]
     if wanted not in fields:
         fields.append(wanted)
-    return RequestParams(fields, "verbose_json")
+    return type(params)(fields, "verbose_json")
 
 
 def apply(result: Any, silence: SilenceFilter) -> Any:

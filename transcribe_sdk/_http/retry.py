@@ -9,10 +9,17 @@ from __future__ import annotations
 import email.utils
 import math
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "ROUTER_WAIT_STATUSES",
+    "RetryPolicy",
+    "parse_retry_after",
+    "parse_router_wait",
+]
 
 # 408 request timeout, 409 conflict, 429 rate limited, and every 5xx.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -57,6 +64,32 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
+ROUTER_WAIT_STATUSES = frozenset({429, 503})
+"""The statuses whose message may name a wait (a router whose deployments are cooling down)."""
+
+MAX_ROUTER_WAIT_SCAN = 64 * 1024
+"""Only the first 64 KiB of an error body are searched for a named wait."""
+
+_ROUTER_WAIT = re.compile(
+    r"(?:try\s+again\s+in|retry\s+after)\s+(\d{1,9}(?:\.\d{1,9})?)\s*"
+    r"(?:seconds?|secs?|s)\b",
+    re.IGNORECASE,
+)
+
+
+def parse_router_wait(status_code: int, content: bytes) -> float | None:
+    """Seconds an error's message asks us to wait when no header does: LiteLLM's router
+    answers 429 "... Try again in 2 seconds ..." while every deployment cools down (also
+    "retry after 1.5 s"). ``None`` for another status, or when the message names no wait."""
+    if status_code not in ROUTER_WAIT_STATUSES or not content:
+        return None
+    match = _ROUTER_WAIT.search(content[:MAX_ROUTER_WAIT_SCAN].decode("utf-8", "replace"))
+    if match is None:
+        return None
+    seconds = float(match.group(1))
+    return seconds if math.isfinite(seconds) else None
+
+
 def server_says_retry(headers: Mapping[str, str]) -> bool | None:
     """The server's explicit signal (``x-should-retry: true|false``), or ``None``."""
     value = _header(headers, "x-should-retry")
@@ -76,8 +109,9 @@ class RetryPolicy:
 
     The *n*-th retry waits ``min(max_delay, initial_delay * 2 ** (n - 1))``, reduced by up to
     ``jitter`` (a fraction) at random so many clients do not retry in step. A server's
-    ``Retry-After`` replaces the computed delay when it is no more than ``max_retry_after``;
-    a longer wait is not made, the error is raised with its ``retry_after`` instead.
+    ``Retry-After`` (or, with none, a wait its 429 or 503 message names: "try again in 2
+    seconds") replaces the computed delay when it is no more than ``max_retry_after``; a
+    longer wait is not made, the error is raised with its ``retry_after`` instead.
     """
 
     max_retries: int = 2
@@ -132,11 +166,14 @@ class RetryPolicy:
         elapsed: float,
         now: float,
         replayable: bool = True,
+        named_wait: float | None = None,
     ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up.
 
         ``attempt`` is the number of attempts made so far; ``status_code`` is ``None`` for a
-        connection error or timeout; ``elapsed`` is the time since the call started.
+        connection error or timeout; ``elapsed`` is the time since the call started;
+        ``named_wait`` is a wait the error's message named (:func:`parse_router_wait`), taken
+        like a ``Retry-After`` when the headers name none: no longer than ``max_retry_after``.
         """
         if attempt > self.max_retries or not replayable:
             return None
@@ -149,6 +186,8 @@ class RetryPolicy:
         delay = self.backoff(attempt)
         if status_code is not None:
             asked = parse_retry_after(headers, now)
+            if asked is None:
+                asked = named_wait
             if asked is not None:
                 if asked > self.max_retry_after:
                     return None

@@ -117,10 +117,23 @@ def cli_message(error: BaseException) -> str:
     return printable(text)
 
 
+def as_json(result: Transcription, indent: int | None = None) -> str:
+    """A JSON result as the command writes it: the server's fields, then, when the router
+    said anything, ``route`` (its fields that were sent) and ``cost``."""
+    body = result.model_dump_json(indent=indent, exclude_none=True)
+    route = result.route
+    if route.is_empty:
+        return body
+    data = json.loads(body)
+    data["route"] = route.model_dump(exclude_none=True)
+    data["cost"] = route.cost
+    return json.dumps(data, indent=indent, ensure_ascii=False)
+
+
 def render(result: Any) -> str:
     """A result as the text of its transcript file."""
     if isinstance(result, Transcription):
-        return result.model_dump_json(indent=2, exclude_none=True) + "\n"
+        return as_json(result, indent=2) + "\n"
     text = str(result)
     return text if text.endswith("\n") else text + "\n"
 
@@ -138,7 +151,7 @@ def stdout_text(results: Sequence[tuple[Path, Any]], fmt: str, *, several: bool)
     if EXTENSIONS[fmt] == "json":
         lines = []
         for source, result in results:
-            body = result.model_dump_json(exclude_none=True)
+            body = as_json(result)
             # ensure_ascii: a file name that is not UTF-8 still gives valid JSON
             head = '{"input": ' + json.dumps(str(source))
             lines.append(head + ("}" if body == "{}" else ", " + body[1:]) + "\n")

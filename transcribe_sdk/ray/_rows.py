@@ -32,9 +32,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("request_id", "string"),
     ("usage", "string"),
     ("segments", "string"),
+    ("route", "string"),
+    ("cost", "float64"),
     ("error", "string"),
 )
-"""Every output column and its Arrow type; ``usage`` and ``segments`` hold JSON text."""
+"""Every output column and its Arrow type; ``usage``, ``segments`` and ``route`` (what the
+router said: deployment, retries, cost) hold JSON text; ``cost`` is the router's cost, or null
+when it did not say."""
 RESPONSE_COLUMN = ("response", "string")
 """Added with ``keep_response=True``: the whole answer (JSON text for the JSON formats)."""
 KEY_DIGEST_CHARS = 32
@@ -80,11 +84,15 @@ def _json(value: Any) -> str | None:
     return str(value.model_dump_json(exclude_none=True))
 
 
-def result_row(path: str, key: str, result: Any, keep_response: bool) -> dict[str, Any]:
-    """The row of a transcribed file: a ``Transcription`` or the text of a text format."""
+def result_row(
+    path: str, key: str, result: Any, keep_response: bool, route: Any = None
+) -> dict[str, Any]:
+    """The row of a transcribed file: a ``Transcription`` or the text of a text format;
+    ``route`` is the answer's (the result's own when not given)."""
     from ..models import Transcription
 
     row: dict[str, Any] = {"path": path, "key": key, "error": None}
+    row.update(_route_columns(route if route is not None else getattr(result, "route", None)))
     if isinstance(result, Transcription):
         duration = getattr(result, "duration", None)
         row.update(
@@ -106,10 +114,18 @@ def result_row(path: str, key: str, result: Any, keep_response: bool) -> dict[st
     return row
 
 
+def _route_columns(route: Any) -> dict[str, Any]:
+    if route is None or route.is_empty:
+        return {"route": None, "cost": None}
+    return {"route": route.model_dump_json(exclude_none=True), "cost": route.cost}
+
+
 def error_row(path: str, key: str | None, error: BaseException) -> dict[str, Any]:
-    """The row of a file that failed: ``error`` is ``"<Type>: <message>"``."""
+    """The row of a file that failed: ``error`` is ``"<Type>: <message>"``; ``route`` and
+    ``cost`` are the failed answer's, when the router said (a failed request may be billed)."""
     message = error.message if isinstance(error, TranscribeError) else str(error)
-    return {"path": path, "key": key, "error": f"{type_name(error)}: {message}"}
+    row = {"path": path, "key": key, "error": f"{type_name(error)}: {message}"}
+    return {**row, **_route_columns(getattr(error, "route", None))}
 
 
 def to_table(rows: Iterable[dict[str, Any]], keep_response: bool) -> pa.Table:

@@ -10,13 +10,14 @@ here, so every retry asks the limiter too, and a 429 pauses the whole cluster, n
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._http.retry import RetryPolicy
+from .._http.retry import RetryPolicy, parse_router_wait
 from ..errors import APIConnectionError, APIStatusError, InvalidInputError, RateLimitError
 from ._rows import error_row, file_key, result_row, row_key, to_table
 
@@ -99,8 +100,8 @@ class TranscribeBatch:
             if key in self._settings.done:
                 return None
             upload: Any = Path(path) if data is None else (Path(path).name, data)
-            result = await self._transcribe(upload)
-            return result_row(path, key, result, self._settings.keep_response)
+            raw = await self._transcribe(upload)
+            return result_row(path, key, raw.parsed, self._settings.keep_response, raw.route)
         except Exception as exc:  # a failure is a row; only the job's own end stops it
             return error_row(path, key, exc)
 
@@ -112,7 +113,7 @@ class TranscribeBatch:
             attempt += 1
             token = None if self._limiter is None else await self._limiter.acquire.remote()
             try:
-                return await self._client.transcribe(
+                return await self._client.with_raw_response.transcribe(
                     upload,
                     model=settings.model,
                     response_format=settings.response_format,
@@ -135,7 +136,12 @@ class TranscribeBatch:
         status = exc.status_code if isinstance(exc, APIStatusError) else None
         headers = exc.headers if isinstance(exc, APIStatusError) else None
         delay = policy.next_delay(
-            attempt=attempt, status_code=status, headers=headers, elapsed=elapsed, now=time.time()
+            attempt=attempt,
+            status_code=status,
+            headers=headers,
+            elapsed=elapsed,
+            now=time.time(),
+            named_wait=None if status is None else _named_wait(status, exc),
         )
         if isinstance(exc, RateLimitError) and self._limiter is not None:
             wait = delay if delay is not None else exc.retry_after or policy.backoff(attempt)
@@ -148,3 +154,10 @@ class TranscribeBatch:
                 exc.message += f" Gave up after {attempt} attempts."
                 exc.args = (exc.message,)
         return delay
+
+
+def _named_wait(status: int, exc: BaseException) -> float | None:
+    """The wait a router named in the error's message ("Try again in 2 seconds")."""
+    body = getattr(exc, "body", None)
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    return parse_router_wait(status, text.encode("utf-8", "replace"))
