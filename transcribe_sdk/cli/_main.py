@@ -34,6 +34,7 @@ from ..errors import InvalidInputError, TranscribeError
 from ._args import MIN_CHUNK_MB, build_parser, call_options, parse_extra
 from ._output import (
     EXTENSIONS,
+    asked_format,
     blocked,
     check_writable,
     cli_message,
@@ -43,6 +44,7 @@ from ._output import (
     relative_to_argument,
     render,
     stdout_text,
+    subtitles,
     write_atomically,
 )
 from ._progress import Progress
@@ -115,6 +117,8 @@ class _Run:
 
     def deliver(self, item: BatchResult[Any]) -> None:
         # Written as each file finishes, so a stopped run keeps its work and the next skips it.
+        if item.error is None and asked_format(self.args) != self.args.format:
+            item = BatchResult(item.index, item.input, subtitles(self.args, item.result))
         self.finished[item.input] = item
         problem = None if item.error is None else cli_message(item.error)
         if problem is None and not self.args.stdout:
@@ -329,7 +333,7 @@ def _transcribe_all(
         client.transcribe_many(
             sent,
             model=args.model,
-            response_format=args.format,
+            response_format=asked_format(args),
             max_concurrency=args.concurrency,
             on_progress=lambda _done, _total, item: deliver(
                 BatchResult(item.index, files[item.index], item.result, item.error)
@@ -346,7 +350,7 @@ def _transcribe_all(
             value = client.transcribe_long(
                 source,
                 model=args.model,
-                response_format=args.format,
+                response_format=asked_format(args),
                 max_chunk_bytes=int(args.max_chunk_mb * 1_000_000),
                 max_chunk_seconds=args.max_chunk_seconds,
                 max_concurrency=args.concurrency,

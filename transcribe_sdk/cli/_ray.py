@@ -206,11 +206,14 @@ def transcribe_args_on_ray(
     ``args.model``, ``args.format``, ``args.retries``, ``args.timeout``, ``args.local``,
     ``args.base_url``, ``args.concurrency``, ``args.max_in_flight``, ``args.rpm``,
     ``args.split``) and its ``transcribe`` options."""
+    from ._output import asked_format
+
     return transcribe_on_ray(
         files,
         address=args.ray,
         model=args.model,
-        response_format=args.format,
+        # verbose_json when the command makes the subtitles itself (--min-cue-duration)
+        response_format=asked_format(args),
         options={**options, "max_retries": args.retries, "timeout": args.timeout},
         deliver=deliver,
         base_url="local" if args.local else args.base_url,
