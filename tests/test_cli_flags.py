@@ -419,3 +419,42 @@ def test_min_cue_duration_must_be_a_number_of_seconds(
         cli.run([str(two[0]), "-f", "srt", f"--min-cue-duration={bad}"])
     assert exited.value.code == 2
     assert "--min-cue-duration: expects a number of 0 or more" in capsys.readouterr().err
+
+
+# -- the command's words -----------------------------------------------------------------------
+
+
+def test_a_missing_key_names_the_flags(
+    two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRANSCRIBE_API_KEY", raising=False)
+    monkeypatch.delenv("TRANSCRIBE_BASE_URL", raising=False)
+    err = io.StringIO()
+    assert cli.run([str(two[0])], stdout=io.StringIO(), stderr=err) == 2
+    line = err.getvalue()
+    assert "TRANSCRIBE_API_KEY" in line
+    assert "--api-key" in line
+    assert "--no-auth" in line
+    assert "api_key=" not in line
+    assert "client" not in line
+
+
+def test_the_commands_words_for_a_file(fake: Fake, tmp_path: Path) -> None:
+    long = tmp_path / "long.wav"
+    shutil.copy(FIXTURES / "hello.wav", long)
+    odd = tmp_path / "noext"
+    odd.write_bytes(b"\x00\x01" * 500)
+    result = fake.run(long, odd, "--max-audio-seconds", "0.5")
+    assert result.code == 1
+    assert "over --max-audio-seconds 0.5" in result.stderr
+    assert "--split" in result.stderr
+    assert "transcribe_long" not in result.stderr
+    assert "Give the file its audio extension" in result.stderr
+    assert "tuple" not in result.stderr
+    assert "noext: cannot tell" in result.stderr  # no "file: " before it
+
+
+def test_empty_stdin_says_to_pipe_audio(fake: Fake) -> None:
+    err = io.StringIO()
+    assert cli.run(["-"], stdout=io.StringIO(), stderr=err, stdin=io.BytesIO(b"")) == 1
+    assert "standard input is empty: pipe the audio in" in err.getvalue()

@@ -200,6 +200,7 @@ def settle(
         retry_after=parse_retry_after(response.headers, now),
         upload_size=call.upload_size,
         where=call.where,
+        advice=not call.local,
         router=call.router or any(k.lower().startswith("x-litellm-") for k in response.headers),
     )
 

@@ -225,6 +225,29 @@ def _local_language_problem(client: Client, args: argparse.Namespace) -> str | N
     )
 
 
+def _local_model_problem(client: Client, args: argparse.Namespace, stderr: TextIO) -> str | None:
+    """With the local engine: load the model the files would use, once, before any file (a
+    model that cannot load is one problem of the model or the machine, not one per file), and
+    say which ``-m`` was taken by name while a folder of that name sits here."""
+    local = client.local_model
+    if local is None:
+        return None
+    from ..local._engine import ModelLoadError, model_folder, shared_engine
+
+    engine = shared_engine(local or None)
+    name = engine.resolve(args.model)
+    if name == args.model and Path(name).is_dir() and not model_folder(name):
+        stderr.write(
+            f"transcribe: note: -m/--model {name} is faster-whisper's model {name!r}, not the "
+            f"folder {name}/ here; write -m ./{name} for the folder\n"
+        )
+    try:
+        engine.model(name)
+    except ModelLoadError as exc:
+        return f"-m/--model {args.model}: {printable(str(exc))}"
+    return None
+
+
 def english_only(engine: Any, name: str) -> bool:
     """Whether the local model ``name`` transcribes English only: a ``.en`` name says so;
     otherwise the model is loaded (as the first file would) and asked."""
@@ -262,7 +285,9 @@ def _run(
                 continue
         todo.append(file)
     if todo:
-        problem = _local_language_problem(client, args)
+        problem = _local_model_problem(client, args, stderr) or _local_language_problem(
+            client, args
+        )
         if problem is not None:
             stderr.write(f"transcribe: {problem}\n")
             return 2

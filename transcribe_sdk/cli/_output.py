@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .._formats import CONTENT_TYPES
+from ..errors import MissingAPIKeyError
 from ..models import Transcription
 
 EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
@@ -103,16 +104,35 @@ _REWRITES = [
     (re.compile(r"\bextra_body\b"), "--extra"),
     (re.compile(r"\bbase_url\b"), "--base-url"),
     (re.compile(r"cannot set 'file'; pass it as the file"), "cannot set 'file'; it is the INPUT"),
+    (re.compile(r"\(transcribe_long splits long audio\)"), "(--split cuts it into pieces)"),
+    (
+        re.compile(r"Pass a \(filename, content, content_type\) tuple such as \([^)]*\)\."),
+        "Give the file its audio extension (talk.mp3), or convert it to WAV, MP3, FLAC, OGG, "
+        "M4A or WebM.",
+    ),
+    (
+        # the only stream or file object the command reads is standard input
+        re.compile(r"^(the stream is empty|the file object has no bytes left to read .*)$"),
+        "standard input is empty: pipe the audio in (transcribe - < talk.mp3)",
+    ),
 ]
+_NO_KEY = (
+    "no API key: set $TRANSCRIBE_API_KEY (or pass --api-key KEY); for a server without auth "
+    "add --no-auth, and --local transcribes offline with no key"
+)
 
 
 def cli_message(error: BaseException) -> str:
     """An error's message as the command says it: its flags, not Python argument names, and
     printable text only."""
+    if isinstance(error, MissingAPIKeyError):
+        return _NO_KEY
     text = str(error)
     param = getattr(error, "param", None)
     if isinstance(param, str) and param in _FLAGS and text.startswith(f"{param}: "):
         text = f"{_FLAGS[param]}: {text[len(param) + 2 :]}"
+    elif param == "file" and text.startswith("file: "):  # the line names the INPUT already
+        text = text[len("file: ") :]
     text = _OWN_KEYWORD.sub(
         lambda m: (
             f"has its own flag; use {_FLAGS.get(m[1], m[1])}"
