@@ -350,7 +350,7 @@ def _transcribe_all(
             raise InvalidInputError("--ray", "reads files by path; standard input (-) cannot go")
         from ._ray import transcribe_args_on_ray
 
-        transcribe_args_on_ray(files, args, options, deliver)
+        transcribe_args_on_ray(files, args, options, deliver, say=progress.note)
         return
     # The input "-" is sent as standard input's bytes, named "stdin" (its format is sniffed).
     sent = [("stdin", args.stdin) if file is STDIN else file for file in files]
