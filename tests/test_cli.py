@@ -91,12 +91,18 @@ def test_output_paths(tmp_path: Path) -> None:
         a / "solo.flac": Path("solo.flac"),
         b / "x" / "talk.wav": Path("x/talk.wav"),
     }
+    for source in sources:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(b"")
     assert cli.output_paths(sources, "srt", None) == {
-        a / "talk.mp3": a / "talk.mp3.srt",  # the input's whole name, next to it
+        a / "talk.mp3": a / "talk.mp3.srt",  # talk.wav beside it: the whole name
         a / "talk.wav": a / "talk.wav.srt",
-        a / "solo.flac": a / "solo.flac.srt",
-        b / "x" / "talk.wav": b / "x" / "talk.wav.srt",
+        a / "solo.flac": a / "solo.srt",  # subtitles: the name a media player looks for
+        b / "x" / "talk.wav": b / "x" / "talk.srt",
     }
+    assert cli.output_paths(sources, "srt", tmp_path / "out")[b / "x" / "talk.wav"] == (
+        tmp_path / "out" / "x" / "talk.srt"
+    )
     out = tmp_path / "out"
     assert cli.output_paths(sources, "text", out) == {
         a / "talk.mp3": out / "talk.mp3.txt",  # under -o: the path below the argument
@@ -104,9 +110,10 @@ def test_output_paths(tmp_path: Path) -> None:
         a / "solo.flac": out / "solo.flac.txt",
         b / "x" / "talk.wav": out / "x" / "talk.wav.txt",
     }
-    for fmt, ext in [("json", "json"), ("verbose_json", "json"), ("vtt", "vtt")]:
+    for fmt, ext in [("json", "json"), ("verbose_json", "json"), ("text", "txt")]:
         one = {a / "x.ogg": Path("x.ogg")}
         assert cli.output_paths(one, fmt, None) == {a / "x.ogg": a / f"x.ogg.{ext}"}
+    assert cli.output_paths({a / "x.ogg": Path("x.ogg")}, "vtt", None) == {a / "x.ogg": a / "x.vtt"}
 
 
 # -- writing transcripts -----------------------------------------------------------------------
@@ -132,8 +139,8 @@ def test_each_format(fake: Fake, tmp_path: Path, fmt: str) -> None:
     shutil.copy(FIXTURES / "hello.wav", source)
     assert fake.run(source, "--format", fmt).code == 0
     assert fake.server.requests[0].field("response_format") == fmt
-    ext = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}[fmt]
-    text = (tmp_path / f"talk.wav.{ext}").read_text()
+    name = {"json": "talk.wav.json", "verbose_json": "talk.wav.json", "text": "talk.wav.txt"}
+    text = (tmp_path / name.get(fmt, f"talk.{fmt}")).read_text()
     assert text.endswith("\n")
     if fmt in ("json", "verbose_json"):
         data = json.loads(text)
@@ -151,8 +158,10 @@ def test_output_dir(fake: Fake, audio: Path, tmp_path: Path) -> None:
     out = tmp_path / "deep" / "out"
     result = fake.run(audio / "hello.wav", audio / "sub", "-o", out, "-f", "srt")
     assert result.code == 0
+    # both would be out/hello.srt: each keeps its whole name
     assert sorted(p.name for p in out.iterdir()) == ["hello.mp3.srt", "hello.wav.srt"]
     assert not (audio / "hello.wav.srt").exists()
+    assert not (audio / "hello.srt").exists()
 
 
 def test_existing_outputs_are_skipped_unless_overwrite(fake: Fake, audio: Path) -> None:
@@ -519,9 +528,9 @@ def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[s
     assert "nothing matches 'missing.wav'" in done.stderr
     assert "3 done, 1 failed" in done.stderr
     expected = {
-        "hello.wav.srt": "hello.wav",
-        "numbers.wav.srt": "numbers.wav",
-        "sub/hello.mp3.srt": "hello.mp3",
+        "hello.srt": "hello.wav",
+        "numbers.srt": "numbers.wav",
+        "sub/hello.srt": "hello.mp3",
     }
     for name, source in expected.items():
         srt = (audio / name).read_text()
@@ -531,7 +540,7 @@ def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[s
             line for line in srt.splitlines() if line and "-->" not in line and not line.isdigit()
         )
         assert word_error_rate(manifest[source], words) < 0.35, (name, words)
-    assert not (audio / "notes.txt.srt").exists()
+    assert not (audio / "notes.srt").exists()
 
 
 def test_local_without_the_extra_is_a_clear_error(

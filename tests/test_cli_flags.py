@@ -374,3 +374,87 @@ def test_progress_on_a_real_terminal(tmp_path: Path, size: tuple[int, int]) -> N
     widest = max(len(line) for line in re.split(r"[\r\n]", text))
     assert widest <= (size[1] or 80)
     assert (tmp_path / "hello.wav.txt").exists()
+
+
+# -- --min-cue-duration ------------------------------------------------------------------------
+
+_WORDS = [{"id": i, "start": i * 0.3, "end": (i + 1) * 0.3, "text": f" w{i}"} for i in range(10)]
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("srt", ","), ("vtt", ".")])
+def test_min_cue_duration_asks_verbose_json_and_makes_the_subtitles_here(
+    fake: Fake, two: tuple[Path, Path], fmt: str, marker: str
+) -> None:
+    text = " ".join(f"w{i}" for i in range(10))
+    fake.server.add_result(text, segments=_WORDS, duration=3.0)
+    result = fake.run(two[0], "-f", fmt, "--min-cue-duration", "1.5")
+    assert result.code == 0, result.stderr
+    assert fake.server.requests[0].field("response_format") == "verbose_json"
+    written = (two[0].parent / f"a.{fmt}").read_text()
+    times = re.findall(
+        rf"(\d\d):(\d\d):(\d\d){re.escape(marker)}(\d{{3}}) --> "
+        rf"(\d\d):(\d\d):(\d\d){re.escape(marker)}(\d{{3}})",
+        written,
+    )
+    assert times
+    spans = [(int(t[2]) + int(t[3]) / 1000, int(t[6]) + int(t[7]) / 1000) for t in times]
+    assert all(end - start >= 1.5 - 0.002 for start, end in spans)
+    assert spans[-1][1] <= 3.0 + 1.5  # no drift past the audio
+    assert re.findall(r"w\d", written) == [f"w{i}" for i in range(10)]
+
+
+def test_without_min_cue_duration_the_server_renders_the_subtitles(
+    fake: Fake, two: tuple[Path, Path]
+) -> None:
+    assert fake.run(two[0], "-f", "srt").code == 0
+    assert fake.server.requests[0].field("response_format") == "srt"
+    assert (two[0].parent / "a.srt").read_text().startswith("1\n00:00:00,000 --> ")
+
+
+@pytest.mark.parametrize("bad", ["-1", "nan", "x"])
+def test_min_cue_duration_must_be_a_number_of_seconds(
+    two: tuple[Path, Path], bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.run([str(two[0]), "-f", "srt", f"--min-cue-duration={bad}"])
+    assert exited.value.code == 2
+    assert "--min-cue-duration: expects a number of 0 or more" in capsys.readouterr().err
+
+
+# -- the command's words -----------------------------------------------------------------------
+
+
+def test_a_missing_key_names_the_flags(
+    two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRANSCRIBE_API_KEY", raising=False)
+    monkeypatch.delenv("TRANSCRIBE_BASE_URL", raising=False)
+    err = io.StringIO()
+    assert cli.run([str(two[0])], stdout=io.StringIO(), stderr=err) == 2
+    line = err.getvalue()
+    assert "TRANSCRIBE_API_KEY" in line
+    assert "--api-key" in line
+    assert "--no-auth" in line
+    assert "api_key=" not in line
+    assert "client" not in line
+
+
+def test_the_commands_words_for_a_file(fake: Fake, tmp_path: Path) -> None:
+    long = tmp_path / "long.wav"
+    shutil.copy(FIXTURES / "hello.wav", long)
+    odd = tmp_path / "noext"
+    odd.write_bytes(b"\x00\x01" * 500)
+    result = fake.run(long, odd, "--max-audio-seconds", "0.5")
+    assert result.code == 1
+    assert "over --max-audio-seconds 0.5" in result.stderr
+    assert "--split" in result.stderr
+    assert "transcribe_long" not in result.stderr
+    assert "Give the file its audio extension" in result.stderr
+    assert "tuple" not in result.stderr
+    assert "noext: cannot tell" in result.stderr  # no "file: " before it
+
+
+def test_empty_stdin_says_to_pipe_audio(fake: Fake) -> None:
+    err = io.StringIO()
+    assert cli.run(["-"], stdout=io.StringIO(), stderr=err, stdin=io.BytesIO(b"")) == 1
+    assert "standard input is empty: pipe the audio in" in err.getvalue()

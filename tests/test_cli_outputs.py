@@ -113,6 +113,9 @@ def test_a_name_does_not_depend_on_the_rest_of_the_run(tmp_path: Path) -> None:
         tmp_path / "a" / "talk.wav": Path("a/talk.wav"),
         tmp_path / "b" / "talk.wav": Path("b/talk.wav"),
     }
+    for source in sources:  # real files: a subtitle's name looks at the input's folder
+        source.parent.mkdir(exist_ok=True)
+        source.write_bytes(WAV)
     for out in (None, tmp_path / "out"):
         together = output.output_paths(sources, "srt", out)
         for source, relative in sources.items():

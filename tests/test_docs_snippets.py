@@ -1,4 +1,4 @@
-"""Every ```python block of the docs (docs/*.md) and README.md runs as written.
+"""Every ```python and ```bash block of the docs (docs/*.md) and README.md runs as written.
 
 Each page's blocks run in one subprocess (the local model is loaded once per page), each block
 in a fresh namespace, with ``TRANSCRIBE_BASE_URL=local`` and no key: ``Client()`` is the local
@@ -8,9 +8,17 @@ what they write stays out of the repository. Standard input is ``examples/audio/
 (for the snippets that read audio from it). A block defining zero-argument ``test_*``
 functions has them called, as pytest would.
 
-A block that cannot run offline (it needs an API key, a running server, a package the
-project does not depend on) is preceded by ``<!-- snippet: skip (why) -->`` and is compiled
-only.
+The ```bash blocks of a page run after its python blocks, in the same folder, each in
+``bash -e -o pipefail`` with the package's commands on ``PATH`` and the same environment: a
+command that would call the router (``transcribe talk.mp3``) runs against the local engine
+instead, the offline stand-in for the network. The folder also holds the inputs the commands
+name (``talk.mp3``, ``recordings/``, ``calls/*.wav``, ...), copies of the sample audio.
+
+A block that cannot run here (it installs packages, starts a server that runs until stopped,
+needs a running server, a Ray cluster or a program the project does not depend on) is preceded
+by ``<!-- snippet: skip (why) -->`` and is compiled (python) or syntax-checked (bash) only;
+:func:`test_snippet_census` counts them. Nothing a block writes lands in the repository: the
+clone's ``git status`` is the same before and after.
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ TIMEOUT = 300  # seconds for one page, every block included
 AT_ONCE = 2  # pages run at once (the machine may have 2 cores)
 
 _FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<body>.*?)^(?P=indent)```", re.S | re.M
+    r"^(?P<indent>[ \t]*)```(?P<lang>python|bash)[ \t]*\n(?P<body>.*?)^(?P=indent)```",
+    re.S | re.M,
 )
 _SKIP = re.compile(r"<!--\s*snippet:\s*skip\s*\((?P<why>[^)]+)\)\s*-->\s*$")
 
@@ -46,6 +55,7 @@ class Snippet:
     line: int
     code: str
     skip: str | None
+    lang: str = "python"
 
 
 def snippets_of(path: Path) -> list[Snippet]:
@@ -60,6 +70,7 @@ def snippets_of(path: Path) -> list[Snippet]:
                 line=text.count("\n", 0, match.start()) + 1,
                 code=textwrap.dedent(match.group("body")),
                 skip=marker.group("why") if marker else None,
+                lang=match.group("lang"),
             )
         )
     return found
@@ -86,27 +97,38 @@ json.dump(results, open(sys.argv[2], "w", encoding="utf-8"))
 """
 
 
+# The inputs the docs' commands name, as copies of the sample audio.
+_INPUTS = {
+    "talk.mp3": "hello.mp3",
+    "meeting.mp3": "hello.mp3",
+    "long-meeting.mp3": "hello.mp3",
+    "recordings/talk.wav": "hello.wav",
+    "calls/a.wav": "hello.wav",
+    "interviews/one.wav": "hello.wav",
+}
+
+
 def _workspace(folder: Path) -> Path:
     shutil.copytree(ROOT / "examples" / "audio", folder / "examples" / "audio")
     shutil.copytree(ROOT / "tests" / "fixtures", folder / "tests" / "fixtures")
+    for name, source in _INPUTS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "tests" / "fixtures" / source, folder / name)
     return folder
 
 
-def run_page(path: Path, folder: Path) -> list[str | None]:
-    """Run the page's runnable blocks; for each, ``None`` or the traceback."""
-    runnable = [s for s in snippets_of(path) if s.skip is None]
-    work = _workspace(folder)
-    blocks = folder / "blocks.json"
-    out = folder / "results.json"
-    blocks.write_text(
-        json.dumps([{"where": f"{s.page}:{s.line}", "code": s.code} for s in runnable]),
-        encoding="utf-8",
-    )
+def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
     env.update(TRANSCRIBE_BASE_URL="local", HF_HUB_OFFLINE="1", PYTHONIOENCODING="utf-8")
+    # the package's commands (transcribe, transcribe-sdk) of the interpreter running the tests
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def _run_bash(snippet: Snippet, work: Path, env: dict[str, str]) -> str | None:
     with open(work / "examples" / "audio" / "hello.wav", "rb") as stdin:
         done = subprocess.run(
-            [sys.executable, "-c", _RUNNER, str(blocks), str(out)],
+            ["bash", "-e", "-o", "pipefail", "-c", snippet.code],
             cwd=work,
             env=env,
             stdin=stdin,
@@ -115,9 +137,44 @@ def run_page(path: Path, folder: Path) -> list[str | None]:
             timeout=TIMEOUT,
             check=False,
         )
-    assert done.returncode == 0, done.stderr
-    results: list[str | None] = json.loads(out.read_text(encoding="utf-8"))
-    return results
+    if done.returncode == 0:
+        return None
+    return f"exit status {done.returncode}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+
+
+def run_page(path: Path, folder: Path) -> list[str | None]:
+    """Run the page's runnable blocks, python first, then bash; for each, in the page's
+    order, ``None`` or what went wrong."""
+    snippets = [s for s in snippets_of(path) if s.skip is None]
+    runnable = [s for s in snippets if s.lang == "python"]
+    work = _workspace(folder)
+    env = _environment()
+    blocks = folder / "blocks.json"
+    out = folder / "results.json"
+    blocks.write_text(
+        json.dumps([{"where": f"{s.page}:{s.line}", "code": s.code} for s in runnable]),
+        encoding="utf-8",
+    )
+    errors: dict[int, str | None] = {}
+    if runnable:
+        with open(work / "examples" / "audio" / "hello.wav", "rb") as stdin:
+            done = subprocess.run(
+                [sys.executable, "-c", _RUNNER, str(blocks), str(out)],
+                cwd=work,
+                env=env,
+                stdin=stdin,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        assert done.returncode == 0, done.stderr
+        ran: list[str | None] = json.loads(out.read_text(encoding="utf-8"))
+        errors.update({s.line: e for s, e in zip(runnable, ran, strict=True)})
+    for snippet in snippets:
+        if snippet.lang == "bash":
+            errors[snippet.line] = _run_bash(snippet, work, env)
+    return [errors[s.line] for s in snippets]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +191,13 @@ def page_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Fu
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_snippet_compiles(page: Path) -> None:
     for snippet in snippets_of(page):
-        compile(snippet.code, f"{snippet.page}:{snippet.line}", "exec")
+        if snippet.lang == "python":
+            compile(snippet.code, f"{snippet.page}:{snippet.line}", "exec")
+        else:
+            checked = subprocess.run(
+                ["bash", "-n", "-c", snippet.code], capture_output=True, text=True, check=False
+            )
+            assert checked.returncode == 0, f"{snippet.page}:{snippet.line}: {checked.stderr}"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -149,8 +212,45 @@ def test_snippets_run_as_written(page: Path, page_runs: dict[str, Future[list]])
     assert not failures, "\n\n".join(failures)
 
 
-def test_snippets_are_found_and_skips_say_why() -> None:
+def _git_status() -> str:
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("not a git clone")
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def status_before() -> str:
+    return _git_status()
+
+
+def test_the_clone_is_left_clean(status_before: str, page_runs: dict[str, Future[list]]) -> None:
+    for run in page_runs.values():
+        run.result()  # every page has run (a failure is reported by its own test)
+    assert _git_status() == status_before
+
+
+def test_snippet_census() -> None:
+    """How many blocks run and how many are skipped, and why: printed (``pytest -s``) and
+    bounded, so a page cannot quietly stop running its blocks."""
     every = [s for page in PAGES for s in snippets_of(page)]
+    run = [s for s in every if s.skip is None]
+    skipped = [s for s in every if s.skip is not None]
+    print(f"\n{len(every)} blocks: {len(run)} run, {len(skipped)} skipped")
+    for snippet in skipped:
+        print(f"  skipped {snippet.page}:{snippet.line} ({snippet.lang}): {snippet.skip}")
+    assert len([s for s in run if s.lang == "bash"]) >= 5
+    assert len(skipped) <= len(every) // 3
+
+
+def test_snippets_are_found_and_skips_say_why() -> None:
+    every = [s for page in PAGES for s in snippets_of(page) if s.lang == "python"]
     assert len(every) >= 60
     runnable = [s for s in every if s.skip is None]
     assert len(runnable) >= len(every) * 3 // 4  # most run; a few need a key or a server

@@ -94,6 +94,17 @@ def test_the_local_engine_is_named_and_gets_no_router_advice() -> None:
     assert "from the local engine:" in message
     assert "local.invalid" not in message
     assert "allowed_providers" not in message
+    assert "Check the parameters" not in message  # its own words say what is wrong
+
+
+def test_a_corrupt_file_is_named_as_corrupt() -> None:
+    with Client(base_url="local") as client, pytest.raises(BadRequestError) as info:
+        client.transcribe(("x.mp3", bytes(range(256)) * 40), model="tiny.en")
+    message = str(info.value)
+    assert "could not be decoded as audio" in message
+    assert "corrupt, cut short, or not a sound or video file" in message
+    assert "Errno" not in message
+    assert "'None'" not in message
 
 
 # -- one rule for text: no surrounding whitespace ------------------------------------------------

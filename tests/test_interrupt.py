@@ -209,3 +209,58 @@ async def test_cancelling_async_transcribe_many_cancels_the_requests_in_flight()
     assert still_held
     assert [item.input[0] for item in finished] == ["fast.wav"]
     assert "later.wav" not in _filenames(server)
+
+
+# -- the local engine: the model stops, the process does not abort ---------------------------
+
+LONG = FIXTURES / "long_speech.wav"  # a minute of speech: many segments to stop between
+
+_LOCAL_BATCH = """
+import sys
+from transcribe_sdk import Client
+print("started", flush=True)
+Client(base_url="local").transcribe_many([sys.argv[1], sys.argv[2]], model="tiny.en")
+"""
+
+
+def test_ctrl_c_in_local_transcribe_many_stops_the_model_without_an_abort(
+    tmp_path: Path,
+) -> None:
+    # No `with`, no close(): the interpreter's exit must still stop CTranslate2's threads,
+    # which abort the process ("terminate called without an active exception") otherwise.
+    second = tmp_path / "again.wav"
+    shutil.copy(LONG, second)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("TRANSCRIBE_BASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LOCAL_BATCH, str(LONG), str(second)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "started\n"
+        time.sleep(3)  # the model is loaded and decoding both files
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=WAIT_LIMIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert "terminate called" not in err
+    assert process.returncode in (-signal.SIGINT, 1, 130), err
+    assert "KeyboardInterrupt" in err
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_local_async_call_stops_the_model() -> None:
+    from transcribe_sdk.local import _inprocess
+
+    async with AsyncClient(base_url="local") as client:
+        with anyio.move_on_after(1.0) as scope:
+            await client.transcribe(LONG, model="tiny.en")
+        assert scope.cancelled_caught  # returned without waiting for the minute of audio
+    # closing the client waited for its model to stop at its next segment: nothing runs
+    assert all(not running._events for running in list(_inprocess._EVERY))

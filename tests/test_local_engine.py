@@ -34,7 +34,7 @@ import pytest
 from wer import edit_distance, in_order_recall, normalise, word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
-from transcribe_sdk.errors import BadRequestError, MissingAPIKeyError
+from transcribe_sdk.errors import BadRequestError, InternalServerError, MissingAPIKeyError
 from transcribe_sdk.local import shared_engine
 from transcribe_sdk.local._engine import temperature_schedule
 from transcribe_sdk.models import Transcription, VerboseTranscription
@@ -577,15 +577,42 @@ async def test_corrupt_audio_is_a_bad_request(transcribe: Transcribe, case: str)
     assert caught.value.error_param == "file"
     assert "could not be decoded" in str(caught.value)
     assert caught.value.attempts == 1  # a 400 is not retried
+    # what is wrong with the file, in words: no errno, no file name 'None', no generic advice
+    assert "Errno" not in str(caught.value)
+    assert "'None'" not in str(caught.value)
+    assert "Check the parameters" not in str(caught.value)
 
 
-def test_a_model_that_cannot_load_is_a_bad_request(sync_client: Client, tmp_path: Path) -> None:
+def test_a_model_that_cannot_load_is_the_models_problem(
+    sync_client: Client, tmp_path: Path
+) -> None:
     # A folder names a model location; this one holds no model.
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InternalServerError) as caught:
         sync_client.transcribe(EMPTY, model=str(tmp_path))
+    assert caught.value.status_code == 503
     assert caught.value.error_param == "model"
-    assert "could not be loaded" in str(caught.value)
+    assert caught.value.attempts == 1  # x-should-retry: false, no retry mends it
+    assert "could not be loaded on this machine" in str(caught.value)
+    assert "not the audio" in str(caught.value)
     assert str(tmp_path) not in shared_engine()._models
+
+
+def test_a_folder_named_like_a_model_is_a_model_only_written_as_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transcribe_sdk.local._engine import model_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "small").mkdir()
+    (tmp_path / "mine").mkdir()
+    engine = shared_engine()
+    assert engine.resolve("small") == "small"  # the model called small, by name
+    assert not model_folder("small")
+    assert model_folder("./small")
+    assert engine.resolve("./small") == "./small"
+    assert engine.resolve("mine") == engine.default_model  # a bare name, no model in it
+    (tmp_path / "mine" / "model.bin").write_bytes(b"")
+    assert engine.resolve("mine") == "mine"  # a bare folder holding a model
 
 
 # -- choosing the engine -------------------------------------------------------------------------

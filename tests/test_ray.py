@@ -34,7 +34,12 @@ from transcribe_sdk.cli._ray import (  # noqa: E402
     transcribe_args_on_ray,
     transcribe_on_ray,
 )
-from transcribe_sdk.ray import RateLimit, transcribe_dataset  # noqa: E402
+from transcribe_sdk.ray import (  # noqa: E402
+    RateLimit,
+    cluster_cpus,
+    default_concurrency,
+    transcribe_dataset,
+)
 
 pytestmark = [
     pytest.mark.network,
@@ -214,6 +219,40 @@ def test_bad_options_fail_before_the_job_starts() -> None:
         transcribe_dataset(ds, model="m", api_key=API_KEY, concurrency=0)
     with pytest.raises(InvalidInputError, match="rate_limit"):
         transcribe_dataset(ds, model="m", api_key=API_KEY, rate_limit=5)  # type: ignore[arg-type]
+
+
+def test_actors_the_cluster_cannot_place_fail_at_once() -> None:
+    # 8 network actors of 0.25 CPU fill both CPUs: nothing left to run Ray Data's own tasks.
+    ds = ray.data.from_items(_items(1))
+    started = time.monotonic()
+    with pytest.raises(InvalidInputError, match="concurrency") as caught:
+        transcribe_dataset(ds, model="m", api_key=API_KEY, concurrency=8)
+    assert time.monotonic() - started < 60  # refused when built, not a job waiting for ever
+    message = str(caught.value)
+    assert "8 actors reserving 0.25 CPU each need 2 CPUs" in message
+    assert "concurrency=4 or less" in message
+    with pytest.raises(InvalidInputError, match="num_cpus"):
+        transcribe_dataset(ds, model="m", api_key=API_KEY, concurrency=1, num_cpus=2)
+    transcribe_dataset(ds, model="m", api_key=API_KEY, concurrency=(1, 16))  # a min that fits
+
+
+def test_the_default_concurrency_follows_the_clusters_cpus() -> None:
+    assert cluster_cpus() == 2
+    assert default_concurrency(0.25, 2) == 4  # one CPU kept for reading
+    assert default_concurrency(1.0, 2) == 1
+    assert default_concurrency(1.0, 1) == 1  # never 0
+    assert default_concurrency(0.25, 64) == 32  # bounded
+    assert default_concurrency(0.25, 8) == 28
+
+
+def test_an_unreachable_cluster_is_one_line_naming_ray(tmp_path: Path) -> None:
+    from transcribe_sdk.cli._ray import _unreachable
+
+    no_cluster = ConnectionError("Could not find any running Ray instance.")
+    assert "ray start --head" in _unreachable("auto", no_cluster)
+    no_client = ValueError("Ray Client requires pip package `ray[client]`.")
+    assert "pip install 'ray[client]'" in _unreachable("ray://head:10001", no_client)
+    assert "\n" not in _unreachable("h:6379", OSError("a\nb"))
 
 
 def test_local_engine_loads_once_per_actor_and_transcribes(manifest: dict[str, str]) -> None:

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from transcribe_sdk.errors import InvalidInputError
 from transcribe_sdk.models import Segment, Transcription, VerboseTranscription
-from transcribe_sdk.subtitles import Cue, format_timestamp, make_cues, to_srt, to_vtt
+from transcribe_sdk.subtitles import (
+    DEFAULT_MIN_DURATION,
+    Cue,
+    format_timestamp,
+    make_cues,
+    to_srt,
+    to_vtt,
+)
 
 # -- a tiny SRT / WebVTT reader ---------------------------------------------------------------
 
@@ -257,7 +264,13 @@ def test_bad_limits_are_refused() -> None:
 
 def test_segments_missing_times_follow_the_previous_one() -> None:
     cues = make_cues(
-        [seg(1.0, 2.0, "one"), seg(None, 3.0, "two"), seg(3.5, None, "three"), seg(None, None, "4")]
+        [
+            seg(1.0, 2.0, "one"),
+            seg(None, 3.0, "two"),
+            seg(3.5, None, "three"),
+            seg(None, None, "4"),
+        ],
+        min_duration=0,
     )
     assert [(c.start, c.end) for c in cues] == [(1.0, 2.0), (2.0, 3.0), (3.5, 3.5), (3.5, 3.5)]
 
@@ -270,7 +283,8 @@ def test_times_never_go_backwards_and_start_is_not_after_end() -> None:
             seg(7.0, 6.5, "c"),  # ends before it starts
             seg(math.nan, math.inf, "d"),
             seg(-3.0, 8.0, "e"),
-        ]
+        ],
+        min_duration=0,
     )
     assert [c.lines[0] for c in cues] == ["a", "b", "c", "d", "e"]
     for cue in cues:
@@ -376,7 +390,7 @@ def test_min_duration_applies_to_the_cues_a_segment_is_split_into() -> None:
     # Four lines of 10 chars and a last line of one short word: split by two lines, the last
     # cue would get 1/9 of 3 s (a flash); with min_duration it gets 1 s, the others share the rest.
     text = "aaaa bbbbb " * 4 + "c"
-    flash = make_cues([seg(0.0, 3.0, text)], max_line_chars=10, max_lines=2)
+    flash = make_cues([seg(0.0, 3.0, text)], max_line_chars=10, max_lines=2, min_duration=0)
     assert [len(c.lines) for c in flash] == [2, 2, 1]
     assert flash[-1].end - flash[-1].start < 0.2
     cues = make_cues([seg(0.0, 3.0, text)], max_line_chars=10, max_lines=2, min_duration=1.0)
@@ -394,7 +408,56 @@ def test_min_duration_applies_to_the_cues_a_segment_is_split_into() -> None:
 def test_a_split_segment_too_short_for_min_duration_is_shared_equally() -> None:
     text = "aaaa bbbbb " * 4 + "c"
     cues = make_cues([seg(0.0, 1.5, text)], max_line_chars=10, max_lines=2, min_duration=1.0)
-    assert [c.end - c.start for c in cues] == pytest.approx([0.5, 0.5, 0.5])
+    # equal shares of the segment; the last one then runs on into the silence after it
+    assert [c.end - c.start for c in cues] == pytest.approx([0.5, 0.5, 1.0])
+    assert cues[-1].start == pytest.approx(1.0)
+
+
+# -- the default minimum, without drift ----------------------------------------------------------
+
+
+def test_the_default_minimum_is_five_sixths_of_a_second() -> None:
+    assert pytest.approx(5 / 6) == DEFAULT_MIN_DURATION
+    cues = make_cues([seg(1.0, 1.345, "blink"), seg(9.0, 10.0, "later")])
+    assert cues[0].end - cues[0].start == pytest.approx(DEFAULT_MIN_DURATION)
+    assert cues[1].start == 9.0  # the silence took the stretch; the next cue did not move
+
+
+def test_a_run_of_short_contiguous_words_does_not_drift() -> None:
+    # 200 one-word segments of 0.3 s back to back: a minute of fast speech, no silence at all.
+    segments = [seg(i * 0.3, (i + 1) * 0.3, f"w{i}") for i in range(200)]
+    cues = make_cues(segments)
+    audio_end = 200 * 0.3
+    assert cues[-1].end == pytest.approx(audio_end, abs=1.0)
+    assert [w for c in cues for line in c.lines for w in line.split()] == _words_of(segments)
+    for cue in cues:
+        assert cue.end - cue.start >= DEFAULT_MIN_DURATION - 1e-6
+        first = int(cue.lines[0].split()[0][1:])
+        assert cue.start == pytest.approx(first * 0.3)  # shown when its first word is heard
+    for before, after in pairwise(cues):
+        assert before.end <= after.start + 1e-9
+
+
+def test_the_old_stretching_drifted() -> None:
+    # min_duration=0 keeps the segments' own times: the flashes the default avoids
+    cues = make_cues([seg(i * 0.3, (i + 1) * 0.3, "w") for i in range(200)], min_duration=0)
+    assert len(cues) == 200
+    assert max(c.end - c.start for c in cues) < 0.31
+
+
+def test_a_short_cue_that_cannot_join_takes_the_next_cues_surplus() -> None:
+    long_text = "x" * 40 + " " + "y" * 40  # two full lines: nothing joins it
+    cues = make_cues([seg(0.0, 0.2, long_text), seg(0.2, 5.0, long_text)])
+    assert cues[0].end - cues[0].start == pytest.approx(DEFAULT_MIN_DURATION)
+    assert cues[1].start == pytest.approx(DEFAULT_MIN_DURATION)
+    assert cues[1].end == 5.0
+
+
+def test_speakers_are_never_joined() -> None:
+    a = Segment(start=0.0, end=0.3, text="yes", speaker="A")
+    b = Segment(start=0.3, end=2.0, text="no", speaker="B")
+    cues = make_cues([a, b])
+    assert [c.speaker for c in cues] == ["A", "B"]
 
 
 def test_to_srt_and_to_vtt_take_min_duration() -> None:

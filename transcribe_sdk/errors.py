@@ -484,12 +484,15 @@ def error_from_response(
     upload_size: int | None = None,
     where: str | None = None,
     router: bool = False,
+    advice: bool = True,
 ) -> APIStatusError:
     """Build the error for a 4xx/5xx response from whatever the server sent.
 
     ``content`` may be only the start of the body (``truncated``), since error bodies are read
     with a size cap. ``where`` replaces ``"{method} {url}"`` in the message (``"the local
-    engine"``); ``router`` adds advice that only applies to a router choosing providers.
+    engine"``); ``router`` adds advice that only applies to a router choosing providers;
+    ``advice=False`` leaves out the status's generic advice (the local engine's messages say
+    themselves what is wrong with the file, the model or the machine).
     """
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     body = parse_body(content, content_type)
@@ -523,9 +526,9 @@ def error_from_response(
             f"The server redirects{where}; POST uploads are not re-sent across redirects, so "
             "set base_url to the final address (often https:// instead of http://)."
         )
-    if cls.hint:
+    if cls.hint and advice:
         parts.append(cls.hint)
-    if router and cls.router_hint:
+    if router and cls.router_hint and advice:
         parts.append(cls.router_hint)
     error = cls(
         " ".join(parts),

@@ -63,6 +63,11 @@ FileInput: TypeAlias = Union[
 """What ``transcribe`` accepts as ``file``: content or ``(filename, content[, content_type])``."""
 
 CHUNK_SIZE = 256 * 1024
+ASYNC_CHUNK_SIZE = 4 * 1024 * 1024
+"""A larger file is read this much per worker-thread hop: an upload holds one such chunk, and
+asyncio's transport up to one more while the socket drains. Measured on a 256 MiB upload,
+4 MiB cost a third less CPU per byte than 1 MiB (fewer hops, fewer send-and-wait rounds on
+the loop) and sent faster; the sync client reads 256 KiB at a time."""
 SPOOL_MEMORY_LIMIT = 4 * 1024 * 1024
 """A one-shot stream is copied to memory up to this size, then to an unlinked temporary file."""
 _DEFAULT_STEM = "audio"

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .errors import InvalidInputError
 from .models import Segment, Transcription
 
-__all__ = ["Cue", "format_timestamp", "make_cues", "to_srt", "to_vtt"]
+__all__ = ["DEFAULT_MIN_DURATION", "Cue", "format_timestamp", "make_cues", "to_srt", "to_vtt"]
+
+DEFAULT_MIN_DURATION = 5 / 6
+"""The shortest time a cue stays on screen by default, in seconds: five-sixths of a second
+(20 frames at 24 fps), the minimum duration of a subtitle event in Netflix's Timed Text Style
+Guide (General Requirements). Shorter cues flash past before they can be read."""
 
 
 @dataclass(frozen=True)
@@ -104,22 +109,7 @@ def _shares(
     return times
 
 
-def make_cues(
-    source: Transcription | Sequence[Segment],
-    *,
-    max_line_chars: int = 42,
-    max_lines: int = 2,
-    min_duration: float = 0.0,
-) -> list[Cue]:
-    """Cues from a transcription's segments, wrapped and split for reading.
-
-    Segments without text are skipped; a segment without times follows the previous one.
-    Cue times never go backwards and every cue lasts at least ``min_duration`` seconds, the
-    cues a long segment is split into included: a segment shorter than ``min_duration`` is
-    stretched to it, and a split segment's time is shared in proportion to each cue's text
-    with no cue under ``min_duration`` (or under an equal share, when the segment is too short
-    for all of its cues to last that long).
-    """
+def _check_limits(min_duration: float, max_line_chars: int, max_lines: int) -> None:
     if (
         isinstance(min_duration, bool)
         or not isinstance(min_duration, (int, float))
@@ -132,7 +122,27 @@ def make_cues(
     for name, value in (("max_line_chars", max_line_chars), ("max_lines", max_lines)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(name, f"must be an int of at least 1, not {value!r}")
-    cues: list[Cue] = []
+
+
+@dataclass
+class _Draft:
+    """A cue being timed: its audio's span, its text, who speaks."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+def _drafts(
+    source: Transcription | Sequence[Segment], max_line_chars: int, max_lines: int, floor: float
+) -> list[_Draft]:
+    """One draft per cue, at its audio's times (a split segment's time shared by its cues)."""
+    drafts: list[_Draft] = []
     previous_end = 0.0
     for segment in _segments_of(source):
         text = " ".join(segment.text.split())
@@ -141,14 +151,79 @@ def make_cues(
         start = segment.start if segment.start is not None else previous_end
         start = max(start, previous_end) if math.isfinite(start) else previous_end
         end = segment.end if segment.end is not None and math.isfinite(segment.end) else start
-        end = max(end, start + min_duration)
+        end = max(end, start)
         lines = _wrap(text, max_line_chars)
         groups = [lines[i : i + max_lines] for i in range(0, len(lines), max_lines)]
-        times = _shares(start, end, [len(" ".join(g)) for g in groups], min_duration)
+        times = _shares(start, end, [len(" ".join(g)) for g in groups], floor)
         for group, (cue_start, cue_end) in zip(groups, times, strict=True):
-            cues.append(Cue(cue_start, cue_end, tuple(group), segment.speaker))
+            drafts.append(_Draft(cue_start, cue_end, " ".join(group), segment.speaker))
         previous_end = end
-    return cues
+    return drafts
+
+
+def _readable(drafts: list[_Draft], min_duration: float, fits: Callable[[str], bool]) -> None:
+    """Give each draft shorter than ``min_duration`` the time it lacks without pushing any
+    later cue off its audio: first the silence after it (up to the next cue's start), else it
+    joins its next (or previous) cue when their text fits in one cue, else it borrows from the
+    next cue what that one has beyond ``min_duration``. No cue ever starts later than its
+    audio, so a run of short cues cannot drift."""
+    enough = min_duration - 1e-6  # a microsecond of float error is not a flash
+    index = 0
+    while index < len(drafts):
+        cue = drafts[index]
+        after = drafts[index + 1] if index + 1 < len(drafts) else None
+        before = drafts[index - 1] if index > 0 else None
+        if cue.length >= enough:
+            index += 1
+            continue
+        limit = math.inf if after is None else after.start
+        cue.end = max(cue.end, min(cue.start + min_duration, limit))
+        if cue.length >= enough:
+            index += 1
+            continue
+        if after is not None and after.speaker == cue.speaker and fits(f"{cue.text} {after.text}"):
+            cue.end, cue.text = after.end, f"{cue.text} {after.text}"
+            del drafts[index + 1]
+            continue  # the joined cue is checked again
+        if (
+            before is not None
+            and before.speaker == cue.speaker
+            and fits(f"{before.text} {cue.text}")
+        ):
+            before.end, before.text = cue.end, f"{before.text} {cue.text}"
+            del drafts[index]
+            continue
+        if after is not None:
+            spare = max(0.0, min(min_duration - cue.length, after.length - min_duration))
+            after.start += spare
+            cue.end = after.start
+        index += 1
+
+
+def make_cues(
+    source: Transcription | Sequence[Segment],
+    *,
+    max_line_chars: int = 42,
+    max_lines: int = 2,
+    min_duration: float = DEFAULT_MIN_DURATION,
+) -> list[Cue]:
+    """Cues from a transcription's segments, wrapped and split for reading.
+
+    Segments without text are skipped; a segment without times follows the previous one.
+    Cue times never go backwards and never overlap. ``min_duration`` (default
+    :data:`DEFAULT_MIN_DURATION`, 5/6 s; ``0`` keeps the segments' own times) is the shortest
+    time a cue stays on screen: a split segment's time is shared in proportion to each cue's
+    text with no cue under it (or under an equal share, when the segment is too short for all
+    of its cues to last that long); a shorter cue is stretched into the silence after it,
+    or, where there is none, joined with the cue after (or before) it when their text fits in
+    one cue of ``max_lines`` lines, or else takes time from the next cue's surplus. A cue is
+    never moved later than its audio: a run of short words does not drift behind the sound.
+    """
+    _check_limits(min_duration, max_line_chars, max_lines)
+    drafts = _drafts(source, max_line_chars, max_lines, min_duration)
+    if min_duration > 0:
+        _readable(drafts, min_duration, lambda text: len(_wrap(text, max_line_chars)) <= max_lines)
+    return [Cue(d.start, d.end, tuple(_wrap(d.text, max_line_chars)), d.speaker) for d in drafts]
 
 
 def _vtt_escape(line: str) -> str:
@@ -180,7 +255,7 @@ def to_srt(
     *,
     max_line_chars: int = 42,
     max_lines: int = 2,
-    min_duration: float = 0.0,
+    min_duration: float = DEFAULT_MIN_DURATION,
 ) -> str:
     """SubRip text: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, blank line between.
     The keywords are those of :func:`make_cues`."""
@@ -196,7 +271,7 @@ def to_vtt(
     *,
     max_line_chars: int = 42,
     max_lines: int = 2,
-    min_duration: float = 0.0,
+    min_duration: float = DEFAULT_MIN_DURATION,
 ) -> str:
     """WebVTT text: the ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` cues.
     The keywords are those of :func:`make_cues`."""

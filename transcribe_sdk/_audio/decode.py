@@ -67,8 +67,15 @@ def _errors(av: Any) -> tuple[type[BaseException], ...]:
 
 
 def _undecodable(exc: BaseException) -> DecodeError:
-    text = str(exc).strip() or type(exc).__name__
-    return DecodeError(f"the file could not be decoded as audio ({text[:200]})")
+    # FFmpegError (like OSError) documents ``strerror``, FFmpeg's own words ("Invalid data
+    # found when processing input"); its str() adds an errno and a file name of 'None'.
+    reason = getattr(exc, "strerror", None)
+    text = (reason if isinstance(reason, str) and reason.strip() else str(exc)).strip()
+    text = text[:200].rstrip(".") or type(exc).__name__
+    return DecodeError(
+        f"the file could not be decoded as audio: {text[0].lower()}{text[1:]}; it is corrupt, "
+        "cut short, or not a sound or video file"
+    )
 
 
 # WAV format tags FFmpeg decodes: PCM, MS ADPCM, IEEE float, A-law, mu-law, IMA ADPCM, GSM,

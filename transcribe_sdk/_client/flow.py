@@ -217,6 +217,7 @@ def settle(
         retry_after=_retry_after(parse_retry_after(response.headers, now), named),
         upload_size=call.upload_size,
         where=call.where,
+        advice=not call.local,
         router=call.router or any(k.lower().startswith("x-litellm-") for k in response.headers),
     )
 

@@ -43,11 +43,6 @@ from ..files import (
 
 __all__ = ["AsyncFileInput", "AsyncReader", "aopen", "aprepare_file", "aspool"]
 
-ASYNC_CHUNK_SIZE = 4 * 1024 * 1024
-"""A larger file is read this much per worker-thread hop: an upload holds one such chunk, and
-asyncio's transport up to one more while the socket drains. Measured on a 256 MiB upload,
-4 MiB cost a third less CPU per byte than 1 MiB (fewer hops, fewer send-and-wait rounds on
-the loop) and sent faster; the sync client reads 256 KiB at a time."""
 FILE_THREADS = 2
 """Worker threads for file work per event loop. Each hop costs less CPU on fewer threads (one
 was cheapest, measured with 64 uploads in flight); two keep one slow read (a network mount)

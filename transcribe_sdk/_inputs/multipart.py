@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncGenerator, Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .._readers import checked_chunk
 from ..errors import InvalidFileError
-from ..files import CHUNK_SIZE, AudioFile, Reader
-from .async_files import ASYNC_CHUNK_SIZE, AsyncReader
+from ..files import ASYNC_CHUNK_SIZE, CHUNK_SIZE, AudioFile, Reader
+
+if TYPE_CHECKING:
+    from .async_files import AsyncReader
 
 GLUE_MAX = 256 * 1024
 """Chunks up to this size are sent in one piece with the form around them (see :class:`_Frame`)."""

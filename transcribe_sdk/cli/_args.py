@@ -41,6 +41,7 @@ def _number(kind: type, *, low: float, low_ok: bool) -> Callable[[str], Any]:
 _positive = _number(float, low=0, low_ok=False)
 _count = _number(int, low=1, low_ok=True)
 _retries = _number(int, low=0, low_ok=True)
+_seconds = _number(float, low=0, low_ok=True)
 
 
 def _finite(text: str) -> float:
@@ -64,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"The API key comes from ${ENV_API_KEY} (or --api-key); the server from\n"
         f"${ENV_BASE_URL} or --base-url. Exit status: 0 all done, 1 some files failed,\n"
         "2 usage error, 130 stopped with Ctrl+C. Transcripts are named after their input:\n"
-        "talk.mp3 gives talk.mp3.txt (or .json, .srt, .vtt), next to it or below\n"
-        "--output-dir. With --stdout and several inputs, JSON formats print one JSON object\n"
+        "talk.mp3 gives talk.mp3.txt (or .json), next to it or below --output-dir;\n"
+        "subtitles are named as players look for them, talk.mp3 -> talk.srt (or .vtt),\n"
+        "unless another audio file beside it has the same stem (talk.wav: talk.mp3.srt).\n"
+        " With --stdout and several inputs, JSON formats print one JSON object\n"
         'per line with the input\'s path as "input"; other formats a "==> INPUT <==" header\n'
         "before each transcript. Also runs as: python -m transcribe_sdk\n\n"
         "examples:\n"
@@ -205,6 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail a file whose answer came from a provider not named by --provider",
     )
+    subs = parser.add_argument_group("subtitles (--format srt or vtt)")
+    subs.add_argument(
+        "--min-cue-duration",
+        type=_seconds,
+        metavar="SECONDS",
+        help="shortest time a cue stays on screen; shorter cues run on into the silence after "
+        "them or join their neighbour (default: 5/6 s, Netflix's minimum; 0: the segments' "
+        "own times). Given, the transcript is asked as verbose_json and the subtitles are "
+        "made here, whatever server answers",
+    )
     longer = parser.add_argument_group("long audio")
     longer.add_argument(
         "--split",
@@ -244,7 +257,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     ``args.ray`` is ``None`` without the flag, ``""`` for a new local cluster, or the address.
     Only the flags: Ray itself loads (in ``_ray.py``) when ``--ray`` is given.
     """
-    group = parser.add_argument_group("cluster (needs transcribe-sdk[ray])")
+    group = parser.add_argument_group("cluster (needs Ray: pip install 'ray[data]>=2.45')")
     group.add_argument(
         "--ray",
         nargs="?",

@@ -34,6 +34,7 @@ from ..errors import InvalidInputError, TranscribeError
 from ._args import MIN_CHUNK_MB, build_parser, call_options, parse_extra
 from ._output import (
     EXTENSIONS,
+    asked_format,
     blocked,
     check_writable,
     cli_message,
@@ -43,6 +44,7 @@ from ._output import (
     relative_to_argument,
     render,
     stdout_text,
+    subtitles,
     write_atomically,
 )
 from ._progress import Progress
@@ -115,6 +117,8 @@ class _Run:
 
     def deliver(self, item: BatchResult[Any]) -> None:
         # Written as each file finishes, so a stopped run keeps its work and the next skips it.
+        if item.error is None and asked_format(self.args) != self.args.format:
+            item = BatchResult(item.index, item.input, subtitles(self.args, item.result))
         self.finished[item.input] = item
         problem = None if item.error is None else cli_message(item.error)
         if problem is None and not self.args.stdout:
@@ -221,6 +225,29 @@ def _local_language_problem(client: Client, args: argparse.Namespace) -> str | N
     )
 
 
+def _local_model_problem(client: Client, args: argparse.Namespace, stderr: TextIO) -> str | None:
+    """With the local engine: load the model the files would use, once, before any file (a
+    model that cannot load is one problem of the model or the machine, not one per file), and
+    say which ``-m`` was taken by name while a folder of that name sits here."""
+    local = client.local_model
+    if local is None:
+        return None
+    from ..local._engine import ModelLoadError, model_folder, shared_engine
+
+    engine = shared_engine(local or None)
+    name = engine.resolve(args.model)
+    if name == args.model and Path(name).is_dir() and not model_folder(name):
+        stderr.write(
+            f"transcribe: note: -m/--model {name} is faster-whisper's model {name!r}, not the "
+            f"folder {name}/ here; write -m ./{name} for the folder\n"
+        )
+    try:
+        engine.model(name)
+    except ModelLoadError as exc:
+        return f"-m/--model {args.model}: {printable(str(exc))}"
+    return None
+
+
 def english_only(engine: Any, name: str) -> bool:
     """Whether the local model ``name`` transcribes English only: a ``.en`` name says so;
     otherwise the model is loaded (as the first file would) and asked."""
@@ -258,7 +285,9 @@ def _run(
                 continue
         todo.append(file)
     if todo:
-        problem = _local_language_problem(client, args)
+        problem = _local_model_problem(client, args, stderr) or _local_language_problem(
+            client, args
+        )
         if problem is not None:
             stderr.write(f"transcribe: {problem}\n")
             return 2
@@ -321,7 +350,7 @@ def _transcribe_all(
             raise InvalidInputError("--ray", "reads files by path; standard input (-) cannot go")
         from ._ray import transcribe_args_on_ray
 
-        transcribe_args_on_ray(files, args, options, deliver)
+        transcribe_args_on_ray(files, args, options, deliver, say=progress.note)
         return
     # The input "-" is sent as standard input's bytes, named "stdin" (its format is sniffed).
     sent = [("stdin", args.stdin) if file is STDIN else file for file in files]
@@ -329,7 +358,7 @@ def _transcribe_all(
         client.transcribe_many(
             sent,
             model=args.model,
-            response_format=args.format,
+            response_format=asked_format(args),
             max_concurrency=args.concurrency,
             on_progress=lambda _done, _total, item: deliver(
                 BatchResult(item.index, files[item.index], item.result, item.error)
@@ -346,7 +375,7 @@ def _transcribe_all(
             value = client.transcribe_long(
                 source,
                 model=args.model,
-                response_format=args.format,
+                response_format=asked_format(args),
                 max_chunk_bytes=int(args.max_chunk_mb * 1_000_000),
                 max_chunk_seconds=args.max_chunk_seconds,
                 max_concurrency=args.concurrency,

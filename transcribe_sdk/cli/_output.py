@@ -4,25 +4,35 @@ the lines it prints (progress, failures), made safe for a terminal.
 Naming rule: an input's transcript is named after that input alone, its whole name plus the
 format's extension (``talk.mp3`` -> ``talk.mp3.txt``), next to it, or with ``--output-dir``
 at the input's path relative to the argument that found it (``recordings/rec0/talk.wav``
-found by ``recordings/`` -> ``OUT/rec0/talk.wav.txt``). So a transcript's name never depends
-on which other files a run holds, two inputs of one folder never share one, and a transcript
-that exists belongs to its input. What would still collide (an input's transcript path is
+found by ``recordings/`` -> ``OUT/rec0/talk.wav.txt``). Subtitles (srt, vtt) drop the
+input's extension, as media players look for them (``talk.mp4`` -> ``talk.srt``), unless
+another audio file beside the input has the same stem (``talk.wav``), or another input of the
+run would get the same name (``a/talk.wav`` and ``b/talk.mp3`` into one ``--output-dir``):
+those keep the whole name (``talk.mp4.srt``). So a transcript's name depends on the input and
+its folder (and, for subtitles, on that last clash only), two inputs of one folder never share
+one, and a transcript that exists belongs to its input; one that exists is skipped (not
+replaced) unless ``--overwrite``. What would still collide (an input's transcript path is
 another input, or two inputs from different arguments land on one path) fails those inputs,
 with a message, rather than renaming anything.
 """
 
 from __future__ import annotations
 
+import argparse
+import glob
 import json
 import os
 import re
 import secrets
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from .._formats import CONTENT_TYPES
+from ..errors import MissingAPIKeyError
 from ..models import Transcription
 
 EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
@@ -94,16 +104,35 @@ _REWRITES = [
     (re.compile(r"\bextra_body\b"), "--extra"),
     (re.compile(r"\bbase_url\b"), "--base-url"),
     (re.compile(r"cannot set 'file'; pass it as the file"), "cannot set 'file'; it is the INPUT"),
+    (re.compile(r"\(transcribe_long splits long audio\)"), "(--split cuts it into pieces)"),
+    (
+        re.compile(r"Pass a \(filename, content, content_type\) tuple such as \([^)]*\)\."),
+        "Give the file its audio extension (talk.mp3), or convert it to WAV, MP3, FLAC, OGG, "
+        "M4A or WebM.",
+    ),
+    (
+        # the only stream or file object the command reads is standard input
+        re.compile(r"^(the stream is empty|the file object has no bytes left to read .*)$"),
+        "standard input is empty: pipe the audio in (transcribe - < talk.mp3)",
+    ),
 ]
+_NO_KEY = (
+    "no API key: set $TRANSCRIBE_API_KEY (or pass --api-key KEY); for a server without auth "
+    "add --no-auth, and --local transcribes offline with no key"
+)
 
 
 def cli_message(error: BaseException) -> str:
     """An error's message as the command says it: its flags, not Python argument names, and
     printable text only."""
+    if isinstance(error, MissingAPIKeyError):
+        return _NO_KEY
     text = str(error)
     param = getattr(error, "param", None)
     if isinstance(param, str) and param in _FLAGS and text.startswith(f"{param}: "):
         text = f"{_FLAGS[param]}: {text[len(param) + 2 :]}"
+    elif param == "file" and text.startswith("file: "):  # the line names the INPUT already
+        text = text[len("file: ") :]
     text = _OWN_KEYWORD.sub(
         lambda m: (
             f"has its own flag; use {_FLAGS.get(m[1], m[1])}"
@@ -128,6 +157,22 @@ def as_json(result: Transcription, indent: int | None = None) -> str:
     data["route"] = route.model_dump(exclude_none=True)
     data["cost"] = route.cost
     return json.dumps(data, indent=indent, ensure_ascii=False)
+
+
+def asked_format(args: argparse.Namespace) -> str:
+    """The response format asked of the server: ``verbose_json`` when the command makes the
+    subtitles itself (``--min-cue-duration`` given with srt or vtt), else ``--format``."""
+    if getattr(args, "min_cue_duration", None) is not None and args.format in ("srt", "vtt"):
+        return "verbose_json"
+    return str(args.format)
+
+
+def subtitles(args: argparse.Namespace, result: Any) -> str:
+    """``result`` (a verbose transcription) as the SRT or WebVTT text ``--format`` asks for."""
+    from ..subtitles import to_srt, to_vtt
+
+    convert = to_srt if args.format == "srt" else to_vtt
+    return convert(result, min_duration=args.min_cue_duration)
 
 
 def render(result: Any) -> str:
@@ -161,6 +206,22 @@ def stdout_text(results: Sequence[tuple[Path, Any]], fmt: str, *, several: bool)
     )
 
 
+SUBTITLE_FORMATS = ("srt", "vtt")
+
+
+def _shares_stem(source: Path) -> bool:
+    """Whether another audio file beside ``source`` has its stem (``talk.wav`` beside
+    ``talk.mp4``): then ``talk.srt`` would not say whose subtitles it holds."""
+    try:
+        siblings = list(source.parent.glob(f"{glob.escape(source.stem)}.*"))
+    except OSError:
+        return True
+    return any(
+        other.name != source.name and other.suffix.lower()[1:] in CONTENT_TYPES
+        for other in siblings
+    )
+
+
 def output_paths(
     sources: Mapping[Path, Path], fmt: str, output_dir: Path | None
 ) -> dict[Path, Path]:
@@ -173,6 +234,18 @@ def output_paths(
             targets[source] = source.with_name(f"{source.name}.{suffix}")
         else:
             targets[source] = output_dir / relative.parent / f"{relative.name}.{suffix}"
+    if fmt not in SUBTITLE_FORMATS:
+        return targets
+    # Subtitles: talk.mp4 -> talk.srt, the name players look for, where that is unambiguous.
+    short = {
+        source: target.with_name(f"{Path(target.stem).stem}.{suffix}")
+        for source, target in targets.items()
+        if source.suffix and not _shares_stem(source)
+    }
+    claims = Counter(short.values())
+    for source, target in short.items():
+        if claims[target] == 1:  # two inputs under one -o folder: both keep their whole name
+            targets[source] = target
     return targets
 
 

@@ -144,6 +144,11 @@ class Progress:
         self.stream.flush()
 
     # -- events --------------------------------------------------------------------------------
+    def note(self, line: str) -> None:
+        """A line of another's (Ray's log) above the terminal line, not through it."""
+        with self._lock:
+            self._say(line)
+
     def elapsed(self) -> str:
         return f"{time.monotonic() - self.started:.1f} s elapsed"
 

@@ -9,9 +9,10 @@ progress), exactly as the one-machine path does, and returns the results in inpu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ from ..errors import InvalidInputError, TranscribeError
 __all__ = ["RemoteFailure", "transcribe_args_on_ray", "transcribe_on_ray"]
 
 PER_ACTOR = 8
-"""Files an actor sends at once (its batch); the actor count covers the in-flight cap."""
+"""The most files an actor sends at once (its batch); the actor count covers the in-flight
+cap. Fewer when the cluster has room for more actors: a batch is delivered (and the progress
+moves) when all of its files are done, so one file per actor moves it file by file."""
+INSTALL_RAY = (
+    "pip install 'ray[data]>=2.45' (or, in a clone of transcribe-sdk, pip install -e '.[ray]')"
+)
 LOCAL_CLUSTER = "local"
 
 
@@ -49,19 +55,74 @@ def _result(response: str | None, response_format: str) -> Any:
 
 
 def _start(address: str) -> bool:
-    """Connect to (or start) the cluster; True when this call started Ray and must stop it."""
+    """Connect to (or start) the cluster; True when this call started Ray and must stop it.
+    A cluster that cannot be reached is an :class:`InvalidInputError` naming ``--ray``."""
     import ray
 
     if ray.is_initialized():
         return False
-    ray.init(
-        address=address or LOCAL_CLUSTER,
-        # A cluster of our own needs no dashboard; an existing one refuses the argument.
-        include_dashboard=False if address in ("", LOCAL_CLUSTER) else None,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-    )
+    try:
+        ray.init(
+            address=address or LOCAL_CLUSTER,
+            # A cluster of our own needs no dashboard; an existing one refuses the argument.
+            include_dashboard=False if address in ("", LOCAL_CLUSTER) else None,
+            log_to_driver=False,  # the workers' output would run through the progress line
+            logging_level=logging.WARNING,
+        )
+    except Exception as exc:  # ConnectionError, ValueError (no ray[client]), ...
+        raise InvalidInputError("--ray", _unreachable(address, exc)) from None
     return True
+
+
+def _unreachable(address: str, exc: Exception) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    if address.startswith("ray://") and "ray[client]" in str(exc):
+        return (
+            f"{address} is a Ray Client address, which needs Ray's client on this machine: "
+            "pip install 'ray[client]' (the same Ray version as the cluster)"
+        )
+    if address == "auto":
+        return (
+            "auto: no Ray cluster runs on this machine (start one with ray start --head, or "
+            f"write --ray alone for a new one just for this run) ({first})"
+        )
+    return f"cannot connect to the Ray cluster at {address or 'a new local one'}: {first}"
+
+
+class _Say(logging.Handler):
+    """Ray's log records as lines above the progress line."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.say(f"ray: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _ray_logs_to(say: Callable[[str], None] | None) -> Iterator[None]:
+    """While Ray runs, its loggers (``ray``, ``ray.data``) write through ``say``."""
+    if say is None:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
+    handler = _Say(say)
+    for lg in loggers:
+        for old in list(lg.handlers):
+            lg.removeHandler(old)
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.removeHandler(handler)
+            for old in handlers:
+                lg.addHandler(old)
+            lg.propagate = propagate
 
 
 def transcribe_on_ray(
@@ -78,6 +139,7 @@ def transcribe_on_ray(
     max_in_flight: int | None = None,
     rpm: int | None = None,
     split: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> list[BatchResult[Any]]:
     """Transcribe ``files`` on the Ray cluster at ``address`` (``""``: a new local one).
 
@@ -87,62 +149,98 @@ def transcribe_on_ray(
     most ``rpm`` start per minute. Workers read the files by path, so on a cluster of several
     machines the paths must be on storage every node sees. Raises
     :class:`~transcribe_sdk.InvalidInputError` for a bad option before anything is sent
-    (``split=True`` among them: long files are not split on the cluster).
+    (``split=True`` among them: long files are not split on the cluster), and for a cluster
+    that cannot be reached. ``say`` prints a line above the progress line: Ray's own warnings
+    go there.
     """
     if split:
         raise InvalidInputError("--split", "does not combine with --ray")
     try:
         import ray
     except ImportError:
-        raise InvalidInputError(
-            "--ray", "needs Ray on this machine: pip install 'transcribe-sdk[ray]'"
-        ) from None
-    from ..ray._dataset import transcribe_dataset
+        raise InvalidInputError("--ray", f"needs Ray on this machine: {INSTALL_RAY}") from None
+    from ..ray._dataset import IO_CPUS, cluster_cpus, default_concurrency, transcribe_dataset
     from ..ray._limit import RateLimit
 
     if not files:
         return []
     cap = max_in_flight or concurrency
     local = base_url is not None and base_url.startswith("local")
-    per_actor = 1 if local else min(PER_ACTOR, cap)
-    actors = concurrency if local else math.ceil(cap / per_actor)
     limit = None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
-    started = _start(address)
-    try:
-        ray.data.DataContext.get_current().enable_progress_bars = False  # ours is drawn instead
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        index: dict[str, list[int]] = {}  # two inputs may be one file (a link)
-        for i, path in enumerate(files):
-            index.setdefault(str(path.resolve()), []).append(i)
-        ds = ray.data.from_items([{"path": where} for where in index])
-        out = transcribe_dataset(
-            ds,
-            model=model,
-            response_format=response_format,
-            base_url=base_url,
-            api_key=api_key,
-            rate_limit=limit,
-            concurrency=(1, actors) if local else actors,
-            batch_size=per_actor,
-            keep_response=True,
-            **options,
-        )
-        results: list[BatchResult[Any] | None] = [None] * len(files)
-        for batch in out.iter_batches(batch_format="pyarrow", batch_size=None):
-            table: Any = batch  # a pyarrow.Table, as asked
-            for row in table.to_pylist():
-                for i in index[row["path"]]:
-                    if row["error"] is None:
-                        result = _result(row["response"], response_format)
-                        item = BatchResult(i, files[i], result=result)
-                    else:
-                        item = BatchResult(i, files[i], error=_failure(row["error"]))
-                    results[i] = item
-                    deliver(item)
-        return [r for r in results if r is not None]
-    finally:
-        if started:
-            ray.shutdown()
+    with _ray_logs_to(say):
+        started = _start(address)
+        try:
+            if local:
+                per_actor, actors = 1, concurrency
+            else:  # as many actors as the cluster holds, up to one per request in flight
+                room = min(cap, default_concurrency(IO_CPUS, cluster_cpus()))
+                per_actor = min(PER_ACTOR, math.ceil(cap / room))
+                actors = min(room, math.ceil(cap / per_actor))
+            return _run(
+                files,
+                transcribe_dataset,
+                model=model,
+                response_format=response_format,
+                options=options,
+                deliver=deliver,
+                base_url=base_url,
+                api_key=api_key,
+                limit=limit,
+                concurrency=(1, actors) if local else actors,
+                per_actor=per_actor,
+            )
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def _run(
+    files: Sequence[Path],
+    transcribe_dataset: Callable[..., Any],
+    *,
+    model: str,
+    response_format: str,
+    options: Mapping[str, Any],
+    deliver: Callable[[BatchResult[Any]], None],
+    base_url: str | None,
+    api_key: str | None,
+    limit: Any,
+    concurrency: int | tuple[int, int],
+    per_actor: int,
+) -> list[BatchResult[Any]]:
+    import ray
+
+    ray.data.DataContext.get_current().enable_progress_bars = False  # ours is drawn instead
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    index: dict[str, list[int]] = {}  # two inputs may be one file (a link)
+    for i, path in enumerate(files):
+        index.setdefault(str(path.resolve()), []).append(i)
+    ds = ray.data.from_items([{"path": where} for where in index])
+    out = transcribe_dataset(
+        ds,
+        model=model,
+        response_format=response_format,
+        base_url=base_url,
+        api_key=api_key,
+        rate_limit=limit,
+        concurrency=concurrency,
+        batch_size=per_actor,
+        keep_response=True,
+        **options,
+    )
+    results: list[BatchResult[Any] | None] = [None] * len(files)
+    for batch in out.iter_batches(batch_format="pyarrow", batch_size=None):
+        table: Any = batch  # a pyarrow.Table, as asked
+        for row in table.to_pylist():
+            for i in index[row["path"]]:
+                if row["error"] is None:
+                    result = _result(row["response"], response_format)
+                    item = BatchResult(i, files[i], result=result)
+                else:
+                    item = BatchResult(i, files[i], error=_failure(row["error"]))
+                results[i] = item
+                deliver(item)
+    return [r for r in results if r is not None]
 
 
 def transcribe_args_on_ray(
@@ -150,16 +248,20 @@ def transcribe_args_on_ray(
     args: argparse.Namespace,
     options: Mapping[str, Any],
     deliver: Callable[[BatchResult[Any]], None],
+    say: Callable[[str], None] | None = None,
 ) -> list[BatchResult[Any]]:
     """:func:`transcribe_on_ray` with the command's parsed arguments (``args.ray``,
     ``args.model``, ``args.format``, ``args.retries``, ``args.timeout``, ``args.local``,
     ``args.base_url``, ``args.concurrency``, ``args.max_in_flight``, ``args.rpm``,
     ``args.split``) and its ``transcribe`` options."""
+    from ._output import asked_format
+
     return transcribe_on_ray(
         files,
         address=args.ray,
         model=args.model,
-        response_format=args.format,
+        # verbose_json when the command makes the subtitles itself (--min-cue-duration)
+        response_format=asked_format(args),
         options={**options, "max_retries": args.retries, "timeout": args.timeout},
         deliver=deliver,
         base_url="local" if args.local else args.base_url,
@@ -168,4 +270,5 @@ def transcribe_args_on_ray(
         max_in_flight=args.max_in_flight,
         rpm=args.rpm,
         split=args.split,
+        say=say,
     )

@@ -61,12 +61,18 @@ class RequestError(Exception):
     """A request the app answers with an error; ``code`` is OpenAI's string code, if any."""
 
     def __init__(
-        self, status: int, message: str, param: str | None = None, code: str | None = None
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.param = param
         self.code = code
+        self.headers = dict(headers or {})
 
 
 def error_payload(
@@ -117,7 +123,10 @@ class Job:
         except WrongLanguageError as exc:
             raise RequestError(400, str(exc), "language", "unsupported_language") from None
         except ModelLoadError as exc:
-            raise RequestError(400, str(exc), "model", "model_not_found") from None
+            # The model or the machine, not the caller's file: a 503 no retry will mend.
+            raise RequestError(
+                503, str(exc), "model", "model_unavailable", {"x-should-retry": "false"}
+            ) from None
 
     def run(self, cancel: threading.Event | None = None) -> Reply:
         """The whole answer (blocks while the model runs); raises :class:`RequestError`."""
@@ -245,7 +254,7 @@ class LocalApp:
             lowered = {k.lower(): v for k, v in headers.items()}
             return FormReader(lowered.get("content-type", ""))
         except RequestError as exc:
-            return error_reply(exc.status, str(exc), exc.param, exc.code)
+            return error_reply(exc.status, str(exc), exc.param, exc.code, exc.headers)
         except FormError as exc:
             return error_reply(400, str(exc), exc.param)
 
@@ -262,7 +271,7 @@ class LocalApp:
                 return _closing(events, form)
             return job.run(cancel)
         except RequestError as exc:
-            return error_reply(exc.status, str(exc), exc.param, exc.code)
+            return error_reply(exc.status, str(exc), exc.param, exc.code, exc.headers)
         except Cancelled:
             raise
         except Exception as exc:  # an engine failure is the server's fault: a 500, as elsewhere

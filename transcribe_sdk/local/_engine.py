@@ -227,19 +227,29 @@ class WhisperEngine:
     def resolve(self, requested: str | None) -> str:
         """The model a request's ``model`` field selects.
 
-        A faster-whisper model name or a folder is used as given; anything else (a hosted
-        model's name such as ``whisper-large-v3``) gets the engine's default model.
+        A faster-whisper model name (``small``) is always that model, even where a folder of
+        that name sits in the current directory; a folder is used when it is written as a path
+        (``./small``, ``models/small``, ``~/small``) or holds a model (``model.bin``); anything
+        else (a hosted model's name such as ``whisper-large-v3``) gets the engine's default.
         """
         from faster_whisper import available_models
 
-        if requested and (requested in available_models() or Path(requested).is_dir()):
+        if not requested:
+            return self.default_model
+        if requested in available_models() or model_folder(requested):
             return requested
         return self.default_model
 
     def _location(self, name: str) -> str:
         if name == DEFAULT_MODEL:
             return str(bundled_model_path())
-        return name
+        from faster_whisper import available_models, download_model
+
+        if name in available_models():
+            # By name, never a same-named folder of the current directory (faster-whisper
+            # would take one as the model).
+            return str(download_model(name))
+        return str(Path(name).expanduser())
 
     def model(self, name: str) -> Any:
         """The loaded model called ``name``, loading it the first time."""
@@ -248,12 +258,16 @@ class WhisperEngine:
             if loaded is None:
                 from faster_whisper import WhisperModel
 
-                location = self._location(name)
                 try:
-                    loaded = WhisperModel(location, **self._settings)
+                    loaded = WhisperModel(self._location(name), **self._settings)
                 except Exception as exc:  # a folder without a model, a download that failed, ...
                     raise ModelLoadError(
-                        f"the model {name!r} could not be loaded ({type(exc).__name__}: {exc})"
+                        f"the local model {name!r} could not be loaded on this machine "
+                        f"({type(exc).__name__}: {str(exc)[:300]}). This is the model or the "
+                        "machine, not the audio: check the name (tiny, base, small, medium, "
+                        "large-v3, ...; a folder holding a CTranslate2 Whisper model is written "
+                        "as a path, ./my-model), the network for a model's first download, and "
+                        "free memory and disk"
                     ) from exc
                 self._models[name] = loaded
             return loaded
@@ -390,6 +404,16 @@ def speech_found(samples: Any, vad: Any) -> bool:
 
 _ENGINES: dict[str, WhisperEngine] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+def model_folder(requested: str) -> bool:
+    """Whether ``requested`` names a model folder: a folder written as a path (``./small``,
+    ``models/small``, ``~/small``), or a bare name whose folder holds a model file."""
+    path = Path(requested).expanduser()
+    if not path.is_dir():
+        return False
+    as_path = requested.startswith((".", "~")) or os.sep in requested or "/" in requested
+    return as_path or (path / "model.bin").is_file()
 
 
 def shared_engine(default_model: str | None = None) -> WhisperEngine:

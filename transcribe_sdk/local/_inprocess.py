@@ -4,22 +4,87 @@ The request goes through the same :class:`~._app.LocalApp` as the HTTP server's:
 fed to its form reader as the client produces it (the upload spools to disk past a megabyte),
 and ``stream=true`` answers with events produced as the model decodes. The async side runs the
 model in a worker thread so the event loop keeps going.
+
+Stopping: every transcription gets a cancel event the engine checks at each segment. A
+cancelled async call (Ctrl+C, a timeout scope) sets it and returns at once, leaving the thread
+to stop at its next segment; closing the client's transport sets the events of its calls and
+waits (at most :data:`STOP_WAIT` seconds) for them to stop; and so does the interpreter's exit,
+for every transport: CTranslate2's threads must not be running when the interpreter tears down
+(they abort the process: "terminate called without an active exception").
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
+import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio.to_thread
 import httpx
 
-from ._app import SSE_CONTENT_TYPE, LocalApp, Reply
+from ._app import SSE_CONTENT_TYPE, LocalApp, Reply, error_reply
+from ._engine import Cancelled
 from ._forms import Form, FormError
 
-__all__ = ["LocalTransport"]
+__all__ = ["STOP_WAIT", "LocalTransport"]
 
 _END = object()
+STOP_WAIT = 5.0
+"""Seconds a closing transport (or the interpreter's exit) waits for its running
+transcriptions to stop at their next segment."""
+
+
+class _Running:
+    """The cancel events of one transport's transcriptions in progress."""
+
+    def __init__(self) -> None:
+        self._events: set[threading.Event] = set()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def job(self, cancel: threading.Event) -> Iterator[None]:
+        """While the ``with`` block runs (in the thread doing the work), ``cancel`` is one of
+        the transcriptions in progress."""
+        with self._changed:
+            self._events.add(cancel)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._events.discard(cancel)
+                self._changed.notify_all()
+
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """Cancel every transcription in progress and wait up to ``wait`` s for them to end."""
+        deadline = time.monotonic() + wait
+        with self._changed:
+            for cancel in self._events:
+                cancel.set()
+            while self._events and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+
+
+_EVERY: weakref.WeakSet[_Running] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_everything() -> None:
+    for running in list(_EVERY):
+        running.stop()
+
+
+def _stopped() -> Reply:
+    return error_reply(
+        503,
+        "the local engine stopped this transcription: its client was closed or the program is "
+        "ending",
+        code="cancelled",
+        headers={"x-should-retry": "false"},
+    )
 
 
 def _response(reply: Reply, request: httpx.Request) -> httpx.Response:
@@ -68,6 +133,23 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def __init__(self, app: LocalApp | None = None) -> None:
         self.app: LocalApp = app or LocalApp()
         """The request handling this transport answers with."""
+        self._running = _Running()
+        _EVERY.add(self._running)
+
+    def close(self) -> None:
+        """Stop this transport's transcriptions in progress (at their next segment)."""
+        self._running.stop()
+
+    async def aclose(self) -> None:
+        """Stop this transport's transcriptions in progress (at their next segment)."""
+        await anyio.to_thread.run_sync(self._running.stop)
+
+    def _answer(self, form: Form, cancel: threading.Event) -> Reply | Iterator[bytes]:
+        with self._running.job(cancel):
+            try:
+                return self.app.answer(form, cancel)
+            except Cancelled:
+                return _stopped()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request`` in this thread (httpx's sync transport interface)."""
@@ -82,7 +164,7 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         except FormError as exc:
             opened.close()
             return _response(self.app.rejected(exc), request)
-        return self._answered(self.app.answer(form), request, sync=True)
+        return self._answered(self._answer(form, threading.Event()), request, sync=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request``, transcribing in a worker thread (httpx's async interface)."""
@@ -97,7 +179,16 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         except FormError as exc:
             opened.close()
             return _response(self.app.rejected(exc), request)
-        answered = await anyio.to_thread.run_sync(self.app.answer, form)
+        cancel = threading.Event()
+        try:
+            # A cancelled call returns at once; the thread stops at the model's next segment,
+            # told by ``cancel``, instead of holding the event loop until the file's end.
+            answered = await anyio.to_thread.run_sync(
+                self._answer, form, cancel, abandon_on_cancel=True
+            )
+        except BaseException:
+            cancel.set()
+            raise
         return self._answered(answered, request, sync=False)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Transcription on a Ray cluster: a Ray Dataset of audio files in, transcript rows out.
 
-Needs the ``ray`` extra (``pip install 'transcribe-sdk[ray]'``). The core package never imports
-this module; it imports the core.
+Needs Ray Data: ``pip install 'ray[data]>=2.45'`` (or, in a clone of transcribe-sdk,
+``pip install -e '.[ray]'``). The core package never imports this module; it imports the core.
 
 Example::
 
@@ -11,7 +11,7 @@ Example::
     ds = ray.data.read_binary_files("audio/", include_paths=True)
     out = transcribe_dataset(ds, model="whisper-large-v3",
                              rate_limit=RateLimit(max_in_flight=32, requests_per_minute=600),
-                             concurrency=8, eu_native=True)
+                             eu_native=True)
     out.write_parquet("transcripts/")
 """
 
@@ -19,11 +19,20 @@ try:
     import ray as _ray  # noqa: F401  (fail here, clearly, rather than on first use)
 except ImportError as _missing:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "transcribe_sdk.ray needs Ray: pip install 'transcribe-sdk[ray]'"
+        "transcribe_sdk.ray needs Ray Data: pip install 'ray[data]>=2.45' (or, in a clone of "
+        "transcribe-sdk, pip install -e '.[ray]')"
     ) from _missing
 
-from ._dataset import transcribe_dataset
+from ._dataset import IO_CPUS, cluster_cpus, default_concurrency, transcribe_dataset
 from ._limit import RateLimit
 from ._rows import COLUMNS, done_keys
 
-__all__ = ["COLUMNS", "RateLimit", "done_keys", "transcribe_dataset"]
+__all__ = [
+    "COLUMNS",
+    "IO_CPUS",
+    "RateLimit",
+    "cluster_cpus",
+    "default_concurrency",
+    "done_keys",
+    "transcribe_dataset",
+]

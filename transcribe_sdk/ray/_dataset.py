@@ -17,10 +17,22 @@ from ._worker import Settings, TranscribeBatch
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_CONCURRENCY", "IO_CPUS", "transcribe_dataset"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CONCURRENCY",
+    "IO_CPUS",
+    "MAX_DEFAULT_CONCURRENCY",
+    "transcribe_dataset",
+]
 
-DEFAULT_CONCURRENCY = 4
-"""Actors when ``concurrency`` is not given."""
+DEFAULT_CONCURRENCY = None
+"""``concurrency`` not given: as many actors as the cluster's CPUs hold (see
+:func:`default_concurrency`), at most :data:`MAX_DEFAULT_CONCURRENCY`."""
+MAX_DEFAULT_CONCURRENCY = 32
+"""The most actors the default gives (a rate limit, not actors, bounds a big cluster)."""
+READ_CPUS = 1.0
+"""CPUs left free for Ray Data's own tasks (reading the files), on a cluster of more than
+two CPUs; on a smaller one, half of its CPUs."""
 DEFAULT_BATCH_SIZE = 8
 """Files per batch; an actor sends a batch's files at the same time."""
 IO_CPUS = 0.25
@@ -52,12 +64,60 @@ def _check_cpus(value: object) -> float:
     return float(value)
 
 
+def cluster_cpus() -> float:
+    """The CPUs of the cluster Ray is connected to (``ray.cluster_resources()``), or of this
+    machine when Ray is not started yet (Ray Data would start a cluster of this machine)."""
+    import ray
+
+    if ray.is_initialized():
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        return float(resources.get("CPU", 0.0))
+    return float(os.cpu_count() or 1)
+
+
+def _room(total: float) -> float:
+    """CPUs the actors may reserve: the cluster's, less what Ray Data's tasks need."""
+    return total - min(READ_CPUS, total / 2)
+
+
+def default_concurrency(cpus_per_actor: float, total: float) -> int:
+    """Actors for ``concurrency=None``: as many as fit in the cluster's CPUs (``total``) with
+    room left for reading, at least 1 and at most :data:`MAX_DEFAULT_CONCURRENCY`."""
+    if cpus_per_actor <= 0:
+        return MAX_DEFAULT_CONCURRENCY
+    fit = int(_room(total) / cpus_per_actor + 1e-9)
+    return max(1, min(MAX_DEFAULT_CONCURRENCY, fit))
+
+
+def _check_placement(actors: int | tuple[int, int], cpus_per_actor: float, total: float) -> None:
+    """Refuse, before the job starts, actors the cluster cannot place: Ray would wait for them
+    for ever, without a word."""
+    least = actors[0] if isinstance(actors, tuple) else actors
+    needed = least * cpus_per_actor
+    if total <= 0 or needed <= _room(total) + 1e-9:
+        return
+    fit = int(_room(total) / cpus_per_actor + 1e-9) if cpus_per_actor > 0 else least
+    advice = (
+        f"use concurrency={fit} or less"
+        if fit >= 1
+        else f"lower num_cpus (each actor reserves {cpus_per_actor:g})"
+    )
+    raise InvalidInputError(
+        "concurrency",
+        f"{least} actors reserving {cpus_per_actor:g} CPU each need {needed:g} CPUs, but the "
+        f"cluster has {total:g} (of which {total - _room(total):g} stay free for reading the "
+        f"files), so Ray could never place them and the job would wait for ever; {advice}, "
+        "leave concurrency out (it follows the cluster's CPUs), or add nodes (an autoscaling "
+        "cluster: concurrency=(min, max) with a min that fits now)",
+    )
+
+
 def transcribe_dataset(
     ds: ray.data.Dataset,
     *,
     model: str,
     rate_limit: RateLimit | None = None,
-    concurrency: int | tuple[int, int] = DEFAULT_CONCURRENCY,
+    concurrency: int | tuple[int, int] | None = DEFAULT_CONCURRENCY,
     batch_size: int = DEFAULT_BATCH_SIZE,
     num_cpus: float | None = None,
     base_url: str | None = None,
@@ -78,12 +138,14 @@ def transcribe_dataset(
     file that failed (a failure is a row, it does not stop the job). ``keep_response=True``
     adds ``response``, the whole answer. The dataset is lazy: it runs when written or read.
 
-    ``concurrency`` actors (an int, or ``(min, max)`` to let Ray scale) each hold one
-    ``AsyncClient`` and send a batch of ``batch_size`` files at once; they reserve
-    ``num_cpus`` each (default 0.25, or 1 with ``base_url="local"``, which loads the model once
-    per actor). ``rate_limit`` caps the whole cluster's in-flight requests and requests per
-    minute, and one 429 pauses every actor. ``max_retries`` and ``deadline`` apply per file;
-    ``timeout`` and ``default_headers`` to each actor's client.
+    ``concurrency`` actors (an int, or ``(min, max)`` to let Ray scale; default: as many as
+    the cluster's CPUs hold, see :func:`default_concurrency`) each hold one ``AsyncClient`` and
+    send a batch of ``batch_size`` files at once; they reserve ``num_cpus`` each (default 0.25,
+    or 1 with ``base_url="local"``, which loads the model once per actor). Actors the cluster
+    cannot place raise :class:`~transcribe_sdk.InvalidInputError` here rather than leaving the
+    job waiting for ever. ``rate_limit`` caps the whole cluster's in-flight requests and
+    requests per minute, and one 429 pauses every actor. ``max_retries`` and ``deadline``
+    apply per file; ``timeout`` and ``default_headers`` to each actor's client.
 
     ``resume_from``: earlier Parquet output (a folder, a file or a list; one that does not
     exist yet is fine). An input whose ``key`` (content hash + request parameters) has a row
@@ -104,7 +166,7 @@ def transcribe_dataset(
 
     if rate_limit is not None and not isinstance(rate_limit, RateLimit):
         raise InvalidInputError("rate_limit", f"must be a RateLimit, not {rate_limit!r}")
-    actors = _check_concurrency(concurrency)
+    actors = None if concurrency is None else _check_concurrency(concurrency)
     batch_size = _check_positive_int("batch_size", batch_size)
     if not isinstance(keep_response, bool):
         raise InvalidInputError("keep_response", f"must be a bool, not {keep_response!r}")
@@ -118,6 +180,10 @@ def transcribe_dataset(
         call = probe._prepare_call(model, response_format, options)
         local = probe.local_model is not None
     cpus = (LOCAL_CPUS if local else IO_CPUS) if num_cpus is None else _check_cpus(num_cpus)
+    total = cluster_cpus()
+    if actors is None:
+        actors = default_concurrency(cpus, total)
+    _check_placement(actors, cpus, total)
     settings = Settings(
         model=model,
         response_format=response_format,
