@@ -74,7 +74,7 @@ async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
         result = await client.transcribe(path, model=MODEL)
     assert result.model_extra["sha256"] == _sha(path.read_bytes())
-    reads = math.ceil(path.stat().st_size / _async_files.ASYNC_CHUNK_SIZE)
+    reads = math.ceil(path.stat().st_size / files.ASYNC_CHUNK_SIZE)
     assert len(hops) == 1 + 1 + reads  # check, open, the reads (none past the end)
 
 

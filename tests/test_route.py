@@ -36,8 +36,10 @@ from transcribe_sdk import (
     prepare_file,
     total_cost,
 )
-from transcribe_sdk._client.base import Call, Exchange, Send, Wait, call_flow, settle
+from transcribe_sdk._client.attempt import Exchange
 from transcribe_sdk._client.batch import RateGate
+from transcribe_sdk._client.call import Call
+from transcribe_sdk._client.flow import Send, Wait, call_flow, settle
 from transcribe_sdk._client.params import build_params
 from transcribe_sdk._http.retry import parse_router_wait
 from transcribe_sdk._route import route_from_headers

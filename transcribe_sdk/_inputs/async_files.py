@@ -6,7 +6,7 @@ objects are opened and read in a worker thread, so a slow disk never stalls the 
 
 A worker-thread hop costs more CPU than reading a small file, so the hops are few: a path of at
 most ``files.WHOLE_READ_LIMIT`` is checked and read whole in one hop and then sent from memory;
-a larger file is opened in one hop and read :data:`ASYNC_CHUNK_SIZE` at a time. The hops run on
+a larger file is opened in one hop and read ``files.ASYNC_CHUNK_SIZE`` at a time. The hops run on
 this module's own :data:`FILE_THREADS` threads, not on anyio's shared default limiter, so many
 calls in flight do not queue behind (or starve) other users of ``anyio.to_thread``.
 """
