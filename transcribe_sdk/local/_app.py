@@ -26,12 +26,11 @@ from ._engine import (
     AudioTooLong,
     Cancelled,
     ModelLoadError,
-    Options,
     WhisperEngine,
     WrongLanguageError,
 )
 from ._forms import Form, FormError, FormReader, Upload
-from ._options import parse_options
+from ._options import Options, parse_options
 
 PROVIDER = "local"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"

