@@ -376,3 +376,75 @@ def test_cli_path_rejects_a_bad_option_before_sending(
             split=True,
         )
     assert stream.getvalue() == ""
+
+
+def _idempotency(request: Recorded) -> str:
+    return next(v for k, v in request.headers if k.lower() == "idempotency-key")
+
+
+def test_a_resend_carries_the_rows_own_idempotency_key() -> None:
+    # Each file is answered 503 once, then 200: the re-send carries the first send's key. A
+    # second job over the same rows (as a retried task or a restarted actor would run it) sends
+    # the same keys again: they come from the row, not from the attempt.
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def once_down(request: Recorded) -> Reply:
+        name = request.form().file().filename or ""
+        with lock:
+            seen[name] = seen.get(name, 0) + 1
+            first = seen[name] == 1
+        if first:
+            return json_reply({"error": {"message": "provider down"}}, 503)
+        return echo_upload(request)
+
+    items = _items(4, "idem")
+    with LoopbackServer(once_down) as server:
+        rows = _run(server, items, concurrency=2, batch_size=2, max_retries=2)
+        first = server.requests
+    with LoopbackServer(echo_upload) as server:
+        _run(server, items, concurrency=1, batch_size=4)
+        second = server.requests
+    assert [r["error"] for r in rows] == [None] * 4
+    assert len(first) == 8
+    keys: dict[str, set[str]] = {}
+    for request in [*first, *second]:
+        keys.setdefault(request.form().file().filename or "", set()).add(_idempotency(request))
+    row_keys = {Path(r["path"]).name: r["key"] for r in rows}
+    assert keys == {name: {f"transcribe-sdk-{key}"} for name, key in row_keys.items()}
+
+
+def test_a_shared_idempotency_key_is_refused_before_the_job_starts() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        transcribe_dataset(
+            ray.data.from_items(_items(1)),
+            model="whisper-1",
+            base_url="http://127.0.0.1:9/v1",
+            api_key=API_KEY,
+            extra_headers={"Idempotency-Key": "one-for-all"},
+        )
+    assert caught.value.param == "extra_headers"
+
+
+def test_a_limiter_that_dies_mid_request_keeps_the_paid_for_transcript() -> None:
+    # The server kills the limiter actor while it holds the request, then answers 200: the
+    # permit cannot go back, and the transcript is still the row's.
+    killed = threading.Event()
+
+    def kill_then_answer(request: Recorded) -> Reply:
+        if not killed.is_set():
+            ray.kill(ray.get_actor("dies-mid-request"), no_restart=True)
+            killed.set()
+        return echo_upload(request)
+
+    with LoopbackServer(kill_then_answer) as server:
+        rows = _run(
+            server,
+            _items(1, "paid"),
+            rate_limit=RateLimit(max_in_flight=4, name="dies-mid-request"),
+            concurrency=1,
+        )
+        sent = len(server.requests)
+    assert killed.is_set()
+    assert sent == 1
+    assert [(r["error"], r["text"]) for r in rows] == [(None, "paid0.wav")]

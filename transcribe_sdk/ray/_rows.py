@@ -67,6 +67,12 @@ def row_key(data: bytes, digest: str) -> str:
     return f"{hashlib.sha256(data).hexdigest()[:KEY_DIGEST_CHARS]}-{digest}"
 
 
+def idempotency(key: str) -> str:
+    """The Idempotency-Key of the row whose :func:`row_key` is ``key``: the same on every attempt,
+    every actor and every retried task, so a re-send is one piece of work to the server."""
+    return f"transcribe-sdk-{key}"
+
+
 def file_key(path: str, digest: str) -> str:
     """:func:`row_key` of the file at ``path``, read in pieces of :data:`HASH_CHUNK` bytes."""
     content = hashlib.sha256()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ from typing import Any
 
 from .._http.retry import RetryPolicy, parse_router_wait
 from ..errors import APIConnectionError, APIStatusError, InvalidInputError, RateLimitError
-from ._rows import error_row, file_key, result_row, row_key, to_table
+from ._rows import error_row, file_key, idempotency, result_row, row_key, to_table
+
+_log = logging.getLogger("transcribe_sdk.ray")
+IDEMPOTENCY = "Idempotency-Key"
 
 __all__ = ["Settings", "TranscribeBatch"]
 
@@ -100,14 +104,19 @@ class TranscribeBatch:
             if key in self._settings.done:
                 return None
             upload: Any = Path(path) if data is None else (Path(path).name, data)
-            raw = await self._transcribe(upload)
+            raw = await self._transcribe(upload, key)
             return result_row(path, key, raw.parsed, self._settings.keep_response, raw.route)
         except Exception as exc:  # a failure is a row; only the job's own end stops it
             return error_row(path, key, exc)
 
-    async def _transcribe(self, upload: Any) -> Any:
+    async def _transcribe(self, upload: Any, key: str) -> Any:
         settings = self._settings
         started = time.monotonic()
+        # The row's key (content + request) names the work, not the attempt: every attempt of
+        # this actor, of a restarted actor and of a retried task sends the same one, so a server
+        # that honours Idempotency-Key answers a re-send from its first answer.
+        headers = {**(settings.options.get("extra_headers") or {}), IDEMPOTENCY: idempotency(key)}
+        options = {**settings.options, "extra_headers": headers}
         attempt = 0
         while True:
             attempt += 1
@@ -117,7 +126,7 @@ class TranscribeBatch:
                     upload,
                     model=settings.model,
                     response_format=settings.response_format,
-                    **settings.options,
+                    **options,
                 )
             except (APIStatusError, APIConnectionError) as exc:
                 delay = await self._after(exc, attempt, time.monotonic() - started)
@@ -125,8 +134,21 @@ class TranscribeBatch:
                     raise
             finally:
                 if token is not None:
-                    await self._limiter.release.remote(token)
+                    await self._give_back(token)
             await asyncio.sleep(delay)
+
+    async def _give_back(self, token: int) -> None:
+        """Return a permit. A limiter that is gone (its actor died) takes its permits with it:
+        that must not replace the answer, paid for, that this attempt got, nor its error."""
+        try:
+            await self._limiter.release.remote(token)
+        except Exception as exc:  # ray.exceptions.RayError and whatever the actor raised
+            _log.warning(
+                "transcribe-sdk: could not give a permit back to the rate limiter (%s: %s); "
+                "the request's result is kept",
+                type(exc).__name__,
+                exc,
+            )
 
     async def _after(
         self, exc: APIStatusError | APIConnectionError, attempt: int, elapsed: float

@@ -63,6 +63,21 @@ class _TooLarge(Exception):
     pass
 
 
+class _Stalled(Exception):
+    def __init__(self, whole: bool) -> None:
+        super().__init__()
+        self.whole = whole
+        """The whole body's time ran out (not the time between two pieces)."""
+
+
+class _Stopping(Exception):
+    pass
+
+
+STOP_POLL = 0.25
+"""While a body is read, how often the reader looks whether the server is stopping."""
+
+
 class _Release:
     """Gives back what one transcription holds (its slot, its spooled upload), once."""
 
@@ -127,12 +142,25 @@ class Server:
     # -- the body -------------------------------------------------------------------------
     async def body(self, request: Request) -> AsyncIterator[bytes]:
         """The body in pieces as they arrive; raises :class:`_TooLarge` past the bound,
-        ``TimeoutError`` for a client silent too long, and ``OSError`` for one that left."""
+        :class:`_Stalled` for a client silent too long or slower than the whole body's time,
+        :class:`_Stopping` once the server is stopping, and ``OSError`` for one that left."""
         total = 0
         limit = self.settings.max_upload_bytes
+        now = anyio.current_time()
+        deadline = now + self.settings.body_total_timeout
         while True:
-            with anyio.fail_after(self.settings.body_timeout):
-                message = await request.receive()
+            quiet_until = min(deadline, anyio.current_time() + self.settings.body_timeout)
+            message = None
+            while message is None:
+                if self.jobs.shutting_down:  # the grace period is over: stop waiting for it
+                    raise _Stopping
+                now = anyio.current_time()
+                if now >= quiet_until:
+                    raise _Stalled(whole=now >= deadline)
+                # Short waits, so a shutdown reaches a body that drips (a cancelled receive
+                # loses nothing: the next one returns what arrived meanwhile).
+                with anyio.move_on_after(min(STOP_POLL, quiet_until - now)):
+                    message = await request.receive()
             if message["type"] == "http.disconnect":
                 raise ConnectionResetError("the client went away while sending its body")
             piece: bytes = message.get("body", b"")
@@ -146,7 +174,7 @@ class Server:
 
     async def drain(self, request: Request) -> None:
         """Read and drop the body (within the same bounds) so the client reads our answer."""
-        with contextlib.suppress(_TooLarge, TimeoutError, OSError):
+        with contextlib.suppress(_TooLarge, _Stalled, _Stopping, OSError):
             async for _ in self.body(request):
                 pass
 
@@ -182,10 +210,17 @@ class Server:
         except _TooLarge:
             reader.close()
             return self._too_large()
-        except TimeoutError:
+        except _Stalled as stalled:
             reader.close()
-            waited = self.settings.body_timeout
-            return _closing_error(408, f"the body stalled for {waited:g} s", "request_timeout")
+            if stalled.whole:
+                whole = self.settings.body_total_timeout
+                message = f"the body took longer than this server's {whole:g} s to arrive"
+            else:
+                message = f"the body stalled for {self.settings.body_timeout:g} s"
+            return _closing_error(408, message, "request_timeout")
+        except _Stopping:
+            reader.close()
+            return self._stopped(close=True)
         except FormError as exc:
             reader.close()
             await self.drain(request)
@@ -204,12 +239,12 @@ class Server:
             headers={"retry-after": str(self.settings.retry_after)},
         )
 
-    def _stopped(self) -> Response:
+    def _stopped(self, close: bool = False) -> Response:
+        headers = {"retry-after": str(self.settings.retry_after)}
+        if close:  # the rest of the body is not read
+            headers["connection"] = "close"
         return _error(
-            503,
-            "the server is shutting down",
-            code="server_shutting_down",
-            headers={"retry-after": str(self.settings.retry_after)},
+            503, "the server is shutting down", code="server_shutting_down", headers=headers
         )
 
     async def _acquire(self) -> bool:
@@ -315,14 +350,10 @@ def create_app(app: LocalApp, settings: ServerSettings) -> Starlette:
     def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if not server.authorised(request):
-                headers = {"www-authenticate": "Bearer"}
-                if request.method == "POST":
-                    # A body within the bound is read and dropped, so the client can read
-                    # the 401; a bigger one is not read at all, and the connection closes.
-                    if server.declared_too_large(request) is None:
-                        await server.drain(request)
-                    else:
-                        headers["connection"] = "close"
+                # Answered on the head alone: no byte of a body is read for a client without
+                # the key, and the connection closes, so it holds nothing afterwards (a client
+                # sending "Expect: 100-continue" never sends its body at all).
+                headers = {"www-authenticate": "Bearer", "connection": "close"}
                 return _error(
                     401, "missing or wrong bearer key", code="invalid_api_key", headers=headers
                 )

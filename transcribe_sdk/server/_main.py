@@ -168,13 +168,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections",
         type=_positive(int),
         default=d.max_connections,
-        help=f"open connections before new ones get a 503 (default {d.max_connections})",
+        help="open connections (idle ones too) before a new request gets a 503; "
+        f"transcriptions are bounded by --concurrency (default {d.max_connections})",
     )
     add(
         "--body-timeout",
         type=_positive(float),
         default=d.body_timeout,
         help=f"seconds between two pieces of a body before a 408 (default {d.body_timeout:g})",
+    )
+    add(
+        "--body-total-timeout",
+        type=_positive(float),
+        default=d.body_total_timeout,
+        help=f"seconds a whole body may take to arrive before a 408 (default "
+        f"{d.body_total_timeout:g})",
     )
     add(
         "--header-timeout",
@@ -225,6 +233,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         queue_timeout=args.queue_timeout,
         max_connections=args.max_connections,
         body_timeout=args.body_timeout,
+        body_total_timeout=args.body_total_timeout,
         header_timeout=args.header_timeout,
         max_header_bytes=args.max_header_kb * 1024,
         shutdown_timeout=args.shutdown_timeout,
@@ -248,6 +257,27 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+FD_MARGIN = 64
+"""Descriptors beyond ``--max-connections`` the process needs: the listening socket, the model,
+logs, spooled uploads of the running transcriptions."""
+
+
+def allow_descriptors(settings: ServerSettings) -> None:
+    """Raise the soft descriptor limit to what ``--max-connections`` needs, or say why not."""
+    import resource
+
+    wanted = settings.max_connections + settings.concurrency + FD_MARGIN
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        raise StartupError(
+            f"--max-connections {settings.max_connections} needs {wanted} file descriptors and "
+            f"this process may open at most {hard} (ulimit -Hn); lower --max-connections"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def make_engine(settings: ServerSettings) -> Any:
@@ -326,6 +356,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if settings.api_key:
         os.environ[KEY_ENV] = settings.api_key  # for the log filter (and the workers)
+    allow_descriptors(settings)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     engine = make_engine(settings)

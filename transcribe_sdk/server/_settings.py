@@ -29,10 +29,17 @@ class ServerSettings:
     ``Retry-After``)."""
     retry_after: int = 5
     """Seconds a 503 asks the client to wait (``Retry-After``)."""
-    max_connections: int = 64
-    """Open connections and running requests at once; beyond this uvicorn answers 503."""
+    max_connections: int = 1000
+    """Open connections (idle, sending a head, uploading or waiting for an answer) before
+    uvicorn answers 503 to a new request. Connections are cheap (an idle one holds at most
+    ``max_header_bytes`` of buffer); the work that costs is bounded by ``concurrency``, taken
+    only after the key is checked and the body has arrived. The process must be allowed that
+    many file descriptors (``ulimit -n``); ``serve`` raises its soft limit when it can."""
     body_timeout: float = 30.0
     """Seconds a client may leave between two pieces of its body before a 408."""
+    body_total_timeout: float = 600.0
+    """Seconds a whole body may take to arrive, however steadily it drips, before a 408
+    (600 s carries the default 512 MiB at under 1 MiB/s)."""
     header_timeout: float = 10.0
     """Seconds a keep-alive connection may sit idle after an answer before it is closed
     (uvicorn's ``timeout_keep_alive``, rounded up to whole seconds). Despite the name it does
