@@ -148,3 +148,18 @@ def test_a_body_of_another_type_is_recorded_without_fields() -> None:
     answer = post(fake, b'{"model": "m"}', content_type="application/json")
     assert answer.status_code == 200
     assert (fake.requests[0].fields, fake.requests[0].file) == ([], None)
+
+
+def test_a_field_longer_than_the_servers_bound_is_still_recorded() -> None:
+    # A router takes data-URL speaker samples of hundreds of KB: the fake must record them
+    # (the bound of `serve`, 64 KiB a field, is not the router's).
+    fake = FakeServer()
+    long_value = "data:audio/wav;base64," + "A" * 300_000
+    body = (
+        part('Content-Disposition: form-data; name="model"', "m")
+        + part('Content-Disposition: form-data; name="known_speaker_references[]"', long_value)
+        + part('Content-Disposition: form-data; name="file"; filename="a.wav"', b"RIFF")
+        + f"--{B}--\r\n".encode()
+    )
+    assert post(fake, body).status_code == 200
+    assert fake.requests[0].field_list("known_speaker_references[]") == [long_value]

@@ -78,7 +78,8 @@ class FormReader:
     :meth:`close` (``finish`` hands the spooled file over to the :class:`Form`).
     """
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(self, content_type: str, *, max_field_bytes: int = MAX_FIELD_BYTES) -> None:
+        self._max_field = max_field_bytes
         kind, params = parse_options_header(content_type)
         boundary = params.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
@@ -159,8 +160,8 @@ class FormReader:
             self._target.file.write(data[start:end])
             self._target.size += end - start
             return
-        if len(self._value) + end - start > MAX_FIELD_BYTES:
-            raise FormError(f"the field {self._name!r} is longer than {MAX_FIELD_BYTES} bytes")
+        if len(self._value) + end - start > self._max_field:
+            raise FormError(f"the field {self._name!r} is longer than {self._max_field} bytes")
         self._value += data[start:end]
 
     def _part_end(self) -> None:
@@ -194,9 +195,11 @@ class FormReader:
         self.form.close()
 
 
-def read_form(content_type: str, body: bytes) -> Form:
-    """A form from a body already in memory (the in-process transport's case)."""
-    reader = FormReader(content_type)
+def read_form(content_type: str, body: bytes, *, max_field_bytes: int = MAX_FIELD_BYTES) -> Form:
+    """A form from a body already in memory (the in-process transport's case, and
+    :class:`~transcribe_sdk.testing.FakeServer`'s, which passes the body's length as
+    ``max_field_bytes``: a field can grow no larger than the body it already holds)."""
+    reader = FormReader(content_type, max_field_bytes=max_field_bytes)
     try:
         reader.feed(body)
         return reader.finish()
