@@ -29,6 +29,7 @@ from loopback import LoopbackServer, Recorded, Reply, echo_upload, json_reply  #
 from transcribe_sdk import InvalidInputError  # noqa: E402
 from transcribe_sdk._client.batch import BatchResult  # noqa: E402
 from transcribe_sdk.cli._args import add_ray_arguments  # noqa: E402
+from transcribe_sdk.cli._output import as_json  # noqa: E402
 from transcribe_sdk.cli._ray import (  # noqa: E402
     RemoteFailure,
     transcribe_args_on_ray,
@@ -40,6 +41,7 @@ from transcribe_sdk.ray import (  # noqa: E402
     default_concurrency,
     transcribe_dataset,
 )
+from transcribe_sdk.testing import LITELLM_HEADERS  # noqa: E402
 
 pytestmark = [
     pytest.mark.network,
@@ -299,7 +301,8 @@ def test_cli_path_delivers_each_file_in_input_order(
         if reply.status == 200 and fmt == "text":
             return Reply(200, b"said it\n", (("Content-Type", "text/plain"),))
         if reply.status == 200:
-            return json_reply({"text": "said it", "duration": 1.5, "segments": []})
+            body = {"text": "said it", "duration": 1.5, "segments": []}
+            return json_reply(body, headers=LITELLM_HEADERS)  # a router's words on its route
         return reply
 
     with LoopbackServer(answer) as server:
@@ -345,6 +348,10 @@ def test_cli_path_delivers_each_file_in_input_order(
     else:
         assert ok.text == "said it"
         assert ok.duration == 1.5
+        # The route and cost the row kept come back on the result, as without --ray.
+        assert ok.route.model_group == LITELLM_HEADERS["x-litellm-model-group"]
+        assert ok.route.cost == pytest.approx(float(LITELLM_HEADERS["x-litellm-response-cost"]))
+        assert json.loads(as_json(ok))["cost"] == ok.route.cost
 
 
 def test_cli_path_rejects_a_bad_option_before_sending(

@@ -44,14 +44,19 @@ def _failure(text: str) -> RemoteFailure:
     return RemoteFailure(kind, message or kind)
 
 
-def _result(response: str | None, response_format: str) -> Any:
+def _result(response: str | None, response_format: str, route: str | None) -> Any:
+    """A row's result as the command prints it; a JSON result carries the row's ``route``
+    (what the router said: deployment, retries, cost), as it does without ``--ray``."""
+    from .._route import Route
     from ..models import Transcription, VerboseTranscription
 
-    if response_format == "verbose_json":
-        return VerboseTranscription.model_validate_json(response or "{}")
-    if response_format == "json":
-        return Transcription.model_validate_json(response or "{}")
-    return response or ""
+    if response_format not in ("json", "verbose_json"):
+        return response or ""
+    model = VerboseTranscription if response_format == "verbose_json" else Transcription
+    result = model.model_validate_json(response or "{}")
+    if route:
+        result._route = Route.model_validate_json(route)
+    return result
 
 
 def _start(address: str) -> bool:
@@ -234,7 +239,7 @@ def _run(
         for row in table.to_pylist():
             for i in index[row["path"]]:
                 if row["error"] is None:
-                    result = _result(row["response"], response_format)
+                    result = _result(row["response"], response_format, row.get("route"))
                     item = BatchResult(i, files[i], result=result)
                 else:
                     item = BatchResult(i, files[i], error=_failure(row["error"]))
