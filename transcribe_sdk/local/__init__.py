@@ -2,7 +2,7 @@
 
 Select it with ``base_url="local"`` (or ``TRANSCRIBE_BASE_URL=local``); ``local://small`` or
 ``local:///path/to/model`` names another faster-whisper model. Needs the ``local`` extra:
-``pip install 'transcribe-sdk[local]'``.
+``pip install -e '.[local]'`` in a clone of transcribe-sdk (it is not on PyPI yet).
 
 Example::
 

@@ -31,7 +31,9 @@ LOCAL_BASE_URL = "http://local.invalid/v1"
 are answered in-process, and ``.invalid`` never resolves, so nothing could leave the process
 even by mistake."""
 
-_INSTALL_HINT = "The local engine needs its extra: pip install 'transcribe-sdk[local]'"
+_INSTALL_HINT = (
+    "The local engine needs its extra: in a clone of transcribe-sdk, pip install -e '.[local]'"
+)
 
 
 class LocalEngineUnavailable(TranscribeError):
