@@ -21,6 +21,7 @@ from ._engine import (
     WhisperEngine,
     shared_engine,
 )
+from ._progress import DecodingProgress, decoding_progress
 
 if TYPE_CHECKING:
     from ._app import LocalApp
@@ -43,9 +44,11 @@ else:
 __all__ = [
     "DEFAULT_MODEL",
     "LOCAL_BASE_URL",
+    "DecodingProgress",
     "LocalApp",
     "LocalEngineUnavailable",
     "LocalTransport",
     "WhisperEngine",
+    "decoding_progress",
     "shared_engine",
 ]
