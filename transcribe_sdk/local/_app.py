@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +182,9 @@ class Job:
         report = reporter(progress, self.upload.filename or "", transcript.duration)
         return self._body_of(transcript, report)
 
-    def _body_of(self, transcript: Any, report: Any = None) -> Iterator[bytes]:
+    def _body_of(
+        self, transcript: Any, report: Callable[[float], None] | None = None
+    ) -> Iterator[bytes]:
         texts: list[str] = []
         try:
             for segment in transcript:
