@@ -2,10 +2,10 @@
 
     python examples/ray_archive.py [folder-of-audio] [output-folder]
 
-Needs the `ray` extra: `pip install 'transcribe-sdk[ray]'`. This script starts a small Ray
-cluster on this machine and uses the local Whisper engine (no key, no network); on a real
-cluster, connect with `ray.init(address="auto")` and give `base_url`/`api_key` and a
-`RateLimit` that matches your account (see docs/ray.md).
+Needs Ray Data: `pip install 'ray[data]>=2.45'` (or, in a clone, `pip install -e '.[ray]'`).
+This script starts a small Ray cluster on this machine and uses the local Whisper engine (no
+key, no network); on a real cluster, connect with `ray.init(address="auto")` and give
+`base_url`/`api_key` and a `RateLimit` that matches your account (see docs/ray.md).
 """
 
 # Ray and pyarrow ship incomplete types: strict pyright would flag their functions, not ours.

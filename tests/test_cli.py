@@ -561,7 +561,7 @@ def test_local_without_the_extra_is_a_clear_error(
     wav.write_bytes((Path(__file__).parent / "fixtures" / "hello.wav").read_bytes())
     out, err = io.StringIO(), io.StringIO()
     assert _cli.run(["--local", str(wav)], stdout=out, stderr=err) == 2
-    assert "transcribe-sdk[local]" in err.getvalue()
+    assert "pip install -e '.[local]'" in err.getvalue()
 
 
 def test_a_long_name_leaves_room_for_the_rest_of_the_line() -> None:

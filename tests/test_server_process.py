@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ from _serving import (
 )
 
 from transcribe_sdk import Client
+from transcribe_sdk.errors import InternalServerError, TranscribeError
 
 pytest.importorskip("faster_whisper")
 pytest.importorskip("uvicorn")
@@ -112,6 +114,42 @@ def test_a_signal_mid_transcription_exits_0(tmp_path: Path, sig: int) -> None:
     assert "Traceback" not in log
     # Cancelled after the grace period: the client is told, not left with an empty reply.
     assert outcome.get("status") == 503, (outcome, log)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_tells_the_client(tmp_path: Path) -> None:
+    audio = long_wav(tmp_path / "long.wav", repeats=5)
+    outcome: dict[str, object] = {}
+    grace = 60  # far longer than the test allows: only the second Ctrl+C can end the request
+    with command(tmp_path, "--shutdown-timeout", str(grace)) as server:
+
+        def transcribe() -> None:
+            with Client(base_url=server.base_url, api_key="", max_retries=0, timeout=120) as ours:
+                try:
+                    outcome["result"] = ours.transcribe(audio, model=MODEL)
+                except TranscribeError as exc:
+                    outcome["error"] = exc
+
+        client = threading.Thread(target=transcribe)
+        client.start()
+        wait_for(lambda: health(server.base_url)["running"] == 1, what="the transcription")
+        server.process.send_signal(signal.SIGINT)
+        wait_for(lambda: "Shutting down" in server.log(), 30, "the first Ctrl+C's shutdown")
+        before = len(server.log().splitlines())
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=grace / 2) == 0
+        took = time.monotonic() - started
+        client.join(STOP_TIMEOUT)
+        log = server.log()
+    after = log.splitlines()[before:]
+    print(f"exit {took:.2f} s after the second Ctrl+C", *after, sep="\n")
+    assert "Traceback" not in log, log
+    assert "terminate called" not in log, log
+    assert len(after) <= 6, after  # a line or two of ours, and uvicorn's own closing lines
+    error = outcome.get("error")
+    assert isinstance(error, InternalServerError), (outcome, log)
+    assert error.status_code == 503
+    assert error.error_code == "server_shutting_down"
 
 
 def test_several_workers_serve_and_stop(tmp_path: Path) -> None:

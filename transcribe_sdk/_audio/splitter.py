@@ -34,7 +34,8 @@ def _require(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError:
         raise SplitUnavailable(
-            f"Splitting long audio needs {name}: pip install 'transcribe-sdk[split]'"
+            f"Splitting long audio needs {name}: pip install av numpy (or, in a clone of "
+            "transcribe-sdk, pip install -e '.[split]')"
         ) from None
 
 

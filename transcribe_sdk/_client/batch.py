@@ -7,6 +7,7 @@ slows down as a whole instead of each worker finding the limit on its own.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import threading
@@ -206,8 +207,12 @@ def run_batch(
                 finished.put(_Failure(exc))
                 return
 
+    # Each worker runs in a copy of the caller's context: context variables set around the
+    # batch (transcribe_sdk.local.decoding_progress, a tracing span) reach its calls.
     workers = [
-        threading.Thread(target=work, name=f"transcribe-{n}", daemon=True)
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name=f"transcribe-{n}", daemon=True
+        )
         for n in range(min(max_concurrency, len(files)))
     ]
     for worker in workers:

@@ -240,7 +240,7 @@ def _why_unreadable() -> str:
 
     if importlib.util.find_spec("av") is None:
         return (
-            "install the split extra, pip install 'transcribe-sdk[split]', to read formats "
-            "other than WAV"
+            "install PyAV to read formats other than WAV: pip install av numpy (or, in a "
+            "clone of transcribe-sdk, pip install -e '.[split]')"
         )
     return "PyAV cannot read it as audio"

@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument(
         "--local",
         action="store_true",
-        help="transcribe on this machine (needs transcribe-sdk[local]); no key needed",
+        help="transcribe on this machine (needs the local extra: pip install -e '.[local]' in a "
+        "clone); no key needed",
     )
     conn.add_argument("--base-url", help=f"API base URL (default: ${ENV_BASE_URL} or the router)")
     auth = conn.add_mutually_exclusive_group()
@@ -223,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         action="store_true",
         help="split files over --max-chunk-mb or --max-chunk-seconds into pieces "
-        "(needs transcribe-sdk[split])",
+        "(needs PyAV: pip install av numpy, or pip install -e '.[split]' in a clone)",
     )
     longer.add_argument(
         "--max-chunk-mb",

@@ -337,6 +337,18 @@ def _run(
     return 1 if failed else 0
 
 
+@contextmanager
+def _decoding_shown(client: Client, progress: Progress) -> Iterator[None]:
+    """On the local engine, the progress moves within each file as the model decodes it."""
+    if client.local_model is None:
+        yield
+        return
+    from ..local._progress import decoding_progress
+
+    with decoding_progress(progress.decoding):
+        yield
+
+
 def _transcribe_all(
     client: Client,
     files: list[Path],
@@ -355,16 +367,17 @@ def _transcribe_all(
     # The input "-" is sent as standard input's bytes, named "stdin" (its format is sniffed).
     sent = [("stdin", args.stdin) if file is STDIN else file for file in files]
     if not args.split:
-        client.transcribe_many(
-            sent,
-            model=args.model,
-            response_format=asked_format(args),
-            max_concurrency=args.concurrency,
-            on_progress=lambda _done, _total, item: deliver(
-                BatchResult(item.index, files[item.index], item.result, item.error)
-            ),
-            **options,
-        )
+        with _decoding_shown(client, progress):
+            client.transcribe_many(
+                sent,
+                model=args.model,
+                response_format=asked_format(args),
+                max_concurrency=args.concurrency,
+                on_progress=lambda _done, _total, item: deliver(
+                    BatchResult(item.index, files[item.index], item.result, item.error)
+                ),
+                **options,
+            )
         return
     for index, (file, source) in enumerate(zip(files, sent, strict=True)):
         # Pieces of one file run concurrently instead.

@@ -3,9 +3,11 @@
 On a terminal: one line redrawn in place by tqdm (imported only then), showing the file being
 transcribed (and how many more are in flight), files done of the total, the elapsed time
 (ticking even while one long file is in flight), failures, and with ``--split`` the pieces of
-the current file done so far. Elsewhere (a pipe, a log file): one plain line per finished file
-or piece, with the elapsed time. With ``--quiet``: failures only. Every name and message is
-printed escaped (:func:`~transcribe_sdk.cli._output.printable`).
+the current file done so far. With ``--local`` the bar also moves within a file, by the audio
+decoded so far (the engine reports each segment's end), and the line shows it. Elsewhere (a
+pipe, a log file): one plain line per finished file or piece, with the elapsed time, and with
+``--local`` a line at each quarter of a long file's decoding. With ``--quiet``: failures only.
+Every name and message is printed escaped (:func:`~transcribe_sdk.cli._output.printable`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._output import printable
@@ -23,6 +26,30 @@ TICK_SECONDS = 1.0
 LINE_ROOM = 62
 """Columns of the terminal line kept for all but the file's name (bar, counts, time, pieces);
 a name longer than the rest of the width keeps its end."""
+PLAIN_DECODED_FROM = 120.0
+"""Off a terminal, audio at least this long gets a line at each quarter of its decoding
+(shorter files end soon after they start: their "done" line is enough)."""
+IN_FLIGHT_CAP = 0.99
+"""The most of a file the bar shows before the file's answer is in (it may still fail, and
+100 % is for files done)."""
+
+
+def _bar_class() -> Any:
+    from tqdm import tqdm
+
+    class FilesBar(tqdm):  # type: ignore[misc]
+        """tqdm's bar, moved by fractions of files (audio decoded so far) while ``{files}``
+        counts finished files (tqdm's documented way to add a field: ``format_dict``)."""
+
+        files = 0
+
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            fields: dict[str, Any] = super().format_dict
+            fields["files"] = self.files
+            return fields
+
+    return FilesBar
 
 
 def clock(seconds: float) -> str:
@@ -66,6 +93,8 @@ class Progress:
         self.failed = 0
         self.finished: set[str] = set()
         self.pieces: tuple[str, int, float] | None = None  # file, pieces done, seconds done
+        self.decoded: dict[str, tuple[float, float]] = {}  # file in flight: seconds, duration
+        self._quarters: dict[str, int] = {}  # off a terminal: quarters of a file reported
         self.started = time.monotonic()
         self._lock = threading.RLock()  # pieces are reported from worker threads
         self._bar: Any = None
@@ -76,11 +105,9 @@ class Progress:
 
     # -- the terminal line ---------------------------------------------------------------------
     def _open_bar(self) -> None:
-        from tqdm import tqdm
-
         desc, postfix = self._parts()
         sized = _width(self.stream) > 0
-        self._bar = tqdm(
+        self._bar = _bar_class()(
             total=self.total,
             desc=desc,
             postfix=postfix or None,
@@ -93,7 +120,7 @@ class Progress:
             ncols=None if sized else 80,
             nrows=None if sized else 24,
             mininterval=0,
-            bar_format="{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} files "
+            bar_format="{desc}{percentage:3.0f}%|{bar}| {files}/{total_fmt} files "
             "[{elapsed}]{postfix}",
         )
         self._show()
@@ -116,6 +143,7 @@ class Progress:
         desc, postfix = self._parts()
         self._bar.set_description_str(desc, refresh=False)
         self._bar.set_postfix_str(postfix, refresh=False)
+        self._move()  # after the text, so that a draw never pairs new numbers with old text
         self._bar.refresh()
 
     def _parts(self) -> tuple[str, str]:
@@ -131,7 +159,19 @@ class Progress:
         if self.pieces is not None and current and self.pieces[0] == current[0]:
             _, count, seconds = self.pieces
             parts.append(f"{count} piece{'s' * (count != 1)}, {clock(seconds)} of audio")
+        if current and current[0] in self.decoded:
+            seconds, duration = self.decoded[current[0]]
+            parts.append(f"{clock(seconds)} of {clock(duration)} decoded")
         return desc, ", ".join(parts)
+
+    def _move(self) -> None:
+        """Put the bar at the files done plus the decoded part of each file in flight."""
+        moved = self.done + sum(
+            min(IN_FLIGHT_CAP, seconds / duration) if duration > 0 else 0.0
+            for seconds, duration in self.decoded.values()
+        )
+        self._bar.files = self.done
+        self._bar.update(moved - self._bar.n)
 
     def _say(self, line: str) -> None:
         """A line of its own above the terminal line (or a plain line)."""
@@ -169,18 +209,53 @@ class Progress:
                     f"({clock(seconds)} of audio, {self.elapsed()})"
                 )
 
+    def decoding(self, sent_name: str, seconds: float, duration: float) -> None:
+        """With ``--local``: the engine has decoded ``seconds`` of the ``duration`` of the file
+        in flight that was sent as ``sent_name`` (its name's last part; ``stdin`` for ``-``).
+        When two files in flight share that name, neither is moved: the bar stays right."""
+        with self._lock:
+            name = self._sent_as(sent_name)
+            if name is None or self._stop.is_set():  # closed: a stopped run's stragglers
+                return
+            self.decoded[name] = (seconds, duration)
+            if self._bar is not None:
+                self._show()
+            elif not self.quiet and duration >= PLAIN_DECODED_FROM:
+                quarter = min(3, int(4 * seconds / duration)) if duration > 0 else 0
+                if quarter > self._quarters.get(name, 0):
+                    self._quarters[name] = quarter
+                    self._say(
+                        f"  {printable(name)}: {clock(seconds)} of {clock(duration)} decoded "
+                        f"({self.elapsed()})"
+                    )
+
+    def _sent_as(self, sent_name: str) -> str | None:
+        """The file in flight uploaded as ``sent_name``: the client sends a path's last part,
+        with the sniffed extension added when the name has no known one."""
+        exact: list[str] = []
+        extended: list[str] = []
+        for name in self.in_flight():
+            base = "stdin" if name == "-" else Path(name).name
+            if sent_name == base:
+                exact.append(name)
+            elif sent_name.startswith(base + "."):
+                extended.append(name)
+        found = exact or extended
+        return found[0] if len(found) == 1 else None
+
     def update(self, name: str, problem: str | None) -> None:
         """``name`` finished: ``problem`` is why it failed, or ``None``."""
         with self._lock:
             self.done += 1
             self.failed += problem is not None
             self.finished.add(name)
+            self.decoded.pop(name, None)
+            self._quarters.pop(name, None)
             if problem is not None:
                 self._say(f"failed {printable(name)}: {problem}")
             elif self._bar is None and not self.quiet:
                 self._say(f"done {printable(name)} ({self.done}/{self.total}, {self.elapsed()})")
             if self._bar is not None:
-                self._bar.update(1)
                 self._show()
 
     def close(self) -> None:

@@ -2,7 +2,7 @@
 
 Select it with ``base_url="local"`` (or ``TRANSCRIBE_BASE_URL=local``); ``local://small`` or
 ``local:///path/to/model`` names another faster-whisper model. Needs the ``local`` extra:
-``pip install 'transcribe-sdk[local]'``.
+``pip install -e '.[local]'`` in a clone of transcribe-sdk (it is not on PyPI yet).
 
 Example::
 
@@ -21,6 +21,7 @@ from ._engine import (
     WhisperEngine,
     shared_engine,
 )
+from ._progress import DecodingProgress, decoding_progress
 
 if TYPE_CHECKING:
     from ._app import LocalApp
@@ -43,9 +44,11 @@ else:
 __all__ = [
     "DEFAULT_MODEL",
     "LOCAL_BASE_URL",
+    "DecodingProgress",
     "LocalApp",
     "LocalEngineUnavailable",
     "LocalTransport",
     "WhisperEngine",
+    "decoding_progress",
     "shared_engine",
 ]

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from ._engine import (
 )
 from ._forms import Form, FormError, FormReader, Upload
 from ._options import Options, parse_options
+from ._progress import DecodingProgress, reporter
 
 PROVIDER = "local"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
@@ -127,9 +128,16 @@ class Job:
                 503, str(exc), "model", "model_unavailable", {"x-should-retry": "false"}
             ) from None
 
-    def run(self, cancel: threading.Event | None = None) -> Reply:
-        """The whole answer (blocks while the model runs); raises :class:`RequestError`."""
-        result = self._start(cancel).result()
+    def run(
+        self, cancel: threading.Event | None = None, progress: DecodingProgress | None = None
+    ) -> Reply:
+        """The whole answer (blocks while the model runs); raises :class:`RequestError`.
+        ``progress`` is told how far the decoding is as segments come out."""
+        transcript = self._start(cancel)
+        report = reporter(progress, self.upload.filename or "", transcript.duration)
+        result = transcript.result(report)
+        if report is not None:
+            report(result.duration)  # done: silence after the last segment included
         fmt = self.response_format
         if fmt == "text":
             return Reply(200, "text/plain; charset=utf-8", result.text.encode())
@@ -159,7 +167,9 @@ class Job:
         Transcription.model_validate(payload)  # what we answer must parse as what we promise
         return _json(payload)
 
-    def events(self, cancel: threading.Event | None = None) -> Iterator[bytes]:
+    def events(
+        self, cancel: threading.Event | None = None, progress: DecodingProgress | None = None
+    ) -> Iterator[bytes]:
         """OpenAI's transcription events as Server-Sent Events: a ``transcript.text.delta``
         per segment as the model decodes it, then ``transcript.text.done`` with the whole
         text and the usage.
@@ -168,12 +178,18 @@ class Job:
         :class:`RequestError` (a 400 status); a failure once events flow is an ``error`` event,
         as OpenAI sends one. Each ``next()`` blocks while the model decodes a segment.
         """
-        return self._body_of(self._start(cancel))
+        transcript = self._start(cancel)
+        report = reporter(progress, self.upload.filename or "", transcript.duration)
+        return self._body_of(transcript, report)
 
-    def _body_of(self, transcript: Any) -> Iterator[bytes]:
+    def _body_of(
+        self, transcript: Any, report: Callable[[float], None] | None = None
+    ) -> Iterator[bytes]:
         texts: list[str] = []
         try:
             for segment in transcript:
+                if report is not None:
+                    report(segment["end"])
                 delta = segment["text"] if texts else segment["text"].lstrip()
                 texts.append(delta)
                 yield _event({"type": "transcript.text.delta", "delta": delta})
@@ -183,6 +199,8 @@ class Job:
             message = f"the local engine failed: {type(exc).__name__}: {exc}"
             yield _event(error_payload(500, message))
             return
+        if report is not None:
+            report(transcript.duration)
         text = "".join(texts).strip()
         done = {"type": "transcript.text.done", "text": text, "usage": _usage(transcript.duration)}
         yield _event(done)
@@ -257,18 +275,24 @@ class LocalApp:
         except FormError as exc:
             return error_reply(400, str(exc), exc.param)
 
-    def answer(self, form: Form, cancel: threading.Event | None = None) -> Reply | Iterator[bytes]:
+    def answer(
+        self,
+        form: Form,
+        cancel: threading.Event | None = None,
+        progress: DecodingProgress | None = None,
+    ) -> Reply | Iterator[bytes]:
         """Run a received form: a :class:`Reply`, or for ``stream=true`` the events (each
         ``next()`` blocks while the model works). The form is closed when the answer is done.
-        Never raises for anything the client sent."""
+        ``progress`` hears how far the decoding is. Never raises for anything the client
+        sent."""
         handed_over = False
         try:
             job = self.prepare(form)
             if job.stream:
-                events = job.events(cancel)
+                events = job.events(cancel, progress)
                 handed_over = True  # the events close the form when they end
                 return _closing(events, form)
-            return job.run(cancel)
+            return job.run(cancel, progress)
         except RequestError as exc:
             return error_reply(exc.status, str(exc), exc.param, exc.code, exc.headers)
         except Cancelled:

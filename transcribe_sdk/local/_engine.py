@@ -14,7 +14,7 @@ import io
 import math
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -31,7 +31,9 @@ LOCAL_BASE_URL = "http://local.invalid/v1"
 are answered in-process, and ``.invalid`` never resolves, so nothing could leave the process
 even by mistake."""
 
-_INSTALL_HINT = "The local engine needs its extra: pip install 'transcribe-sdk[local]'"
+_INSTALL_HINT = (
+    "The local engine needs its extra: in a clone of transcribe-sdk, pip install -e '.[local]'"
+)
 
 
 class LocalEngineUnavailable(TranscribeError):
@@ -112,11 +114,14 @@ class Transcript:
             yield {**segment, "words": words} if piece.words is not None else segment
         _check(self._cancel)
 
-    def result(self) -> Result:
-        """Every segment, gathered."""
+    def result(self, on_segment: Callable[[float], None] | None = None) -> Result:
+        """Every segment, gathered; ``on_segment(end)`` is called as each one is decoded, with
+        its end in seconds of the audio (how far the decoding is: progress)."""
         segments: list[dict[str, Any]] = []
         words: list[dict[str, Any]] = []
         for segment in self:
+            if on_segment is not None:
+                on_segment(segment["end"])
             words.extend(segment.pop("words", ()))
             segments.append(segment)
         text = "".join(s["text"] for s in segments).strip()

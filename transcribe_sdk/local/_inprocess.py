@@ -29,6 +29,7 @@ import httpx
 from ._app import SSE_CONTENT_TYPE, LocalApp, Reply, error_reply
 from ._engine import Cancelled
 from ._forms import Form, FormError
+from ._progress import DecodingProgress, current
 
 __all__ = ["STOP_WAIT", "LocalTransport"]
 
@@ -144,10 +145,12 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         """Stop this transport's transcriptions in progress (at their next segment)."""
         await anyio.to_thread.run_sync(self._running.stop)
 
-    def _answer(self, form: Form, cancel: threading.Event) -> Reply | Iterator[bytes]:
+    def _answer(
+        self, form: Form, cancel: threading.Event, progress: DecodingProgress | None
+    ) -> Reply | Iterator[bytes]:
         with self._running.job(cancel):
             try:
-                return self.app.answer(form, cancel)
+                return self.app.answer(form, cancel, progress)
             except Cancelled:
                 return _stopped()
 
@@ -164,7 +167,8 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         except FormError as exc:
             opened.close()
             return _response(self.app.rejected(exc), request)
-        return self._answered(self._answer(form, threading.Event()), request, sync=True)
+        answered = self._answer(form, threading.Event(), current())
+        return self._answered(answered, request, sync=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request``, transcribing in a worker thread (httpx's async interface)."""
@@ -184,7 +188,7 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             # A cancelled call returns at once; the thread stops at the model's next segment,
             # told by ``cancel``, instead of holding the event loop until the file's end.
             answered = await anyio.to_thread.run_sync(
-                self._answer, form, cancel, abandon_on_cancel=True
+                self._answer, form, cancel, current(), abandon_on_cancel=True
             )
         except BaseException:
             cancel.set()

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from ..local._app import SSE_CONTENT_TYPE, LocalApp, Reply, RequestError, error_payload
 from ..local._engine import Cancelled
 from ..local._forms import Form, FormError, FormReader
-from ._jobs import Jobs, run_job
+from ._jobs import Abandoned, Jobs
 
 if TYPE_CHECKING:
     from ._settings import ServerSettings
@@ -272,17 +272,19 @@ class Server:
             if not await self._acquire():
                 return self._busy()
             release.slot = True
+            if self.jobs.shutting_down:  # it waited for a slot while the server began to stop
+                return self._stopped()
             self.jobs.add(release.cancel)
             try:
                 if job.stream:
-                    events = await run_job(job.events, release.cancel)
+                    events = await self.jobs.run(job.events, release.cancel)
                     response = _EventStream(self._relay(events, release), release)
                     release = _Release(self, None)  # the stream releases the real one
                     return response
                 return await self._watching(request, job.run, release.cancel)
             except RequestError as exc:
                 return _error(exc.status, str(exc), exc.param, exc.code)
-            except Cancelled:
+            except (Cancelled, Abandoned):
                 if self.jobs.shutting_down:
                     return self._stopped()
                 return Response(status_code=CLIENT_CLOSED)
@@ -307,7 +309,7 @@ class Server:
 
             group.start_soon(watch)
             try:
-                reply = await run_job(work, cancel)
+                reply = await self.jobs.run(work, cancel)
             except Exception as exc:  # raised outside the group, not as an ExceptionGroup
                 failure = exc
             finally:
@@ -321,11 +323,11 @@ class Server:
         """The events, each produced in a worker thread as the model decodes a segment."""
         try:
             while True:
-                item: Any = await run_job(lambda _: next(events, _END), release.cancel)
+                item: Any = await self.jobs.run(lambda _: next(events, _END), release.cancel)
                 if item is _END:
                     return
                 yield item
-        except Cancelled:  # the server is stopping: say so, as OpenAI reports a failed stream
+        except (Cancelled, Abandoned):  # the server is stopping: say so, as OpenAI reports one
             message = "the server is shutting down"
             stopping = error_payload(503, message, None, "server_shutting_down")
             yield b"data: " + json.dumps(stopping).encode() + b"\n\n"

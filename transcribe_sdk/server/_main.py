@@ -9,6 +9,7 @@ in-flight requests finish for ``--shutdown-timeout`` seconds, then cancel them (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -18,6 +19,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +30,15 @@ from ._settings import MiB, ServerSettings
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
 _SETTINGS_ENV = "TRANSCRIBE_SDK_SERVE_SETTINGS"  # hands the settings (never the key) to workers
 STARTUP_ERROR = 2
+LOCAL_INSTALL = "in a clone of transcribe-sdk, pip install -e '.[local]'"
+
+
+FORCED_STOP = 1.0
+"""After a second Ctrl+C, how long the model's threads get to reach their next segment (their
+clients have had their 503 already) before the process ends without waiting for them."""
+FORCED_STOP_LIMIT = 3.0
+"""After a second Ctrl+C, the longest the process lives on, whatever still runs (a response a
+client reads slowly): then it ends at once."""
 
 
 class StartupError(Exception):
@@ -285,7 +296,7 @@ def make_engine(settings: ServerSettings) -> Any:
     try:
         from ..local._engine import LocalEngineUnavailable, ModelLoadError, WhisperEngine
     except ImportError as exc:
-        raise StartupError(f"{exc}; pip install 'transcribe-sdk[local]'") from None
+        raise StartupError(f"{exc}; {LOCAL_INSTALL}") from None
     try:
         engine = WhisperEngine(
             settings.model,
@@ -352,7 +363,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
-        raise StartupError("serve needs: pip install 'transcribe-sdk[local]'") from None
+        raise StartupError(f"serve needs uvicorn: {LOCAL_INSTALL}") from None
     settings = settings_from(args)
     if settings.api_key:
         os.environ[KEY_ENV] = settings.api_key  # for the log filter (and the workers)
@@ -380,7 +391,8 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     app = build_app(settings, engine)
     config = uvicorn.Config(app, **_uvicorn_options(settings))
-    server = _server_class()(config, app.state.server, settings.shutdown_timeout)
+    jobs = app.state.server.jobs
+    server = _server_class()(config, jobs, settings.shutdown_timeout)
     # uvicorn re-raises the signal that stopped it once it has stopped: these let it return.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
@@ -388,8 +400,19 @@ def serve(args: argparse.Namespace) -> int:
     try:
         server.run(sockets=[sock])
     finally:
+        if jobs.abandoned and not jobs.wait_threads(FORCED_STOP):
+            # CTranslate2's threads must not run while the interpreter tears down (they abort
+            # it): end the process without the teardown, as a second Ctrl+C asks.
+            _exit_now(0)
         engine.close()  # every transcription has stopped: the model's threads go first
     return 0 if server.started else STARTUP_ERROR
+
+
+def _exit_now(code: int) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _server_class() -> Any:
@@ -397,20 +420,39 @@ def _server_class() -> Any:
 
     class StoppingServer(uvicorn.Server):
         """On the first signal, in-flight transcriptions get the grace period, then are
-        cancelled (and answered with a 503) while uvicorn still waits for them."""
+        cancelled (and answered with a 503) while uvicorn still waits for them.
 
-        def __init__(self, config: Any, state: Any, grace: float) -> None:
+        A second Ctrl+C answers them with the 503 at once and ends the process within about
+        :data:`FORCED_STOP` seconds. uvicorn's own "force exit" is not used: it drops the
+        requests in flight (a traceback each, and a bare 500 to their clients)."""
+
+        def __init__(self, config: Any, jobs: Any, grace: float) -> None:
             super().__init__(config)
-            self._state = state
+            self._jobs = jobs
             self._grace = grace
             self._timer: threading.Timer | None = None
+            self._forced = False
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             if self._timer is None:
-                self._timer = threading.Timer(self._grace, self._state.jobs.cancel_all)
+                self._timer = threading.Timer(self._grace, self._jobs.cancel_all)
                 self._timer.daemon = True
                 self._timer.start()
-            super().handle_exit(sig, frame)
+                super().handle_exit(sig, frame)
+            elif sig == signal.SIGINT and not self._forced:
+                self._forced = True
+                self._timer.cancel()
+                # Not in the handler: the main thread may hold the locks this work takes.
+                threading.Thread(target=self._force, name="serve-forced-stop", daemon=True).start()
+
+        def _force(self) -> None:
+            running = self._jobs.running
+            self._jobs.abandon_all()
+            what = f"{running} transcription(s) answered with a 503" if running else "stopping"
+            print(f"transcribe-sdk serve: second Ctrl+C: {what}, exiting now", file=sys.stderr)
+            time.sleep(FORCED_STOP_LIMIT)  # a daemon thread: the process normally ends before
+            print("transcribe-sdk serve: still busy; exiting without waiting", file=sys.stderr)
+            _exit_now(0)
 
     return StoppingServer
 
