@@ -78,6 +78,11 @@ AUDIO = FIXTURES / "hello.wav"
 DATA = AUDIO.read_bytes()
 OK = json_answer({"text": "hello world"}, headers=[("x-request-id", "req-ok")])
 TIMEOUT = httpx.Timeout(5.0)
+STALL = 60.0
+"""Seconds a stalling server stays silent: what a call that ignored its timeout would wait."""
+SLACK = 15.0
+"""A bound on calls that must end early: far over a 0.3-0.8 s timeout or deadline on a loaded
+machine, far under the 30-60 s that ignoring it would take."""
 _SSL = ssl.create_default_context()
 KINDS = ["sync", "async"]
 HTML = (
@@ -404,14 +409,21 @@ def test_over_cap_retry_after_is_reported_not_slept(kind: str, sleeps: list[floa
 # -- timeouts -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
 def test_per_call_timeout_overrides_the_client(kind: str) -> None:
-    with FaultServer([Stall(5)]) as server:
+    # The client's own read timeout is 30 s: the call's 0.3 s must be what ends it.
+    with FaultServer([Stall(STALL)]) as server:
         started = time.monotonic()
-        outcome = call(kind, server.base_url, max_retries=0, timeout=0.3)
+        outcome = call(
+            kind,
+            server.base_url,
+            client_options={"timeout": httpx.Timeout(30)},
+            max_retries=0,
+            timeout=0.3,
+        )
         elapsed = time.monotonic() - started
         check_server(server, 1)
     assert type(outcome.error) is APITimeoutError
     assert "read timeout is 0.3 s" in str(outcome.error)
-    assert elapsed < 3
+    assert elapsed < SLACK
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -434,7 +446,7 @@ def test_write_timeout_when_the_server_stops_reading(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_deadline_bounds_the_whole_call(kind: str) -> None:
     # The read timeout alone would wait 30 s per attempt; the deadline ends the call in ~1 s.
-    with FaultServer([Stall(10)]) as server:
+    with FaultServer([Stall(STALL)]) as server:
         started = time.monotonic()
         outcome = call(
             kind, server.base_url, client_options={"timeout": httpx.Timeout(30)}, deadline=0.8
@@ -442,7 +454,7 @@ def test_deadline_bounds_the_whole_call(kind: str) -> None:
         elapsed = time.monotonic() - started
         assert server.wait_until_idle()
     assert isinstance(outcome.error, APITimeoutError)
-    assert elapsed < 3
+    assert elapsed < SLACK
 
 
 def test_default_timeouts_suit_long_audio() -> None:

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
 from loopback import (
+    IO_TIMEOUT,
     LoopbackServer,
     Recorded,
     Reply,
@@ -139,7 +140,8 @@ def test_server_leaves_no_thread_or_socket() -> None:
             assert http.get(f"{running.url}/ping").text == "pong"
             # The client keeps that connection open (keep-alive): closing must cut it.
             started = time.monotonic()
-        assert time.monotonic() - started < 2.0
+        # Well under the IO_TIMEOUT a server waiting on the idle connection would take.
+        assert time.monotonic() - started < IO_TIMEOUT / 2
         assert inner is not None
         assert inner.socket.fileno() == -1
         assert all(not w.is_alive() for w in inner.workers)
@@ -397,11 +399,11 @@ async def test_async_upload_of_20_mb_does_not_block_the_event_loop(big_wav: Path
     assert result.model_extra["size"] == 20 * 1024 * 1024
     assert result.model_extra["sha256"] == hashlib.sha256(big_wav.read_bytes()).hexdigest()
     assert not request.chunked
-    # Relative bounds, so a loaded machine does not fail it: a blocked loop misses ticks for
-    # the whole upload (see the control below), a free one at most for a scheduling hiccup.
+    # An order, not a duration, so a loaded machine does not fail it: the loop kept ticking
+    # while the body went out (a blocked loop ticks not once, see the control below). The
+    # server's 2 ms pause per 64 KiB makes the upload last at least 0.6 s however fast the box.
     assert took > 0.3
-    assert ticks >= 10, f"{ticks} ticks in {took:.2f} s"
-    assert longest < took / 2, f"the loop stalled {longest:.3f} s of {took:.3f} s"
+    assert ticks >= 3, f"{ticks} ticks in {took:.2f} s (longest pause {longest:.3f} s)"
 
 
 @pytest.mark.anyio
