@@ -506,6 +506,7 @@ def test_command_help(tmp_path: Path) -> None:
     assert "--local" in done.stdout
 
 
+@pytest.mark.heavy  # the command in a process of its own, on the local engine
 def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> None:
     shutil.copy(FIXTURES / "hello.wav", tmp_path / "hello.wav")
     done = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
@@ -522,6 +523,7 @@ def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> Non
     assert (tmp_path / "out" / "hello.wav.txt").read_text() == transcript
 
 
+@pytest.mark.heavy  # the command in a process of its own, on the local engine
 def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[str, str]) -> None:
     done = _run_command("--local", ".", "missing.wav", "--format", "srt", "-c", "2", cwd=audio)
     assert done.returncode == 1, done.stderr

@@ -323,6 +323,7 @@ def test_importing_the_package_does_not_import_tqdm() -> None:
 # -- progress on a real terminal ----------------------------------------------------------------
 
 
+@pytest.mark.heavy  # the command in a process of its own, on a pseudo-terminal
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("size", [(0, 0), (24, 100)])
 def test_progress_on_a_real_terminal(tmp_path: Path, size: tuple[int, int]) -> None:

@@ -43,6 +43,7 @@ from transcribe_sdk.ray import (  # noqa: E402
 
 pytestmark = [
     pytest.mark.network,
+    pytest.mark.heavy,  # a Ray cluster of its own (pytest -m heavy)
     # Ray's own modules warn about its own settings on import and on DataContext.get_current().
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
     # ray.init of older Ray (2.45) leaves /dev/null handles and Popen objects to the collector.
