@@ -20,10 +20,10 @@ import anyio
 import anyio.to_thread
 import pytest
 from conftest import API_KEY, FIXTURES
-from loopback import LoopbackServer
+from internals import async_files_module as _async_files
+from socket_server import ScriptedServer
 
 from transcribe_sdk import AsyncClient, files
-from transcribe_sdk._inputs import async_files as _async_files
 
 pytestmark = [pytest.mark.network, pytest.mark.anyio]
 
@@ -36,8 +36,8 @@ OPEN_WAIT = 10.0
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as running:
         yield running
     assert running.errors == []
 
@@ -60,7 +60,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_a_small_path_costs_one_thread_hop(server: LoopbackServer, hops: list[str]) -> None:
+async def test_a_small_path_costs_one_thread_hop(server: ScriptedServer, hops: list[str]) -> None:
     path = FIXTURES / "numbers.wav"
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
         result = await client.transcribe(path, model=MODEL)
@@ -69,7 +69,7 @@ async def test_a_small_path_costs_one_thread_hop(server: LoopbackServer, hops: l
 
 
 async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
-    server: LoopbackServer, hops: list[str], monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, hops: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = FIXTURES / "long_speech.wav"  # about 2 MB
     monkeypatch.setattr(files, "WHOLE_READ_LIMIT", 64 * 1024)
@@ -80,7 +80,7 @@ async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
     assert len(hops) == 1 + 1 + reads  # check, open, the reads (none past the end)
 
 
-async def test_file_work_leaves_anyios_default_threads_free(server: LoopbackServer) -> None:
+async def test_file_work_leaves_anyios_default_threads_free(server: ScriptedServer) -> None:
     # 32 uploads in flight must not take tokens of anyio's shared default limiter, which the
     # application's own to_thread calls need.
     default = anyio.to_thread.current_default_thread_limiter()
@@ -144,7 +144,7 @@ def slow_disk(monkeypatch: pytest.MonkeyPatch) -> Ticker:
 
 @pytest.mark.parametrize("whole_read_limit", [1024 * 1024, 0], ids=["read whole", "streamed"])
 async def test_a_slow_disk_does_not_stall_the_loop(
-    server: LoopbackServer,
+    server: ScriptedServer,
     slow_disk: Ticker,
     whole_read_limit: int,
     monkeypatch: pytest.MonkeyPatch,

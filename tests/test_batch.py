@@ -28,12 +28,9 @@ import anyio
 import httpx
 import pytest
 from conftest import BASE_URL
+from internals import RateGate, base_module, batch_module, read_form
 
-import transcribe_sdk._client.base as base_module
-import transcribe_sdk._client.batch as batch_module
-from transcribe_sdk import AsyncClient, Client
-from transcribe_sdk._client.batch import BatchResult, RateGate
-from transcribe_sdk._http.retry import RetryPolicy
+from transcribe_sdk import AsyncClient, BatchResult, Client, RetryPolicy
 from transcribe_sdk.errors import (
     BadRequestError,
     InvalidFileError,
@@ -41,7 +38,6 @@ from transcribe_sdk.errors import (
     RateLimitError,
     TranscribeError,
 )
-from transcribe_sdk.local._forms import read_form
 from transcribe_sdk.models import Transcription
 from transcribe_sdk.testing import FakeServer
 

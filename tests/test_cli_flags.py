@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cli_fake import Fake
 from conftest import FIXTURES
+from internals import cli_main as cli
 
-import transcribe_sdk.cli._main as cli
-from transcribe_sdk._version import __version__
+from transcribe_sdk import __version__
 from transcribe_sdk.testing import DEFAULT_TEXT
 
 

@@ -30,12 +30,12 @@ from typing import Any
 
 import anyio
 import pytest
+from internals import temperature_schedule
 from wer import edit_distance, in_order_recall, normalise, word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import BadRequestError, InternalServerError, MissingAPIKeyError
 from transcribe_sdk.local import shared_engine
-from transcribe_sdk.local._engine import temperature_schedule
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -602,7 +602,7 @@ def test_a_model_that_cannot_load_is_the_models_problem(
 def test_a_folder_named_like_a_model_is_a_model_only_written_as_a_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from transcribe_sdk.local._engine import model_folder
+    from internals import model_folder
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "small").mkdir()

@@ -345,7 +345,7 @@ def long_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def segments_decoded(server: Running, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The end time of every segment the engine decodes (the engine, spied on)."""
-    from transcribe_sdk.local._engine import Transcript
+    from internals import Transcript
 
     ends: list[float] = []
     iterate = Transcript.__iter__
