@@ -707,9 +707,13 @@ class ScriptedServer:
         finally:
             with self._state.lock:
                 self._state.open.pop(number, None)
-            if outcome.reset:
-                with contextlib.suppress(OSError):  # already unusable: closing is all that is left
+            with contextlib.suppress(OSError):  # already unusable: closing is all that is left
+                if outcome.reset:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                else:
+                    # A FIN first: an answer sent with the upload unread reaches the client
+                    # before the reset that closing over unread bytes sends.
+                    sock.shutdown(socket.SHUT_WR)
             sock.close()
 
     # -- one request ----------------------------------------------------------------------------
@@ -837,8 +841,7 @@ class ScriptedServer:
         if answer.drip:
             self._drip(conn, head + answer.body, answer.drip, 0, 1)
             return _Outcome()
-        conn.send(head)
-        conn.send(answer.body)
+        conn.send(head + answer.body)  # one write: the client has it all before any close
         if answer.hangup is not None:
             self._state.stop.wait(answer.hangup)
             _drain(conn.sock)  # so the close is a FIN the client reads, not a reset
