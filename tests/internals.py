@@ -83,6 +83,7 @@ PRIVATE: dict[str, str] = {
     "build_parser": "transcribe_sdk.cli._args:build_parser",
     "call_options": "transcribe_sdk.cli._args:call_options",
     "add_ray_arguments": "transcribe_sdk.cli._args:add_ray_arguments",
+    "as_json": "transcribe_sdk.cli._output:as_json",
     "cli_message": "transcribe_sdk.cli._output:cli_message",
     "render": "transcribe_sdk.cli._output:render",
     "stdout_text": "transcribe_sdk.cli._output:stdout_text",
