@@ -37,11 +37,10 @@ class Running:
 def serving(engine: Any = None, **settings: Any) -> Iterator[Running]:
     """``create_app`` under uvicorn on a free port, served from a thread, stopped on exit."""
     import uvicorn
+    from internals import ServerSettings, bind, create_app
+    from internals import uvicorn_options as _uvicorn_options
 
     from transcribe_sdk.local import LocalApp, shared_engine
-    from transcribe_sdk.server._app import create_app
-    from transcribe_sdk.server._main import _uvicorn_options, bind
-    from transcribe_sdk.server._settings import ServerSettings
 
     chosen = ServerSettings(**settings)
     if engine is None and "max_audio_seconds" in settings:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from internals import cli_main as cli
 
-import transcribe_sdk.cli._main as cli
 from transcribe_sdk import Client
 from transcribe_sdk.testing import FakeServer
 

@@ -28,6 +28,7 @@ from _answers import (
 )
 from _wire import assert_transcription_request, file_part, form_fields
 from conftest import API_KEY, BASE_URL
+from internals import record_sleeps
 from pytest_httpx import HTTPXMock
 
 from transcribe_sdk import (
@@ -86,13 +87,7 @@ def make_client(http_client: httpx.AsyncClient, **kwargs: Any) -> AsyncClient:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's waits between retries instead of waiting."""
-    waited: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        waited.append(delay)
-
-    monkeypatch.setattr("transcribe_sdk._client.shells.anyio.sleep", fake_sleep)
-    return waited
+    return record_sleeps(monkeypatch)
 
 
 async def chunks_of(data: bytes, size: int = 10_000) -> AsyncIterator[bytes]:

@@ -2,16 +2,16 @@
 
 A small path is checked and read whole in one hop; a large one is opened in one hop and read
 one ``ASYNC_CHUNK_SIZE`` per hop. The counts are asserted, not timed. The loop tests use a
-disk made slow on purpose (an ``open`` that takes a second), so that a read on the loop would
-stall it for that long while the bound asserted is generous.
+disk made slow on purpose: each ``open`` waits until the event loop has ticked a few times.
+On a worker thread it soon sees them; on the loop it would wait for ticks that cannot come. What
+is asserted is that order (the loop ran while the disk was busy), never a duration.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
-import time
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,22 +20,24 @@ import anyio
 import anyio.to_thread
 import pytest
 from conftest import API_KEY, FIXTURES
-from loopback import LoopbackServer
+from internals import async_files_module as _async_files
+from socket_server import ScriptedServer
 
 from transcribe_sdk import AsyncClient, files
-from transcribe_sdk._inputs import async_files as _async_files
 
 pytestmark = [pytest.mark.network, pytest.mark.anyio]
 
 MODEL = "whisper-large-v3"
 WAIT = 60.0
-SLOW_OPEN = 1.0
-"""Seconds the slowed ``open`` takes: what a read on the loop would stall it for."""
+TICKS = 3
+"""Loop ticks the slowed ``open`` waits to see before it opens."""
+OPEN_WAIT = 10.0
+"""Seconds it waits for them at most (an open on the loop would wait all of it, then fail)."""
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as running:
         yield running
     assert running.errors == []
 
@@ -58,7 +60,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_a_small_path_costs_one_thread_hop(server: LoopbackServer, hops: list[str]) -> None:
+async def test_a_small_path_costs_one_thread_hop(server: ScriptedServer, hops: list[str]) -> None:
     path = FIXTURES / "numbers.wav"
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
         result = await client.transcribe(path, model=MODEL)
@@ -67,7 +69,7 @@ async def test_a_small_path_costs_one_thread_hop(server: LoopbackServer, hops: l
 
 
 async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
-    server: LoopbackServer, hops: list[str], monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, hops: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = FIXTURES / "long_speech.wav"  # about 2 MB
     monkeypatch.setattr(files, "WHOLE_READ_LIMIT", 64 * 1024)
@@ -78,7 +80,7 @@ async def test_a_large_path_is_opened_once_and_read_in_large_chunks(
     assert len(hops) == 1 + 1 + reads  # check, open, the reads (none past the end)
 
 
-async def test_file_work_leaves_anyios_default_threads_free(server: LoopbackServer) -> None:
+async def test_file_work_leaves_anyios_default_threads_free(server: ScriptedServer) -> None:
     # 32 uploads in flight must not take tokens of anyio's shared default limiter, which the
     # application's own to_thread calls need.
     default = anyio.to_thread.current_default_thread_limiter()
@@ -103,44 +105,47 @@ async def test_file_work_leaves_anyios_default_threads_free(server: LoopbackServ
     assert peak == 0
 
 
-async def _longest_stall_while(work: Callable[[], Any]) -> tuple[float, float, int]:
-    """Run ``work()`` beside a task that ticks every 10 ms: (its time, the longest stretch
-    without a tick, how many ticks happened)."""
-    ticks: list[float] = []
+class Ticker:
+    """A count of event-loop ticks (one every 10 ms while :meth:`run` runs), and the opens that
+    saw it move while they waited (``True``) or gave up waiting (``False``)."""
 
-    async def ticker() -> None:
+    def __init__(self) -> None:
+        self.count = 0
+        self.opens: list[bool] = []
+        self.moved = threading.Condition()
+
+    async def run(self) -> None:
         while True:
-            ticks.append(time.monotonic())
+            with self.moved:
+                self.count += 1
+                self.moved.notify_all()
             await anyio.sleep(0.01)
 
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as group:
-            group.start_soon(ticker)
-            await anyio.sleep(0.05)
-            started = time.monotonic()
-            await work()
-            ended = time.monotonic()
-            group.cancel_scope.cancel()
-    during = [t for t in ticks if started <= t <= ended]
-    marks = [started, *during, ended]
-    return ended - started, max(b - a for a, b in itertools.pairwise(marks)), len(during)
+    def wait_for_ticks(self) -> None:
+        with self.moved:
+            start = self.count
+            self.opens.append(
+                self.moved.wait_for(lambda: self.count >= start + TICKS, timeout=OPEN_WAIT)
+            )
 
 
 @pytest.fixture
-def slow_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+def slow_disk(monkeypatch: pytest.MonkeyPatch) -> Ticker:
+    ticker = Ticker()
     real_open = open
 
     def slow_open(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(SLOW_OPEN)
+        ticker.wait_for_ticks()
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(files, "open", slow_open, raising=False)
+    return ticker
 
 
 @pytest.mark.parametrize("whole_read_limit", [1024 * 1024, 0], ids=["read whole", "streamed"])
 async def test_a_slow_disk_does_not_stall_the_loop(
-    server: LoopbackServer,
-    slow_disk: None,
+    server: ScriptedServer,
+    slow_disk: Ticker,
     whole_read_limit: int,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -152,15 +157,14 @@ async def test_a_slow_disk_does_not_stall_the_loop(
         path.write_bytes((FIXTURES / "hello.wav").read_bytes())
         paths.append(path)
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
-
-        async def uploads() -> None:
+        with anyio.fail_after(WAIT):
             async with anyio.create_task_group() as group:
-                for path in paths:
-                    group.start_soon(lambda p=path: client.transcribe(p, model=MODEL))
-
-        took, longest, ticks = await _longest_stall_while(uploads)
+                group.start_soon(slow_disk.run)
+                async with anyio.create_task_group() as uploads:
+                    for path in paths:
+                        uploads.start_soon(lambda p=path: client.transcribe(p, model=MODEL))
+                group.cancel_scope.cancel()
     assert len(server.requests) == 4
-    # On the loop, each slow open would stop the ticks for SLOW_OPEN seconds.
-    assert took >= SLOW_OPEN
-    assert longest < SLOW_OPEN / 2, f"the loop stalled {longest:.3f} s of {took:.3f} s"
-    assert ticks >= 10
+    # Every open saw the loop tick while it waited: none of them ran on the loop.
+    assert slow_disk.opens == [True] * len(slow_disk.opens)
+    assert len(slow_disk.opens) >= 4

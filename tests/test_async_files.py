@@ -13,9 +13,9 @@ from typing import Any
 
 import anyio
 import pytest
+from internals import aopen, aprepare_file, aspool
 
 from transcribe_sdk import files
-from transcribe_sdk._inputs.async_files import aopen, aprepare_file, aspool
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import AudioFile
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from cli_fake import TTY, Fake
 from conftest import FIXTURES
+from internals import build_parser, resolve
+from internals import cli_main as cli
 from wer import word_error_rate
 
-import transcribe_sdk.cli._main as cli
-from transcribe_sdk.cli._args import build_parser
 from transcribe_sdk.testing import DEFAULT_TEXT, FakeServer
 
 HELLO_TEXT = "Hello world. This is a test of the transcription client."
@@ -387,7 +387,7 @@ def test_progress_line_on_a_terminal(fake: Fake, audio: Path) -> None:
 
 
 def test_progress_line_shows_each_file_in_flight(audio: Path) -> None:
-    from transcribe_sdk.cli._progress import Progress
+    from internals import Progress
 
     stream = TTY()
     progress = Progress(["a.wav", "b.wav", "c.wav"], stream, quiet=False, concurrency=2)
@@ -402,7 +402,7 @@ def test_progress_line_shows_each_file_in_flight(audio: Path) -> None:
 
 
 def test_progress_line_ticks_while_a_file_is_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
-    import transcribe_sdk.cli._progress as shown
+    from internals import cli_progress as shown
 
     monkeypatch.setattr(shown, "TICK_SECONDS", 0.01)
     stream = TTY()
@@ -506,6 +506,7 @@ def test_command_help(tmp_path: Path) -> None:
     assert "--local" in done.stdout
 
 
+@pytest.mark.heavy  # the command in a process of its own, on the local engine
 def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> None:
     shutil.copy(FIXTURES / "hello.wav", tmp_path / "hello.wav")
     done = _run_command("--local", "hello.wav", "--output-dir", "out", cwd=tmp_path)
@@ -522,6 +523,7 @@ def test_command_local_one_file(tmp_path: Path, manifest: dict[str, str]) -> Non
     assert (tmp_path / "out" / "hello.wav.txt").read_text() == transcript
 
 
+@pytest.mark.heavy  # the command in a process of its own, on the local engine
 def test_command_local_folder_with_a_missing_input(audio: Path, manifest: dict[str, str]) -> None:
     done = _run_command("--local", ".", "missing.wav", "--format", "srt", "-c", "2", cwd=audio)
     assert done.returncode == 1, done.stderr
@@ -548,7 +550,7 @@ def test_local_without_the_extra_is_a_clear_error(
 ) -> None:
     import importlib.util
 
-    from transcribe_sdk.cli import _main as _cli
+    from internals import cli_main as _cli
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
@@ -556,7 +558,7 @@ def test_local_without_the_extra_is_a_clear_error(
         "find_spec",
         lambda name, *a: None if name == "faster_whisper" else real(name, *a),
     )
-    monkeypatch.setattr("transcribe_sdk.local._engine._ENGINES", {})
+    monkeypatch.setattr(resolve("engine_module"), "_ENGINES", {})
     wav = tmp_path / "a.wav"
     wav.write_bytes((Path(__file__).parent / "fixtures" / "hello.wav").read_bytes())
     out, err = io.StringIO(), io.StringIO()
@@ -565,7 +567,7 @@ def test_local_without_the_extra_is_a_clear_error(
 
 
 def test_a_long_name_leaves_room_for_the_rest_of_the_line() -> None:
-    from transcribe_sdk.cli._progress import Progress
+    from internals import Progress
 
     stream = TTY()
     long_name = "recordings/" + "very-long-folder-name/" * 8 + "meeting.wav"

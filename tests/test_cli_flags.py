@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cli_fake import Fake
 from conftest import FIXTURES
+from internals import cli_main as cli
 
-import transcribe_sdk.cli._main as cli
-from transcribe_sdk._version import __version__
+from transcribe_sdk import __version__
 from transcribe_sdk.testing import DEFAULT_TEXT
 
 
@@ -323,6 +323,7 @@ def test_importing_the_package_does_not_import_tqdm() -> None:
 # -- progress on a real terminal ----------------------------------------------------------------
 
 
+@pytest.mark.heavy  # the command in a process of its own, on a pseudo-terminal
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("size", [(0, 0), (24, 100)])
 def test_progress_on_a_real_terminal(tmp_path: Path, size: tuple[int, int]) -> None:

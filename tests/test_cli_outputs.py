@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from cli_fake import Fake
 from conftest import FIXTURES
+from internals import cli_main as cli
+from internals import cli_output as output
 
-import transcribe_sdk.cli._main as cli
-import transcribe_sdk.cli._output as output
 from transcribe_sdk.testing import DEFAULT_TEXT
 
 WAV = (FIXTURES / "hello.wav").read_bytes()
@@ -283,7 +283,7 @@ def test_printable() -> None:
 
 # -- checks before and after sending (issue 14) ---------------------------------------------------
 def test_limits_and_checks_reach_the_call() -> None:
-    from transcribe_sdk.cli._args import build_parser, call_options
+    from internals import build_parser, call_options
 
     args = build_parser().parse_args(
         [
@@ -307,8 +307,9 @@ def test_limits_and_checks_reach_the_call() -> None:
 
 
 def test_a_refused_file_speaks_in_flags() -> None:
-    from transcribe_sdk._client.guards import AudioTooLongError, UploadTooLargeError
-    from transcribe_sdk.cli._output import cli_message
+    from internals import cli_message
+
+    from transcribe_sdk import AudioTooLongError, UploadTooLargeError
 
     too_big = cli_message(UploadTooLargeError(3_000_000, 2_500_000))
     assert "--max-upload-mb" in too_big

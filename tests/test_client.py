@@ -33,6 +33,7 @@ from _answers import (
 )
 from _wire import assert_transcription_request, file_part, form_fields
 from conftest import API_KEY, BASE_URL
+from internals import record_sleeps
 from pytest_httpx import HTTPXMock
 
 from transcribe_sdk import (
@@ -87,9 +88,7 @@ def client(http_client: httpx.Client) -> Iterator[Client]:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's waits between retries instead of waiting."""
-    waited: list[float] = []
-    monkeypatch.setattr("transcribe_sdk._client.shells.time.sleep", waited.append)
-    return waited
+    return record_sleeps(monkeypatch)
 
 
 class OneShotStream:

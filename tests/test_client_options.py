@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import API_KEY, BASE_URL
+from internals import shells_module
 from pytest_httpx import HTTPXMock
 
-import transcribe_sdk._client.shells as shells_module
 from transcribe_sdk import (
     DEFAULT_TIMEOUT,
     APIConnectionError,

@@ -1,5 +1,5 @@
 """One client shared by many callers gets every answer right: one ``Client`` by 16 threads, one
-``AsyncClient`` by 200 tasks, against a real loopback server (tests/faults.py) that echoes what
+``AsyncClient`` by 200 tasks, against a real server (tests/socket_server.py) that echoes what
 each request carried. Some requests are answered 503 the first time, so retries interleave with
 fresh requests on the shared connection pool. Everything is bounded in time.
 """
@@ -13,7 +13,8 @@ from typing import Any
 import anyio
 import pytest
 from conftest import API_KEY, FIXTURES
-from faults import Answer, Attempt, FaultServer, Respond, json_answer, record_sleeps
+from internals import record_sleeps
+from socket_server import Answer, Recorded, Respond, ScriptedServer, json_reply
 
 from transcribe_sdk import AsyncClient, Client
 
@@ -42,16 +43,16 @@ class Echo:
         self._lock = threading.Lock()
         self._refused: set[str] = set()
 
-    def __call__(self, attempt: Attempt) -> Answer:
+    def __call__(self, attempt: Recorded) -> Answer:
         prompt = attempt.field("prompt") or ""
         if prompt.endswith("!"):
             with self._lock:
                 first = prompt not in self._refused
                 self._refused.add(prompt)
             if first:
-                return json_answer({"error": "busy"}, 503)
+                return json_reply({"error": "busy"}, 503)
         digest = hashlib.sha256(attempt.file_bytes()).hexdigest()
-        return json_answer({"text": f"{prompt}|{digest}"}, headers=[("x-request-id", prompt)])
+        return json_reply({"text": f"{prompt}|{digest}"}, headers=[("x-request-id", prompt)])
 
 
 def expected(prompt: str, data: bytes) -> str:
@@ -72,7 +73,7 @@ def test_one_client_shared_by_16_threads(monkeypatch: pytest.MonkeyPatch) -> Non
     done: list[int] = []
     lock = threading.Lock()
     with (
-        FaultServer(then=Respond(Echo())) as server,
+        ScriptedServer(then=Respond(Echo())) as server,
         Client(api_key=API_KEY, base_url=server.base_url, timeout=20) as client,
     ):
 
@@ -112,7 +113,7 @@ async def test_one_async_client_shared_by_200_tasks(monkeypatch: pytest.MonkeyPa
     record_sleeps(monkeypatch)
     failures: list[str] = []
     done: list[int] = []
-    with FaultServer(then=Respond(Echo())) as server:
+    with ScriptedServer(then=Respond(Echo())) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, timeout=30) as client:
 
             async def work(number: int) -> None:

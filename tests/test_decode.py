@@ -18,15 +18,15 @@ import pytest
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")
 
-from transcribe_sdk._audio import decode as _decode  # noqa: E402
-from transcribe_sdk._audio.decode import (  # noqa: E402
+from internals import (  # noqa: E402
     SAMPLE_RATE,
     AudioStream,
-    AudioTooLongError,
     DecodeError,
     check_wav_codec,
     decode,
 )
+from internals import DecodedTooLongError as AudioTooLongError  # noqa: E402
+from internals import decode_module as _decode  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST: dict[str, str] = json.loads((FIXTURES / "manifest.json").read_text())

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from internals import build_params, parse_success
 
-from transcribe_sdk._client.params import build_params
-from transcribe_sdk._client.response import parse_success
 from transcribe_sdk.errors import InvalidInputError
 from transcribe_sdk.models import DiarizedTranscription, DurationUsage
 

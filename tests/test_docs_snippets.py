@@ -200,6 +200,7 @@ def test_every_snippet_compiles(page: Path) -> None:
             assert checked.returncode == 0, f"{snippet.page}:{snippet.line}: {checked.stderr}"
 
 
+@pytest.mark.heavy  # every page's blocks, in processes of their own, many on the local engine
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_snippets_run_as_written(page: Path, page_runs: dict[str, Future[list]]) -> None:
     snippets = [s for s in snippets_of(page) if s.skip is None]
@@ -230,6 +231,7 @@ def status_before() -> str:
     return _git_status()
 
 
+@pytest.mark.heavy  # waits for every page's run
 def test_the_clone_is_left_clean(status_before: str, page_runs: dict[str, Future[list]]) -> None:
     for run in page_runs.values():
         run.result()  # every page has run (a failure is reported by its own test)

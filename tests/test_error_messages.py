@@ -10,12 +10,16 @@ from typing import Any
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
+from internals import Exchange, settle
 from pytest_httpx import HTTPXMock
 
-from transcribe_sdk import AsyncClient, BadRequestError, Client, InternalServerError
-from transcribe_sdk._client.attempt import Exchange
-from transcribe_sdk._client.flow import settle
-from transcribe_sdk._client.options import DEFAULT_BASE_URL
+from transcribe_sdk import (
+    DEFAULT_BASE_URL,
+    AsyncClient,
+    BadRequestError,
+    Client,
+    InternalServerError,
+)
 from transcribe_sdk.errors import error_from_response
 
 MODEL = "whisper-large-v3"

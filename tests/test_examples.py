@@ -155,6 +155,7 @@ def test_directives_are_read() -> None:
         expectation_of("# example-expect: typo\n")
 
 
+@pytest.mark.heavy  # each example in a process of its own, most on the local engine
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs(script: Path, runs: dict[Path, Future[Run]]) -> None:
     expected = expectation_of(_source(script))

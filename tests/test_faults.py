@@ -1,4 +1,4 @@
-"""Retries and timeouts against a real socket server that misbehaves on purpose (tests/faults.py).
+"""Retries and timeouts against a real socket server misbehaving on purpose (socket_server.py).
 
 Each scenario runs once with :class:`Client` and once with :class:`AsyncClient` (the async one
 inside its own ``anyio.run``, so its event loop and worker threads are gone when the test ends)
@@ -31,18 +31,18 @@ import anyio.lowlevel
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
-from faults import (
+from internals import Call, build_params, map_transport_error, record_sleeps
+from socket_server import (
     JSON,
     Action,
     Answer,
-    Attempt,
-    FaultServer,
+    Recorded,
     Reset,
     Respond,
+    ScriptedServer,
     Stall,
     Truncate,
-    json_answer,
-    record_sleeps,
+    json_reply,
     refused_port,
 )
 
@@ -61,9 +61,6 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     files,
 )
-from transcribe_sdk._client.attempt import map_transport_error
-from transcribe_sdk._client.call import Call
-from transcribe_sdk._client.params import build_params
 
 pytestmark = [
     pytest.mark.network,
@@ -76,8 +73,13 @@ pytestmark = [
 MODEL = "whisper-large-v3"
 AUDIO = FIXTURES / "hello.wav"
 DATA = AUDIO.read_bytes()
-OK = json_answer({"text": "hello world"}, headers=[("x-request-id", "req-ok")])
+OK = json_reply({"text": "hello world"}, headers=[("x-request-id", "req-ok")])
 TIMEOUT = httpx.Timeout(5.0)
+STALL = 60.0
+"""Seconds a stalling server stays silent: what a call that ignored its timeout would wait."""
+SLACK = 15.0
+"""A bound on calls that must end early: far over a 0.3-0.8 s timeout or deadline on a loaded
+machine, far under the 30-60 s that ignoring it would take."""
 _SSL = ssl.create_default_context()
 KINDS = ["sync", "async"]
 HTML = (
@@ -179,7 +181,7 @@ def call(
 
 
 def check_server(
-    server: FaultServer, attempts: int, data: bytes = DATA, *, last_whole: bool = True
+    server: ScriptedServer, attempts: int, data: bytes = DATA, *, last_whole: bool = True
 ) -> None:
     """The server saw ``attempts`` requests; each one it read whole carried ``data``; the last
     one was read whole (unless cut on purpose); every connection is closed; no server thread
@@ -243,33 +245,33 @@ SCENARIOS: dict[str, Scenario] = {
         [Truncate(5000, b"<html>", status=502)], APIConnectionError, 3
     ),
     "429-retry-after-seconds": Scenario(
-        [json_answer({"error": {"message": "slow down"}}, 429, [("Retry-After", "2")]), OK],
+        [json_reply({"error": {"message": "slow down"}}, 429, [("Retry-After", "2")]), OK],
         None,
         2,
     ),
     "429-retry-after-http-date": Scenario(
-        [json_answer({"error": "slow down"}, 429, [("Retry-After", _http_date(30))]), OK],
+        [json_reply({"error": "slow down"}, 429, [("Retry-After", _http_date(30))]), OK],
         None,
         2,
     ),
     "429-retry-after-ms": Scenario(
-        [json_answer({"error": "slow down"}, 429, [("retry-after-ms", "250")]), OK], None, 2
+        [json_reply({"error": "slow down"}, 429, [("retry-after-ms", "250")]), OK], None, 2
     ),
     "429-retry-after-over-cap": Scenario(
-        [json_answer({"error": "quota"}, 429, [("Retry-After", "3600")])],
+        [json_reply({"error": "quota"}, 429, [("Retry-After", "3600")])],
         RateLimitError,
         1,
         message="wait 3600 s",
     ),
     "429-always": Scenario(
-        [json_answer({"error": "slow down"}, 429, [("Retry-After", "0")])],
+        [json_reply({"error": "slow down"}, 429, [("Retry-After", "0")])],
         RateLimitError,
         3,
         message="after 3 attempts",
     ),
-    "503-then-200": Scenario([json_answer({"error": "busy"}, 503), OK], None, 2),
+    "503-then-200": Scenario([json_reply({"error": "busy"}, 503), OK], None, 2),
     "503-do-not-retry": Scenario(
-        [json_answer({"error": "down"}, 503, [("x-should-retry", "false")])],
+        [json_reply({"error": "down"}, 503, [("x-should-retry", "false")])],
         InternalServerError,
         1,
     ),
@@ -283,15 +285,15 @@ SCENARIOS: dict[str, Scenario] = {
         [Answer(200, JSON, b'{"text": "hello", ')], UnexpectedResponseError, 1
     ),
     "503-then-200-invalid-json": Scenario(
-        [json_answer({"error": "busy"}, 503), Answer(200, JSON, b"{not json")],
+        [json_reply({"error": "busy"}, 503), Answer(200, JSON, b"{not json")],
         UnexpectedResponseError,
         2,
         message="after 2 attempts",
     ),
     "200-wrong-shape": Scenario(
-        [json_answer({"text": ["not", "a", "string"]})], UnexpectedResponseError, 1
+        [json_reply({"text": ["not", "a", "string"]})], UnexpectedResponseError, 1
     ),
-    "200-json-list": Scenario([json_answer([1, 2, 3])], UnexpectedResponseError, 1),
+    "200-json-list": Scenario([json_reply([1, 2, 3])], UnexpectedResponseError, 1),
     "200-empty-body": Scenario([Answer(200, JSON, b"")], UnexpectedResponseError, 1),
     "500-10mb-body": Scenario(
         [Answer(500, [("Content-Type", "text/html")], b"<p>" + b"x" * 10_000_000 + b"</p>")],
@@ -305,22 +307,22 @@ SCENARIOS: dict[str, Scenario] = {
         3,
     ),
     "400-never-retried": Scenario(
-        [json_answer({"error": {"message": "bad file", "param": "file"}}, 400)],
+        [json_reply({"error": {"message": "bad file", "param": "file"}}, 400)],
         BadRequestError,
         1,
     ),
     "per-call-max-retries": Scenario(
-        [json_answer({"error": "busy"}, 503)],
+        [json_reply({"error": "busy"}, 503)],
         InternalServerError,
         5,
         options={"max_retries": 4},
         client_options={"max_retries": 0},
     ),
     "per-call-no-retries": Scenario(
-        [json_answer({"error": "busy"}, 503)], InternalServerError, 1, options={"max_retries": 0}
+        [json_reply({"error": "busy"}, 503)], InternalServerError, 1, options={"max_retries": 0}
     ),
     "deadline-stops-retry-after": Scenario(
-        [json_answer({"error": "busy"}, 503, [("Retry-After", "5")])],
+        [json_reply({"error": "busy"}, 503, [("Retry-After", "5")])],
         InternalServerError,
         1,
         options={"deadline": 2},
@@ -332,7 +334,7 @@ SCENARIOS: dict[str, Scenario] = {
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario(kind: str, name: str) -> None:
     scenario = SCENARIOS[name]
-    with FaultServer(scenario.script) as server:
+    with ScriptedServer(scenario.script) as server:
         outcome = call(
             kind, server.base_url, client_options=scenario.client_options, **scenario.options
         )
@@ -382,7 +384,7 @@ def test_retry_after_sets_the_delay(
     kind: str, headers: list[tuple[str, str]], low: float, high: float, sleeps: list[float]
 ) -> None:
     headers = [(k, _http_date(30) if v == "HTTP-DATE" else v) for k, v in headers]
-    with FaultServer([json_answer({"error": "slow"}, 429, headers), OK]) as server:
+    with ScriptedServer([json_reply({"error": "slow"}, 429, headers), OK]) as server:
         outcome = call(kind, server.base_url)
         check_server(server, 2)
     assert outcome.result is not None
@@ -392,8 +394,8 @@ def test_retry_after_sets_the_delay(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_over_cap_retry_after_is_reported_not_slept(kind: str, sleeps: list[float]) -> None:
-    answer = json_answer({"error": "quota"}, 429, [("Retry-After", "3600")])
-    with FaultServer([answer]) as server:
+    answer = json_reply({"error": "quota"}, 429, [("Retry-After", "3600")])
+    with ScriptedServer([answer]) as server:
         outcome = call(kind, server.base_url)
         check_server(server, 1)
     assert isinstance(outcome.error, RateLimitError)
@@ -404,20 +406,27 @@ def test_over_cap_retry_after_is_reported_not_slept(kind: str, sleeps: list[floa
 # -- timeouts -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", KINDS)
 def test_per_call_timeout_overrides_the_client(kind: str) -> None:
-    with FaultServer([Stall(5)]) as server:
+    # The client's own read timeout is 30 s: the call's 0.3 s must be what ends it.
+    with ScriptedServer([Stall(STALL)]) as server:
         started = time.monotonic()
-        outcome = call(kind, server.base_url, max_retries=0, timeout=0.3)
+        outcome = call(
+            kind,
+            server.base_url,
+            client_options={"timeout": httpx.Timeout(30)},
+            max_retries=0,
+            timeout=0.3,
+        )
         elapsed = time.monotonic() - started
         check_server(server, 1)
     assert type(outcome.error) is APITimeoutError
     assert "read timeout is 0.3 s" in str(outcome.error)
-    assert elapsed < 3
+    assert elapsed < SLACK
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_write_timeout_when_the_server_stops_reading(kind: str) -> None:
     big = bytes(DATA[:44]) + bytes(40_000_000)  # more than the socket buffers hold
-    with FaultServer([Stall(1, read_body=False)]) as server:
+    with ScriptedServer([Stall(1, read_body=False)]) as server:
         outcome = call(
             kind,
             server.base_url,
@@ -434,7 +443,7 @@ def test_write_timeout_when_the_server_stops_reading(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_deadline_bounds_the_whole_call(kind: str) -> None:
     # The read timeout alone would wait 30 s per attempt; the deadline ends the call in ~1 s.
-    with FaultServer([Stall(10)]) as server:
+    with ScriptedServer([Stall(STALL)]) as server:
         started = time.monotonic()
         outcome = call(
             kind, server.base_url, client_options={"timeout": httpx.Timeout(30)}, deadline=0.8
@@ -442,7 +451,7 @@ def test_deadline_bounds_the_whole_call(kind: str) -> None:
         elapsed = time.monotonic() - started
         assert server.wait_until_idle()
     assert isinstance(outcome.error, APITimeoutError)
-    assert elapsed < 3
+    assert elapsed < SLACK
 
 
 def test_default_timeouts_suit_long_audio() -> None:
@@ -518,7 +527,7 @@ def test_pool_timeout_is_a_timeout_error() -> None:
     timeout = httpx.Timeout(5, pool=0.2)
     errors: list[BaseException] = []
     with (
-        FaultServer([Stall(0.6), OK]) as server,
+        ScriptedServer([Stall(0.6), OK]) as server,
         httpx.Client(limits=limits, timeout=timeout) as http,
     ):
         client = Client(api_key=API_KEY, base_url=server.base_url, http_client=http)
@@ -619,7 +628,7 @@ def test_one_shot_input_is_spooled_and_resent(
     else:
         file = _chunks
     try:
-        with FaultServer([json_answer({"error": "busy"}, 503), OK]) as server:
+        with ScriptedServer([json_reply({"error": "busy"}, 503), OK]) as server:
             outcome = call(kind, server.base_url, file, own_http=True)
             check_server(server, 2)
     finally:
@@ -637,7 +646,7 @@ def test_one_shot_input_is_spooled_and_resent(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_shot_input_without_retries_is_not_spooled(kind: str, spools: list[Any]) -> None:
-    with FaultServer([json_answer({"error": "busy"}, 503)]) as server:
+    with ScriptedServer([json_reply({"error": "busy"}, 503)]) as server:
         outcome = call(kind, server.base_url, ReadOnly(DATA), max_retries=0)
         check_server(server, 1)
     assert type(outcome.error) is InternalServerError
@@ -648,7 +657,7 @@ def test_one_shot_input_without_retries_is_not_spooled(kind: str, spools: list[A
 def test_a_seekable_file_is_rewound_for_each_attempt(kind: str) -> None:
     handle = io.BytesIO(b"prefix that is not sent" + DATA)
     handle.seek(len(b"prefix that is not sent"))  # sent from where it stands, every time
-    with FaultServer([Reset(), json_answer({"error": "busy"}, 502), OK]) as server:
+    with ScriptedServer([Reset(), json_reply({"error": "busy"}, 502), OK]) as server:
         outcome = call(kind, server.base_url, ("take.wav", handle))
         check_server(server, 3)
     assert outcome.attempts == 3
@@ -664,11 +673,11 @@ def test_a_file_deleted_between_attempts_is_a_file_error(
     path = tmp_path / "take.wav"
     path.write_bytes(DATA)
 
-    def delete_then_refuse(_attempt: Attempt) -> Answer:
+    def delete_then_refuse(_attempt: Recorded) -> Answer:
         path.unlink()
-        return json_answer({"error": "busy"}, 503)
+        return json_reply({"error": "busy"}, 503)
 
-    with FaultServer([Respond(delete_then_refuse), OK]) as server:
+    with ScriptedServer([Respond(delete_then_refuse), OK]) as server:
         outcome = call(kind, server.base_url, path)
         check_server(server, 1)
     assert type(outcome.error) is InvalidFileError  # not a bare FileNotFoundError, not retried
@@ -685,11 +694,11 @@ def test_a_small_file_deleted_between_attempts_is_sent_from_its_copy(
     path = tmp_path / "take.wav"
     path.write_bytes(DATA)
 
-    def delete_then_refuse(_attempt: Attempt) -> Answer:
+    def delete_then_refuse(_attempt: Recorded) -> Answer:
         path.unlink()
-        return json_answer({"error": "busy"}, 503)
+        return json_reply({"error": "busy"}, 503)
 
-    with FaultServer([Respond(delete_then_refuse), OK]) as server:
+    with ScriptedServer([Respond(delete_then_refuse), OK]) as server:
         outcome = call(kind, server.base_url, path)
         check_server(server, 2)
     assert outcome.error is None
@@ -702,7 +711,7 @@ def test_each_retry_is_logged_with_attempt_reason_and_delay(
     kind: str, caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     caplog.set_level(logging.INFO, logger="transcribe_sdk")
-    with FaultServer([json_answer({"error": "busy"}, 503), Reset(), OK]) as server:
+    with ScriptedServer([json_reply({"error": "busy"}, 503), Reset(), OK]) as server:
         outcome = call(kind, server.base_url)
         check_server(server, 3)
     assert outcome.attempts == 3
@@ -719,7 +728,7 @@ def test_each_retry_is_logged_with_attempt_reason_and_delay(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_final_error_counts_the_attempts(kind: str) -> None:
-    with FaultServer([json_answer({"error": {"message": "overloaded"}}, 503)]) as server:
+    with ScriptedServer([json_reply({"error": {"message": "overloaded"}}, 503)]) as server:
         outcome = call(kind, server.base_url, max_retries=3)
         check_server(server, 4)
     assert isinstance(outcome.error, InternalServerError)
@@ -737,7 +746,7 @@ def test_the_final_error_counts_the_attempts(kind: str) -> None:
     ],
 )
 def test_which_statuses_are_retried(status: int, attempts: int) -> None:
-    with FaultServer([json_answer({"error": {"message": "no"}}, status)]) as server:
+    with ScriptedServer([json_reply({"error": {"message": "no"}}, status)]) as server:
         outcome = call("sync", server.base_url)
         check_server(server, attempts)
     assert isinstance(outcome.error, APIStatusError)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from internals import content_type_for, extension_of, sniff_extension
 
 from transcribe_sdk import files
-from transcribe_sdk._formats import content_type_for, extension_of, sniff_extension
 from transcribe_sdk.errors import InvalidFileError, TranscribeError
 from transcribe_sdk.files import AudioFile, prepare_file, spool
 

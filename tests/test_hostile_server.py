@@ -5,7 +5,7 @@ longer than the spool limit, success bodies past ``max_response_bytes`` (a gzip 
 chunked answer), a server dripping its answer past the ``deadline``, an early ``413`` while the
 upload is still going, a keep-alive connection the server closed without saying so, and
 ``close()`` from elsewhere while a call runs. Servers are real sockets on 127.0.0.1
-(tests/faults.py, tests/loopback.py); every wait is bounded.
+(tests/socket_server.py); every wait is bounded.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from typing import Any
 import anyio
 import pytest
 from conftest import API_KEY, FIXTURES
-from faults import JSON, Answer, Drip, FaultServer, Flood, Stall, json_answer
-from loopback import LoopbackServer, Reply, json_reply
+from socket_server import JSON, Answer, Drip, Flood, ScriptedServer, Stall, json_reply
 
 from transcribe_sdk import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -45,7 +44,7 @@ from transcribe_sdk import (
 MODEL = "whisper-large-v3"
 HELLO = FIXTURES / "hello.wav"
 MiB = 1024 * 1024
-OK = json_answer({"text": "ok"})
+OK = json_reply({"text": "ok"})
 WAIT = 20.0
 """Seconds any one test may take before it fails instead of hanging."""
 
@@ -70,7 +69,7 @@ def _pipe(total: int) -> tuple[Any, threading.Thread]:
 # -- 1. a one-shot stream has a spool limit --------------------------------------------------------
 def test_a_pipe_longer_than_the_spool_limit_is_refused_naming_the_limit() -> None:
     reader, writer = _pipe(8 * MiB)
-    with FaultServer([OK]) as server, reader:
+    with ScriptedServer([OK]) as server, reader:
         client = Client(api_key=API_KEY, base_url=server.base_url, max_spool_bytes=MiB)
         with client, pytest.raises(SpoolLimitError) as info:
             client.transcribe(("talk.wav", reader), model=MODEL)
@@ -84,7 +83,7 @@ def test_a_pipe_longer_than_the_spool_limit_is_refused_naming_the_limit() -> Non
 
 def test_a_pipe_with_retries_off_is_streamed_without_a_copy() -> None:
     reader, writer = _pipe(4 * MiB)
-    with FaultServer([OK]) as server, reader:
+    with ScriptedServer([OK]) as server, reader:
         client = Client(api_key=API_KEY, base_url=server.base_url, max_spool_bytes=MiB)
         with client:
             assert client.transcribe(("t.wav", reader), model=MODEL, max_retries=0).text == "ok"
@@ -99,7 +98,7 @@ async def _zeros(total: int) -> AsyncIterator[bytes]:
 
 @pytest.mark.anyio
 async def test_async_a_stream_longer_than_the_spool_limit_is_refused() -> None:
-    with FaultServer([OK, OK]) as server:
+    with ScriptedServer([OK, OK]) as server:
         async with AsyncClient(
             api_key=API_KEY, base_url=server.base_url, max_spool_bytes=MiB
         ) as client:
@@ -136,7 +135,7 @@ ENDLESS = Flood(b" " * 65536, 64 * MiB)
 @pytest.mark.parametrize("action", [BOMB, ENDLESS], ids=["gzip-bomb", "endless-chunked"])
 def test_a_success_body_past_the_cap_is_refused(action: Any) -> None:
     assert len(GZIP_BOMB) < 64 * 1024
-    with FaultServer([action]) as server:
+    with ScriptedServer([action]) as server:
         client = Client(api_key=API_KEY, base_url=server.base_url, max_response_bytes=MiB)
         with client, pytest.raises(ResponseTooLargeError) as info:
             client.transcribe(HELLO, model=MODEL)
@@ -148,7 +147,7 @@ def test_a_success_body_past_the_cap_is_refused(action: Any) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("action", [BOMB, ENDLESS], ids=["gzip-bomb", "endless-chunked"])
 async def test_async_a_success_body_past_the_cap_is_refused(action: Any) -> None:
-    with FaultServer([action]) as server:
+    with ScriptedServer([action]) as server:
         async with AsyncClient(
             api_key=API_KEY, base_url=server.base_url, max_response_bytes=MiB
         ) as client:
@@ -161,7 +160,7 @@ def test_a_large_real_transcript_is_under_the_default_cap() -> None:
     words = [{"word": "w", "start": i / 10, "end": i / 10 + 0.1} for i in range(50_000)]
     body = {"text": "w " * 50_000, "words": words, "duration": 5000.0}
     with (
-        FaultServer([json_answer(body)]) as server,
+        ScriptedServer([json_reply(body)]) as server,
         Client(api_key=API_KEY, base_url=server.base_url) as client,
     ):
         raw = client.with_raw_response.transcribe(
@@ -178,15 +177,19 @@ _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %
 )
 # 5+ s of dripping at 0.05 s a byte: every read succeeds long before the read timeout.
 DRIP_HEAD = Drip(_HEAD + _BODY, every=0.05)
-DRIP_BODY = Drip(_HEAD + b" " * 100 + _BODY, every=0.05, burst=len(_HEAD))
+"""About 5 s in all: what a call with no guard on the head waits out (the last test below)."""
+LONG_DRIP_HEAD = Drip(_HEAD + _BODY, every=0.25)
+LONG_DRIP_BODY = Drip(_HEAD + b" " * 100 + _BODY, every=0.25, burst=len(_HEAD))
+"""About 25 s in all, so a call the deadline did not end would be far past :data:`BOUND`."""
 DEADLINE = 0.5
-BOUND = 4.0
-"""Far under the 5+ s the drip takes, far over the deadline: no timing flake either way."""
+BOUND = 10.0
+"""Twenty times the deadline (a loaded machine is slow), under half of what the long drips
+take: no timing flake either way."""
 
 
-@pytest.mark.parametrize("action", [DRIP_HEAD, DRIP_BODY], ids=["headers", "body"])
+@pytest.mark.parametrize("action", [LONG_DRIP_HEAD, LONG_DRIP_BODY], ids=["headers", "body"])
 def test_a_dripping_server_cannot_outlast_the_deadline(action: Drip) -> None:
-    with FaultServer([action]) as server, Client(api_key=API_KEY, base_url=server.base_url) as c:
+    with ScriptedServer([action]) as server, Client(api_key=API_KEY, base_url=server.base_url) as c:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             c.transcribe(HELLO, model=MODEL, deadline=DEADLINE)
@@ -196,9 +199,9 @@ def test_a_dripping_server_cannot_outlast_the_deadline(action: Drip) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("action", [DRIP_HEAD, DRIP_BODY], ids=["headers", "body"])
+@pytest.mark.parametrize("action", [LONG_DRIP_HEAD, LONG_DRIP_BODY], ids=["headers", "body"])
 async def test_async_a_dripping_server_cannot_outlast_the_deadline(action: Drip) -> None:
-    with FaultServer([action]) as server:
+    with ScriptedServer([action]) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url) as client:
             started = time.monotonic()
             with anyio.fail_after(WAIT), pytest.raises(APITimeoutError) as info:
@@ -208,19 +211,19 @@ async def test_async_a_dripping_server_cannot_outlast_the_deadline(action: Drip)
     assert "deadline" in str(info.value)
 
 
-@pytest.mark.parametrize("action", [DRIP_HEAD, DRIP_BODY], ids=["headers", "body"])
+@pytest.mark.parametrize("action", [DRIP_HEAD, LONG_DRIP_BODY], ids=["headers", "body"])
 def test_the_deadline_holds_with_a_user_http_client_too_for_bodies(action: Drip) -> None:
     # A client of the user's gets no socket guards; the body is still checked between reads,
     # and each read's timeout is what the deadline leaves.
     import httpx
 
-    with FaultServer([action]) as server, httpx.Client() as http:
+    with ScriptedServer([action]) as server, httpx.Client() as http:
         client = Client(api_key=API_KEY, base_url=server.base_url, http_client=http)
         started = time.monotonic()
         with pytest.raises(APITimeoutError):
             client.transcribe(HELLO, model=MODEL, deadline=DEADLINE)
         took = time.monotonic() - started
-    if action is DRIP_BODY:
+    if action is LONG_DRIP_BODY:
         assert took < BOUND, took
 
 
@@ -237,7 +240,7 @@ def big_file(tmp_path: Path) -> Path:
 
 def test_an_early_413_with_retries_on_is_reported_once(big_file: Path) -> None:
     with (
-        LoopbackServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running,
+        ScriptedServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running,
         Client(api_key=API_KEY, base_url=running.base_url, max_retries=2) as client,
         pytest.raises(FileTooLargeError, match="file too large"),
     ):
@@ -247,7 +250,7 @@ def test_an_early_413_with_retries_on_is_reported_once(big_file: Path) -> None:
 
 @pytest.mark.anyio
 async def test_async_an_early_413_with_retries_on_is_reported_once(big_file: Path) -> None:
-    with LoopbackServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running:
+    with ScriptedServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url) as client:
             with anyio.fail_after(WAIT), pytest.raises(FileTooLargeError) as info:
                 await client.transcribe(big_file, model=MODEL)
@@ -260,9 +263,9 @@ async def test_async_an_early_413_with_retries_on_is_reported_once(big_file: Pat
 def test_a_stale_keep_alive_connection_is_resent_once_without_counting() -> None:
     # The second request goes out on the first one's connection, which the server then closes
     # without an answer: it is sent again on a new connection, not counted as a retry.
-    script = [json_answer({"error": "boom"}, 500), Stall(0), OK]
+    script = [json_reply({"error": "boom"}, 500), Stall(0), OK]
     with (
-        FaultServer(script) as server,
+        ScriptedServer(script) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
     ):
         with pytest.raises(InternalServerError):
@@ -275,8 +278,8 @@ def test_a_stale_keep_alive_connection_is_resent_once_without_counting() -> None
 
 @pytest.mark.anyio
 async def test_async_a_stale_keep_alive_connection_is_resent_once_without_counting() -> None:
-    script = [json_answer({"error": "boom"}, 500), Stall(0), OK]
-    with FaultServer(script) as server:
+    script = [json_reply({"error": "boom"}, 500), Stall(0), OK]
+    with ScriptedServer(script) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client:
             with pytest.raises(InternalServerError):
                 await client.transcribe(HELLO, model=MODEL)
@@ -288,7 +291,7 @@ async def test_async_a_stale_keep_alive_connection_is_resent_once_without_counti
 
 def test_a_new_connection_that_fails_is_not_resent() -> None:
     with (
-        FaultServer([Stall(0), OK]) as server,
+        ScriptedServer([Stall(0), OK]) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
         pytest.raises(APIConnectionError),
     ):
@@ -304,7 +307,7 @@ QUIET_500 = Answer(500, JSON, b'{"error": "boom"}', hangup=0.05)
 def test_after_a_500_that_closes_quietly_the_next_call_succeeds() -> None:
     # The race as it happens: the server closes right after answering, no Connection: close.
     with (
-        FaultServer([QUIET_500, OK] * PAIRS) as server,
+        ScriptedServer([QUIET_500, OK] * PAIRS) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
     ):
         for _ in range(PAIRS):
@@ -315,7 +318,7 @@ def test_after_a_500_that_closes_quietly_the_next_call_succeeds() -> None:
 
 @pytest.mark.anyio
 async def test_async_after_a_500_that_closes_quietly_the_next_call_succeeds() -> None:
-    with FaultServer([QUIET_500, OK] * PAIRS) as server:
+    with ScriptedServer([QUIET_500, OK] * PAIRS) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client:
             for _ in range(PAIRS):
                 with pytest.raises(InternalServerError):
@@ -334,7 +337,7 @@ def _wait_for(condition: Any) -> None:
 
 
 def test_close_from_another_thread_gives_a_typed_error() -> None:
-    with FaultServer([json_answer({"error": "busy"}, 503), OK]) as server:
+    with ScriptedServer([json_reply({"error": "busy"}, 503), OK]) as server:
         client = Client(api_key=API_KEY, base_url=server.base_url, retry_policy=SLOW_RETRY)
 
         def close_soon() -> None:
@@ -352,7 +355,7 @@ def test_close_from_another_thread_gives_a_typed_error() -> None:
 
 @pytest.mark.anyio
 async def test_close_from_another_task_gives_a_typed_error() -> None:
-    with FaultServer([json_answer({"error": "busy"}, 503), OK]) as server:
+    with ScriptedServer([json_reply({"error": "busy"}, 503), OK]) as server:
         client = AsyncClient(api_key=API_KEY, base_url=server.base_url, retry_policy=SLOW_RETRY)
         caught: list[BaseException] = []
 
@@ -372,12 +375,12 @@ async def test_close_from_another_task_gives_a_typed_error() -> None:
     assert isinstance(caught[0], ClientClosedError)
 
 
-def _slow(request: Any) -> Reply:
-    return Reply(200, b'{"text": "late"}', (("Content-Type", "application/json"),), delay=1.0)
+def _slow(request: Any) -> Answer:
+    return Answer(200, JSON, b'{"text": "late"}', delay=1.0)
 
 
 def test_close_while_waiting_for_the_answer_gives_a_typed_error() -> None:
-    with LoopbackServer(_slow) as running:
+    with ScriptedServer(_slow) as running:
         client = Client(api_key=API_KEY, base_url=running.base_url)
 
         def close_soon() -> None:
@@ -394,7 +397,7 @@ def test_close_while_waiting_for_the_answer_gives_a_typed_error() -> None:
 
 @pytest.mark.anyio
 async def test_async_close_while_waiting_for_the_answer_gives_a_typed_error() -> None:
-    with LoopbackServer(_slow) as running:
+    with ScriptedServer(_slow) as running:
         client = AsyncClient(api_key=API_KEY, base_url=running.base_url)
         caught: list[BaseException] = []
 

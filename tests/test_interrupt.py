@@ -25,9 +25,9 @@ import anyio
 import anyio.to_thread
 import pytest
 from conftest import API_KEY, FIXTURES
-from loopback import LoopbackServer, Recorded, Reply, json_reply, text_reply
+from internals import cli_main as cli
+from socket_server import Answer, Recorded, ScriptedServer, json_reply, text_reply
 
-import transcribe_sdk.cli._main as cli
 from transcribe_sdk import AsyncClient, BatchResult, Client
 
 MODEL = "whisper-large-v3"
@@ -52,7 +52,7 @@ class Held:
         self.answered = 0
         """Held answers sent: 0 while the run under test must not have waited for one."""
 
-    def respond(self, request: Recorded) -> Reply:
+    def respond(self, request: Recorded) -> Answer:
         form = request.form()
         name = form.file().filename or ""
         if name.startswith("slow"):
@@ -72,9 +72,9 @@ class Held:
 
 
 @contextmanager
-def held_server() -> Iterator[tuple[LoopbackServer, Held]]:
+def held_server() -> Iterator[tuple[ScriptedServer, Held]]:
     held = Held()
-    with LoopbackServer(held.respond) as server:
+    with ScriptedServer(held.respond) as server:
         try:
             yield server, held
         finally:
@@ -91,7 +91,7 @@ def _let_workers_finish() -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def _filenames(server: LoopbackServer) -> list[str]:
+def _filenames(server: ScriptedServer) -> list[str]:
     return sorted(r.form().file().filename or "" for r in server.requests)
 
 
@@ -256,7 +256,7 @@ def test_ctrl_c_in_local_transcribe_many_stops_the_model_without_an_abort(
 
 @pytest.mark.anyio
 async def test_a_cancelled_local_async_call_stops_the_model() -> None:
-    from transcribe_sdk.local import _inprocess
+    from internals import inprocess_module as _inprocess
 
     async with AsyncClient(base_url="local") as client:
         with anyio.move_on_after(1.0) as scope:

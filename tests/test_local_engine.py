@@ -16,7 +16,6 @@ request path without costing model time.
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import re
@@ -31,12 +30,12 @@ from typing import Any
 
 import anyio
 import pytest
+from internals import temperature_schedule
 from wer import edit_distance, in_order_recall, normalise, word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import BadRequestError, InternalServerError, MissingAPIKeyError
 from transcribe_sdk.local import shared_engine
-from transcribe_sdk.local._engine import temperature_schedule
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -53,6 +52,9 @@ KINDS = ("sync", "async")
 THREADS = 8
 TICK = 0.01
 """Seconds between the ticker's ticks during the async batch."""
+TICKS_PER_CALL = 10
+"""Ticks per call the loop must get in the async batch: a loop the model held would get one
+or two per call (between calls)."""
 
 
 # -- the calls -----------------------------------------------------------------------------------
@@ -600,7 +602,7 @@ def test_a_model_that_cannot_load_is_the_models_problem(
 def test_a_folder_named_like_a_model_is_a_model_only_written_as_a_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from transcribe_sdk.local._engine import model_folder
+    from internals import model_folder
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "small").mkdir()
@@ -708,15 +710,17 @@ def test_tasks_share_one_client_and_model(async_batch: Batch) -> None:
 
 
 def test_the_event_loop_kept_running_while_the_model_worked(async_batch: Batch) -> None:
-    outcomes = async_batch.outcomes.values()
+    outcomes = list(async_batch.outcomes.values())
+    # An order, not a rate: a loaded machine may delay ticks by any amount. Had the model run
+    # on the loop, every call's transcription would hold it: the ticker would get a turn only
+    # between calls, a few ticks per call. A free loop ticks on while the model works (every
+    # 10 ms on an idle machine, hundreds of times in the batch), so many times per call.
     begin = min(o.started for o in outcomes)
     end = max(o.finished for o in outcomes)
     ticks = [t for t in async_batch.ticks if begin <= t <= end]
-    gaps = sorted(b - a for a, b in itertools.pairwise(ticks))
-    shown = f"{len(ticks)} ticks in {end - begin:.1f} s, gaps {gaps[len(gaps) // 2]:.3f} s "
-    shown += f"(median) to {gaps[-1]:.3f} s"
-    # Had the model run on the loop, it would tick only between calls: a dozen ticks, seconds
-    # apart. A free loop ticks about every 10 ms; a busy machine may delay some ticks.
-    assert len(ticks) >= 0.25 * (end - begin) / TICK, shown
-    assert gaps[len(gaps) // 2] < 5 * TICK, shown
-    assert gaps[-1] < 2.0, shown
+    shown = f"{len(ticks)} ticks in {end - begin:.1f} s for {len(outcomes)} calls"
+    assert len(ticks) >= TICKS_PER_CALL * len(outcomes), shown
+    # and while the first call to finish was still working, once every call had started
+    started = max(o.started for o in outcomes)
+    first_finish = min(o.finished for o in outcomes)
+    assert any(started < t < first_finish for t in ticks), shown

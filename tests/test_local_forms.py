@@ -15,18 +15,19 @@ import pytest
 
 pytest.importorskip("python_multipart")
 
-from transcribe_sdk._client.params import build_params
-from transcribe_sdk._inputs.multipart import MultipartBody
-from transcribe_sdk.files import prepare_file
-from transcribe_sdk.local._forms import (
+from internals import (
     MAX_FIELD_BYTES,
     MAX_FIELDS,
     SPOOL_MEMORY_BYTES,
     Form,
     FormError,
     FormReader,
+    MultipartBody,
+    build_params,
     read_form,
 )
+
+from transcribe_sdk.files import prepare_file
 
 B = "b0undary"
 CONTENT_TYPE = f"multipart/form-data; boundary={B}"
@@ -146,7 +147,7 @@ def test_malformed_and_oversized_forms(content_type: str, body: bytes, complaint
 @pytest.fixture(scope="module")
 def app() -> object:
     pytest.importorskip("faster_whisper")
-    from transcribe_sdk.local._app import LocalApp
+    from transcribe_sdk.local import LocalApp
 
     return LocalApp()  # nothing below reaches the model, so nothing is loaded
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import anyio
 import pytest
 from cli_fake import TTY
+from internals import Progress
+from internals import cli_main as cli
 from wer import word_error_rate
 
-import transcribe_sdk.cli._main as cli
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.local import decoding_progress
 from transcribe_sdk.streaming import TranscriptTextDelta
@@ -105,6 +106,7 @@ def test_the_api_reports_decoded_time_before_the_answer(two_minutes: Path) -> No
     assert all(r[0] == "two minutes.wav" for r in recorder.reports)
 
 
+@pytest.mark.heavy  # the local engine on minutes of audio (pytest -m heavy)
 def test_a_batch_reports_each_file_by_its_name(two_minutes: Path, tmp_path: Path) -> None:
     other = tmp_path / "numbers.wav"
     other.write_bytes((FIXTURES / "numbers.wav").read_bytes())
@@ -163,6 +165,7 @@ def test_a_callback_that_raises_is_a_warning_not_a_failure() -> None:
 _DRAW = re.compile(r"(\d+)%\|[^|]*\| (\d)/1 files \[[\d:]+\](.*)$")
 
 
+@pytest.mark.heavy  # the local engine on minutes of audio (pytest -m heavy)
 def test_the_bar_moves_within_a_long_local_file(three_minutes: Path, tmp_path: Path) -> None:
     source = tmp_path / "long.wav"
     source.write_bytes(three_minutes.read_bytes())
@@ -187,6 +190,7 @@ def test_the_bar_moves_within_a_long_local_file(three_minutes: Path, tmp_path: P
     assert word_error_rate(_expected(3), text) < 0.3
 
 
+@pytest.mark.heavy  # the local engine on minutes of audio (pytest -m heavy)
 def test_plain_lines_at_each_quarter_of_a_long_local_file(
     three_minutes: Path, tmp_path: Path
 ) -> None:
@@ -207,7 +211,6 @@ def test_plain_lines_at_each_quarter_of_a_long_local_file(
 
 
 def test_reports_go_to_the_file_sent_under_that_name_and_only_when_it_is_clear() -> None:
-    from transcribe_sdk.cli._progress import Progress
 
     names = ["a/talk.wav", "b/talk.wav", "c/take.v2", "-"]
     stream = TTY()

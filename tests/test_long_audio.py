@@ -26,19 +26,19 @@ import httpx
 import numpy as np
 import pytest
 from conftest import FIXTURES
-from wer import word_error_rate
-
-import transcribe_sdk._audio.long as long_module
-from transcribe_sdk import AsyncClient, Client
-from transcribe_sdk._audio.splitter import (
+from internals import (
     SAMPLE_RATE,
     Piece,
+    as_format,
     iter_pieces,
+    long_module,
     probe_duration,
     quietest_cut,
+    stitch,
 )
-from transcribe_sdk._audio.stitch import stitch
-from transcribe_sdk._client.response import as_format
+from wer import word_error_rate
+
+from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import BadRequestError, InvalidFileError, InvalidInputError
 from transcribe_sdk.models import (
     DurationUsage,

@@ -1,4 +1,4 @@
-"""Uploads over real sockets: both clients against the loopback server of tests/loopback.py.
+"""Uploads over real sockets: both clients against the scripted server of tests/socket_server.py.
 
 What the mocked tests cannot show: the bytes that reach a server through httpx and a TCP
 connection (framing, multipart, every byte of the file), one AsyncClient shared by many tasks
@@ -25,10 +25,11 @@ import anyio.lowlevel
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
-from loopback import (
-    LoopbackServer,
+from socket_server import (
+    IO_TIMEOUT,
+    Answer,
     Recorded,
-    Reply,
+    ScriptedServer,
     echo_upload,
     json_reply,
     parse_multipart,
@@ -55,8 +56,8 @@ WAIT = 30.0
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as running:
         yield running
     assert running.errors == []
 
@@ -133,23 +134,22 @@ async def _chunks(data: bytes, size: int = 4096) -> AsyncIterator[bytes]:
 def test_server_leaves_no_thread_or_socket() -> None:
     before = {t.ident for t in threading.enumerate()}
     with httpx.Client() as http:
-        with LoopbackServer(lambda r: text_reply("pong")) as running:
-            inner = running._server
+        with ScriptedServer(lambda r: text_reply("pong")) as running:
             port = running.port
             assert http.get(f"{running.url}/ping").text == "pong"
             # The client keeps that connection open (keep-alive): closing must cut it.
             started = time.monotonic()
-        assert time.monotonic() - started < 2.0
-        assert inner is not None
-        assert inner.socket.fileno() == -1
-        assert all(not w.is_alive() for w in inner.workers)
+        # Well under the IO_TIMEOUT a server waiting on the idle connection would take.
+        assert time.monotonic() - started < IO_TIMEOUT / 2
+        assert running.closed  # the listening socket closed, every thread ended
+        assert running.open_connections == 0
         left = [t.name for t in threading.enumerate() if t.ident not in before]
         assert left == []
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_server_reads_both_framings_and_follows_its_script(server: LoopbackServer) -> None:
+def test_server_reads_both_framings_and_follows_its_script(server: ScriptedServer) -> None:
     server.queue(json_reply({"n": 1}, status=201), text_reply("two", headers={"x-n": "2"}))
     with httpx.Client(timeout=WAIT) as http:
         first = http.post(server.url + "/a", content=b"x" * 70_000)
@@ -193,7 +193,7 @@ def test_parser_reads_what_httpx_encodes_and_rejects_damage() -> None:
 # -- the sync client ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["path", "str", "bytes", "file"])
 @pytest.mark.parametrize("path", HELLO, ids=HELLO_IDS)
-def test_sync_upload_has_a_length(server: LoopbackServer, path: Path, kind: str) -> None:
+def test_sync_upload_has_a_length(server: ScriptedServer, path: Path, kind: str) -> None:
     with (
         contextlib.ExitStack() as stack,
         Client(api_key=API_KEY, base_url=server.base_url) as client,
@@ -207,7 +207,7 @@ def test_sync_upload_has_a_length(server: LoopbackServer, path: Path, kind: str)
 
 
 @pytest.mark.parametrize("path", HELLO, ids=HELLO_IDS)
-def test_sync_pipe_without_retries_is_chunked(server: LoopbackServer, path: Path) -> None:
+def test_sync_pipe_without_retries_is_chunked(server: ScriptedServer, path: Path) -> None:
     data = path.read_bytes()
     with (
         contextlib.ExitStack() as stack,
@@ -220,7 +220,7 @@ def test_sync_pipe_without_retries_is_chunked(server: LoopbackServer, path: Path
     _check_upload(request, data, filename, _expected_type(path), chunked=True)
 
 
-def test_sync_pipe_with_retries_is_spooled_and_sent_again(server: LoopbackServer) -> None:
+def test_sync_pipe_with_retries_is_spooled_and_sent_again(server: ScriptedServer) -> None:
     # A stream that cannot be rewound is copied first so a retry can resend it; the copy's
     # size is known, so it goes out with a Content-Length.
     data = (FIXTURES / "hello.wav").read_bytes()
@@ -237,10 +237,10 @@ def test_sync_pipe_with_retries_is_spooled_and_sent_again(server: LoopbackServer
 
 
 def test_sync_retry_after_a_dropped_connection_resends_the_whole_file(
-    server: LoopbackServer,
+    server: ScriptedServer,
 ) -> None:
     path = FIXTURES / "hello.flac"
-    server.queue(Reply(drop=True))
+    server.queue(Answer(drop=True))
     with Client(api_key=API_KEY, base_url=server.base_url) as client:
         raw = client.with_raw_response.transcribe(path, model=MODEL, timeout=WAIT)
     assert raw.attempts == 2
@@ -250,8 +250,8 @@ def test_sync_retry_after_a_dropped_connection_resends_the_whole_file(
         _check_upload(request, path.read_bytes(), "hello.flac", "audio/flac", chunked=False)
 
 
-def test_sync_gives_up_on_a_server_that_keeps_hanging_up(server: LoopbackServer) -> None:
-    server.queue(Reply(drop=True), Reply(drop=True))
+def test_sync_gives_up_on_a_server_that_keeps_hanging_up(server: ScriptedServer) -> None:
+    server.queue(Answer(drop=True), Answer(drop=True))
     with (
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=1) as client,
         pytest.raises(APIConnectionError, match="after 2 attempts") as caught,
@@ -265,7 +265,7 @@ def test_sync_gives_up_on_a_server_that_keeps_hanging_up(server: LoopbackServer)
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["path", "bytes", "file", "async_generator"])
 @pytest.mark.parametrize("path", HELLO, ids=HELLO_IDS)
-async def test_async_upload(server: LoopbackServer, path: Path, kind: str) -> None:
+async def test_async_upload(server: ScriptedServer, path: Path, kind: str) -> None:
     data = path.read_bytes()
     with contextlib.ExitStack() as stack:
         if kind == "async_generator":
@@ -288,7 +288,7 @@ async def test_async_upload(server: LoopbackServer, path: Path, kind: str) -> No
 
 @pytest.mark.anyio
 async def test_async_generator_with_retries_is_spooled_and_sent_again(
-    server: LoopbackServer,
+    server: ScriptedServer,
 ) -> None:
     data = (FIXTURES / "hello.mp3").read_bytes()
     server.queue(text_reply("overloaded", 502, headers={"retry-after-ms": "0"}))
@@ -307,7 +307,7 @@ async def test_one_async_client_serves_50_concurrent_tasks() -> None:
     lock = threading.Lock()
     in_flight = peak = 0
 
-    def slow_echo(request: Recorded) -> Reply:
+    def slow_echo(request: Recorded) -> Answer:
         # Held for a moment so that requests overlap at the server if the client overlaps them.
         nonlocal in_flight, peak
         with lock:
@@ -321,7 +321,7 @@ async def test_one_async_client_serves_50_concurrent_tasks() -> None:
     sources = {p.suffix: p.read_bytes() for p in HELLO}
     suffixes = sorted(sources)
     results: dict[int, Any] = {}
-    with LoopbackServer(slow_echo) as running:
+    with ScriptedServer(slow_echo) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url) as client:
 
             async def one(i: int) -> None:
@@ -387,7 +387,7 @@ def big_wav(tmp_path: Path) -> Path:
 async def test_async_upload_of_20_mb_does_not_block_the_event_loop(big_wav: Path) -> None:
     # The server reads slowly (~2 ms per 64 KiB), so the upload lasts about a second and a
     # loop stuck in it would miss ticks for as long.
-    with LoopbackServer(read_pause=0.002) as running:
+    with ScriptedServer(read_pause=0.002) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url) as client:
             result, took, ticks, longest = await _ticking_while(
                 lambda: client.transcribe(big_wav, model=MODEL)
@@ -397,11 +397,11 @@ async def test_async_upload_of_20_mb_does_not_block_the_event_loop(big_wav: Path
     assert result.model_extra["size"] == 20 * 1024 * 1024
     assert result.model_extra["sha256"] == hashlib.sha256(big_wav.read_bytes()).hexdigest()
     assert not request.chunked
-    # Relative bounds, so a loaded machine does not fail it: a blocked loop misses ticks for
-    # the whole upload (see the control below), a free one at most for a scheduling hiccup.
+    # An order, not a duration, so a loaded machine does not fail it: the loop kept ticking
+    # while the body went out (a blocked loop ticks not once, see the control below). The
+    # server's 2 ms pause per 64 KiB makes the upload last at least 0.6 s however fast the box.
     assert took > 0.3
-    assert ticks >= 10, f"{ticks} ticks in {took:.2f} s"
-    assert longest < took / 2, f"the loop stalled {longest:.3f} s of {took:.3f} s"
+    assert ticks >= 3, f"{ticks} ticks in {took:.2f} s (longest pause {longest:.3f} s)"
 
 
 @pytest.mark.anyio
@@ -409,7 +409,7 @@ async def test_the_ticker_does_notice_a_blocking_upload(big_wav: Path) -> None:
     # A control for the test above: the sync client called on the loop does block it, and
     # the same measurement says so.
     with (
-        LoopbackServer(read_pause=0.002) as running,
+        ScriptedServer(read_pause=0.002) as running,
         Client(api_key=API_KEY, base_url=running.base_url, timeout=WAIT) as client,
     ):
 
@@ -422,8 +422,8 @@ async def test_the_ticker_does_notice_a_blocking_upload(big_wav: Path) -> None:
     assert longest == pytest.approx(took)
 
 
-def test_sync_read_timeout_is_an_api_timeout_error(server: LoopbackServer) -> None:
-    server.queue(Reply(delay=0.5))
+def test_sync_read_timeout_is_an_api_timeout_error(server: ScriptedServer) -> None:
+    server.queue(Answer(delay=0.5))
     with (
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
         pytest.raises(APITimeoutError, match=r"read timeout is 0\.1 s"),
@@ -435,7 +435,7 @@ _HTML_PAGE = "<html><body>" + "proxy error " * 100_000 + "</body></html>"
 
 
 def test_sync_reads_only_the_start_of_a_huge_error_page_and_goes_on(
-    server: LoopbackServer,
+    server: ScriptedServer,
 ) -> None:
     server.queue(text_reply(_HTML_PAGE, 502, "text/html"))
     with Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client:
@@ -450,7 +450,7 @@ def test_sync_reads_only_the_start_of_a_huge_error_page_and_goes_on(
 
 @pytest.mark.anyio
 async def test_async_reads_only_the_start_of_a_huge_error_page_and_goes_on(
-    server: LoopbackServer,
+    server: ScriptedServer,
 ) -> None:
     server.queue(text_reply(_HTML_PAGE, 502, "text/html"))
     with anyio.fail_after(WAIT):
@@ -473,7 +473,7 @@ def test_sync_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> None:
     # Servers refuse a large body as soon as they see its headers and hang up; the answer
     # must still reach the caller, not a broken-pipe error.
     with (
-        LoopbackServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running,
+        ScriptedServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running,
         Client(api_key=API_KEY, base_url=running.base_url, max_retries=0) as client,
         pytest.raises(FileTooLargeError, match="file too large") as caught,
     ):
@@ -484,7 +484,7 @@ def test_sync_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> None:
 
 @pytest.mark.anyio
 async def test_async_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> None:
-    with LoopbackServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running:
+    with ScriptedServer(lambda r: json_reply(_TOO_LARGE, 413), read_body=False) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url, max_retries=0) as client:
             with anyio.fail_after(WAIT), pytest.raises(FileTooLargeError) as caught:
                 await client.transcribe(big_wav, model=MODEL)
@@ -493,7 +493,7 @@ async def test_async_reads_a_413_sent_before_the_upload_ends(big_wav: Path) -> N
 
 @pytest.mark.anyio
 async def test_a_cancelled_async_upload_leaves_the_client_usable(big_wav: Path) -> None:
-    with LoopbackServer(read_pause=0.002) as running:
+    with ScriptedServer(read_pause=0.002) as running:
         async with AsyncClient(api_key=API_KEY, base_url=running.base_url) as client:
             with anyio.move_on_after(0.2) as scope:
                 await client.transcribe(big_wav, model=MODEL)

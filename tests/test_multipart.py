@@ -17,10 +17,9 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from internals import GLUE_MAX, MultipartBody, aopen, aprepare_file
+from internals import multipart_module as _multipart
 
-from transcribe_sdk._inputs import multipart as _multipart
-from transcribe_sdk._inputs.async_files import aopen, aprepare_file
-from transcribe_sdk._inputs.multipart import GLUE_MAX, MultipartBody
 from transcribe_sdk.errors import InvalidFileError
 from transcribe_sdk.files import CHUNK_SIZE, AudioFile, prepare_file, spool
 

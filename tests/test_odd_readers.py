@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import API_KEY, FIXTURES
-from loopback import LoopbackServer, json_reply
+from socket_server import ScriptedServer, json_reply
 
 from transcribe_sdk import AsyncClient, Client, InvalidFileError
 
@@ -121,8 +121,8 @@ def _at_5(handle: Any) -> Any:
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as running:
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as running:
         yield running
 
 
@@ -135,7 +135,7 @@ def _check_sent_whole(result: Any) -> None:
 @pytest.mark.parametrize("retries", [0, 2])
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_sync_broken_reader_is_an_invalid_file_error(
-    server: LoopbackServer, kind: str, retries: int
+    server: ScriptedServer, kind: str, retries: int
 ) -> None:
     make, fragment = BROKEN[kind]
     with (
@@ -150,7 +150,7 @@ def test_sync_broken_reader_is_an_invalid_file_error(
 @pytest.mark.parametrize("retries", [0, 2])
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 async def test_async_broken_reader_is_an_invalid_file_error(
-    server: LoopbackServer, kind: str, retries: int
+    server: ScriptedServer, kind: str, retries: int
 ) -> None:
     make, fragment = BROKEN[kind]
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=retries) as c:
@@ -160,7 +160,7 @@ async def test_async_broken_reader_is_an_invalid_file_error(
 
 
 @pytest.mark.parametrize("kind", sorted(WORKING))
-def test_sync_odd_but_fair_reader_uploads_whole(server: LoopbackServer, kind: str) -> None:
+def test_sync_odd_but_fair_reader_uploads_whole(server: ScriptedServer, kind: str) -> None:
     server.queue(json_reply({"error": {"message": "busy"}}, status=503))  # and once again
     with Client(api_key=API_KEY, base_url=server.base_url, max_retries=1) as client:
         raw = client.with_raw_response.transcribe(("talk.wav", WORKING[kind]()), model=MODEL)
@@ -170,7 +170,7 @@ def test_sync_odd_but_fair_reader_uploads_whole(server: LoopbackServer, kind: st
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", sorted(WORKING))
-async def test_async_odd_but_fair_reader_uploads_whole(server: LoopbackServer, kind: str) -> None:
+async def test_async_odd_but_fair_reader_uploads_whole(server: ScriptedServer, kind: str) -> None:
     server.queue(json_reply({"error": {"message": "busy"}}, status=503))
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=1) as client:
         raw = await client.with_raw_response.transcribe(("talk.wav", WORKING[kind]()), model=MODEL)
@@ -190,7 +190,7 @@ class AsyncReadTakesNoSize:
 
 
 @pytest.mark.anyio
-async def test_async_source_whose_read_takes_no_size(server: LoopbackServer) -> None:
+async def test_async_source_whose_read_takes_no_size(server: ScriptedServer) -> None:
     async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client:
         result = await client.transcribe(("talk.wav", AsyncReadTakesNoSize()), model=MODEL)
     _check_sent_whole(result)

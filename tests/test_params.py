@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from internals import build_params, encode_field, encode_scalar
 
 from transcribe_sdk import ARRAY_SUFFIX, InvalidInputError, TranscribeError
-from transcribe_sdk._client.params import build_params, encode_field, encode_scalar
 
 
 def fields_of(**kwargs: Any) -> list[tuple[str, str]]:

@@ -17,6 +17,15 @@ from typing import Any
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from internals import (
+    Call,
+    Exchange,
+    build_params,
+    parse_retry_after,
+    parse_success,
+    server_says_retry,
+    settle,
+)
 
 from transcribe_sdk import (
     APIConnectionError,
@@ -29,12 +38,6 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     VerboseTranscription,
 )
-from transcribe_sdk._client.attempt import Exchange
-from transcribe_sdk._client.call import Call
-from transcribe_sdk._client.flow import settle
-from transcribe_sdk._client.params import build_params
-from transcribe_sdk._client.response import parse_success
-from transcribe_sdk._http.retry import parse_retry_after, server_says_retry
 from transcribe_sdk.errors import error_from_response
 
 URL = "http://127.0.0.1:9/v1/audio/transcriptions"

@@ -12,8 +12,7 @@ import anyio
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
-from faults import refused_port
-from loopback import LoopbackServer, json_reply
+from socket_server import ScriptedServer, json_reply, refused_port
 
 from transcribe_sdk import (
     APIConnectionError,
@@ -48,7 +47,7 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_an_environment_proxy_carries_the_request(
     no_proxy_env: pytest.MonkeyPatch, variable: str
 ) -> None:
-    with LoopbackServer(_answer) as proxy:
+    with ScriptedServer(_answer) as proxy:
         no_proxy_env.setenv(variable, proxy.url)
         with Client(api_key=API_KEY, base_url=TARGET, timeout=WAIT) as client:
             result = client.transcribe(HELLO, model=MODEL)
@@ -62,7 +61,7 @@ def test_an_environment_proxy_carries_the_request(
 async def test_async_an_environment_proxy_carries_the_request(
     no_proxy_env: pytest.MonkeyPatch,
 ) -> None:
-    with LoopbackServer(_answer) as proxy:
+    with ScriptedServer(_answer) as proxy:
         no_proxy_env.setenv("HTTP_PROXY", proxy.url)
         async with AsyncClient(api_key=API_KEY, base_url=TARGET) as client:
             with anyio.fail_after(WAIT):
@@ -75,7 +74,7 @@ def test_no_proxy_sends_straight_to_the_host(no_proxy_env: pytest.MonkeyPatch) -
     no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{refused_port()}")
     no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
     with (
-        LoopbackServer(_answer) as server,
+        ScriptedServer(_answer) as server,
         Client(api_key=API_KEY, base_url=server.base_url, timeout=WAIT) as client,
     ):
         assert client.transcribe(HELLO, model=MODEL).text == "through the proxy"
@@ -95,7 +94,7 @@ def test_the_transport_takes_a_proxy_for_an_http_client_of_your_own(
     no_proxy_env: pytest.MonkeyPatch,
 ) -> None:
     seen: list[int] = []
-    with LoopbackServer(_answer) as proxy:
+    with ScriptedServer(_answer) as proxy:
         http = httpx.Client(
             transport=HTTPTransport(proxy=proxy.url),
             event_hooks={"response": [lambda response: seen.append(response.status_code)]},
@@ -108,7 +107,7 @@ def test_the_transport_takes_a_proxy_for_an_http_client_of_your_own(
 
 @pytest.mark.anyio
 async def test_async_the_transport_takes_a_proxy(no_proxy_env: pytest.MonkeyPatch) -> None:
-    with LoopbackServer(_answer) as proxy:
+    with ScriptedServer(_answer) as proxy:
         http = httpx.AsyncClient(transport=AsyncHTTPTransport(proxy=proxy.url))
         async with http, AsyncClient(api_key=API_KEY, base_url=TARGET, http_client=http) as c:
             with anyio.fail_after(WAIT):

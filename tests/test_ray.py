@@ -24,17 +24,16 @@ pytest.importorskip("ray.data")
 
 import pyarrow.parquet as pq  # noqa: E402  (comes with ray[data])
 from conftest import API_KEY, FIXTURES  # noqa: E402
-from loopback import LoopbackServer, Recorded, Reply, echo_upload, json_reply  # noqa: E402
-
-from transcribe_sdk import InvalidInputError  # noqa: E402
-from transcribe_sdk._client.batch import BatchResult  # noqa: E402
-from transcribe_sdk.cli._args import add_ray_arguments  # noqa: E402
-from transcribe_sdk.cli._output import as_json  # noqa: E402
-from transcribe_sdk.cli._ray import (  # noqa: E402
+from internals import (  # noqa: E402
     RemoteFailure,
+    add_ray_arguments,
+    as_json,
     transcribe_args_on_ray,
     transcribe_on_ray,
 )
+from socket_server import Answer, Recorded, ScriptedServer, echo_upload, json_reply  # noqa: E402
+
+from transcribe_sdk import BatchResult, InvalidInputError  # noqa: E402
 from transcribe_sdk.ray import (  # noqa: E402
     RateLimit,
     cluster_cpus,
@@ -45,6 +44,7 @@ from transcribe_sdk.testing import LITELLM_HEADERS  # noqa: E402
 
 pytestmark = [
     pytest.mark.network,
+    pytest.mark.heavy,  # a Ray cluster of its own (pytest -m heavy)
     # Ray's own modules warn about its own settings on import and on DataContext.get_current().
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*"),
     # ray.init of older Ray (2.45) leaves /dev/null handles and Popen objects to the collector.
@@ -72,12 +72,12 @@ def cluster() -> Iterator[None]:
 class Counting:
     """A responder that takes ``service`` seconds per request and records the peak overlap."""
 
-    def __init__(self, service: float, answer: Callable[[Recorded], Reply] = echo_upload) -> None:
+    def __init__(self, service: float, answer: Callable[[Recorded], Answer] = echo_upload) -> None:
         self.service, self.answer = service, answer
         self.lock = threading.Lock()
         self.now = self.peak = 0
 
-    def __call__(self, request: Recorded) -> Reply:
+    def __call__(self, request: Recorded) -> Answer:
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
@@ -98,7 +98,7 @@ def _items(count: int, prefix: str = "f") -> list[dict[str, Any]]:
 
 
 def _run(
-    server: LoopbackServer,
+    server: ScriptedServer,
     items: list[dict[str, Any]],
     write_to: Path | None = None,
     **kwargs: Any,
@@ -117,7 +117,7 @@ def _run(
 
 def test_in_flight_cap_holds_across_actors() -> None:
     counting = Counting(0.15)
-    with LoopbackServer(counting) as server:
+    with ScriptedServer(counting) as server:
         rows = _run(
             server,
             _items(18),
@@ -133,7 +133,7 @@ def test_in_flight_cap_holds_across_actors() -> None:
 
 def test_requests_per_minute_spaces_starts_across_actors() -> None:
     interval = 0.3  # 200 a minute
-    with LoopbackServer(Counting(0.01)) as server:
+    with ScriptedServer(Counting(0.01)) as server:
         rows = _run(
             server,
             _items(9),
@@ -151,7 +151,7 @@ def test_requests_per_minute_spaces_starts_across_actors() -> None:
 
 def test_429_with_retry_after_pauses_every_actor() -> None:
     pause = 1.5
-    with LoopbackServer(Counting(0.01)) as server:
+    with ScriptedServer(Counting(0.01)) as server:
         server.queue(json_reply({"error": {"message": "slow down"}}, 429, {"Retry-After": "1.5"}))
         rows = _run(
             server,
@@ -168,7 +168,7 @@ def test_429_with_retry_after_pauses_every_actor() -> None:
     assert all(r.started >= limited.finished + pause for r in requests[1:])
 
 
-def _failing(request: Recorded) -> Reply:
+def _failing(request: Recorded) -> Answer:
     name = request.form().file().filename or ""
     if name.startswith("bad"):
         return json_reply({"error": {"message": "not audio", "param": "file"}}, 400)
@@ -181,7 +181,7 @@ def test_failures_are_rows_and_resume_skips_what_is_done(tmp_path: Path) -> None
     items = [*_items(3, "ok"), *_items(1, "bad"), *_items(1, "down")]
     items.append({"path": str(tmp_path / "missing.wav")})  # read by the actor: it is not there
     out = tmp_path / "out"
-    with LoopbackServer(_failing) as server:
+    with ScriptedServer(_failing) as server:
         rows = _run(server, items, out, concurrency=2, batch_size=3, max_retries=1)
         first_requests = len(server.requests)
     errors = {Path(r["path"]).name: r["error"] for r in rows}
@@ -193,7 +193,7 @@ def test_failures_are_rows_and_resume_skips_what_is_done(tmp_path: Path) -> None
     assert first_requests == 3 + 1 + 2  # the 503 was retried once; the missing file never sent
     assert API_KEY not in json.dumps(rows)
 
-    with LoopbackServer(echo_upload) as server:  # the provider is back
+    with ScriptedServer(echo_upload) as server:  # the provider is back
         again = _run(server, items, concurrency=2, batch_size=3, resume_from=str(out))
         sent = sorted(r.form().file().filename or "" for r in server.requests)
     # Only what failed is done again (the missing file fails again, without a request).
@@ -205,7 +205,7 @@ def test_failures_are_rows_and_resume_skips_what_is_done(tmp_path: Path) -> None
 
 
 def test_a_different_request_is_new_work(tmp_path: Path) -> None:
-    with LoopbackServer(echo_upload) as server:
+    with ScriptedServer(echo_upload) as server:
         out = tmp_path / "out"
         _run(server, _items(2), out, concurrency=1)
         rerun = _run(server, _items(2), concurrency=1, resume_from=str(out), language="fr")
@@ -248,7 +248,7 @@ def test_the_default_concurrency_follows_the_clusters_cpus() -> None:
 
 
 def test_an_unreachable_cluster_is_one_line_naming_ray(tmp_path: Path) -> None:
-    from transcribe_sdk.cli._ray import _unreachable
+    from internals import unreachable as _unreachable
 
     no_cluster = ConnectionError("Could not find any running Ray instance.")
     assert "ray start --head" in _unreachable("auto", no_cluster)
@@ -296,16 +296,16 @@ def test_cli_path_delivers_each_file_in_input_order(
         files.append(path)
     delivered: list[BatchResult[Any]] = []
 
-    def answer(request: Recorded) -> Reply:
+    def answer(request: Recorded) -> Answer:
         reply = _failing(request)
         if reply.status == 200 and fmt == "text":
-            return Reply(200, b"said it\n", (("Content-Type", "text/plain"),))
+            return Answer(200, (("Content-Type", "text/plain"),), b"said it\n")
         if reply.status == 200:
             body = {"text": "said it", "duration": 1.5, "segments": []}
             return json_reply(body, headers=LITELLM_HEADERS)  # a router's words on its route
         return reply
 
-    with LoopbackServer(answer) as server:
+    with ScriptedServer(answer) as server:
         if fmt == "text":
             results = transcribe_on_ray(
                 files,
@@ -396,7 +396,7 @@ def test_a_resend_carries_the_rows_own_idempotency_key() -> None:
     seen: dict[str, int] = {}
     lock = threading.Lock()
 
-    def once_down(request: Recorded) -> Reply:
+    def once_down(request: Recorded) -> Answer:
         name = request.form().file().filename or ""
         with lock:
             seen[name] = seen.get(name, 0) + 1
@@ -406,10 +406,10 @@ def test_a_resend_carries_the_rows_own_idempotency_key() -> None:
         return echo_upload(request)
 
     items = _items(4, "idem")
-    with LoopbackServer(once_down) as server:
+    with ScriptedServer(once_down) as server:
         rows = _run(server, items, concurrency=2, batch_size=2, max_retries=2)
         first = server.requests
-    with LoopbackServer(echo_upload) as server:
+    with ScriptedServer(echo_upload) as server:
         _run(server, items, concurrency=1, batch_size=4)
         second = server.requests
     assert [r["error"] for r in rows] == [None] * 4
@@ -438,13 +438,13 @@ def test_a_limiter_that_dies_mid_request_keeps_the_paid_for_transcript() -> None
     # permit cannot go back, and the transcript is still the row's.
     killed = threading.Event()
 
-    def kill_then_answer(request: Recorded) -> Reply:
+    def kill_then_answer(request: Recorded) -> Answer:
         if not killed.is_set():
             ray.kill(ray.get_actor("dies-mid-request"), no_restart=True)
             killed.set()
         return echo_upload(request)
 
-    with LoopbackServer(kill_then_answer) as server:
+    with ScriptedServer(kill_then_answer) as server:
         rows = _run(
             server,
             _items(1, "paid"),

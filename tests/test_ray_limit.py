@@ -14,12 +14,12 @@ import pytest
 pytest.importorskip("ray")
 
 from conftest import API_KEY
+from internals import Limiter as _Limiter
+from internals import WorkerSettings as Settings
+from internals import params_digest, row_key
 
 from transcribe_sdk import InvalidInputError
 from transcribe_sdk.ray import RateLimit, done_keys
-from transcribe_sdk.ray._limit import _Limiter
-from transcribe_sdk.ray._rows import params_digest, row_key
-from transcribe_sdk.ray._worker import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")]
 

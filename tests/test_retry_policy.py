@@ -16,19 +16,19 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from transcribe_sdk import RetryPolicy
-from transcribe_sdk._client.attempt import Exchange
-from transcribe_sdk._client.call import Call
-from transcribe_sdk._client.flow import settle
-from transcribe_sdk._client.options import within
-from transcribe_sdk._client.params import build_params
-from transcribe_sdk._http.retry import (
+from internals import (
     RETRYABLE_STATUSES,
+    Call,
+    Exchange,
+    build_params,
     is_retryable_status,
     parse_retry_after,
     server_says_retry,
+    settle,
+    within,
 )
+
+from transcribe_sdk import RetryPolicy
 
 NOW = 1_700_000_000.0  # a fixed "now" (unix seconds) for HTTP dates
 

@@ -14,13 +14,25 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from loopback import LoopbackServer, json_reply
+from internals import (
+    Call,
+    Exchange,
+    RateGate,
+    Send,
+    Wait,
+    build_params,
+    call_flow,
+    parse_router_wait,
+    record_sleeps,
+    route_from_headers,
+    settle,
+)
 from pytest_httpx import HTTPXMock
+from socket_server import ScriptedServer, json_reply
 
 from transcribe_sdk import (
     APIStatusError,
@@ -36,13 +48,6 @@ from transcribe_sdk import (
     prepare_file,
     total_cost,
 )
-from transcribe_sdk._client.attempt import Exchange
-from transcribe_sdk._client.batch import RateGate
-from transcribe_sdk._client.call import Call
-from transcribe_sdk._client.flow import Send, Wait, call_flow, settle
-from transcribe_sdk._client.params import build_params
-from transcribe_sdk._http.retry import parse_router_wait
-from transcribe_sdk._route import route_from_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -111,22 +116,12 @@ async def aclient() -> AsyncIterator[AsyncClient]:
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waited: list[float] = []
-    monkeypatch.setattr("transcribe_sdk._client.shells.time.sleep", waited.append)
-    return waited
+    return record_sleeps(monkeypatch)
 
 
 @pytest.fixture
 def asleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waited: list[float] = []
-    real = anyio.sleep
-
-    async def record(seconds: float) -> None:
-        waited.append(seconds)
-        await real(0)
-
-    monkeypatch.setattr("transcribe_sdk._client.shells.anyio.sleep", record)
-    return waited
+    return record_sleeps(monkeypatch)
 
 
 # -- the headers, read in one place ----------------------------------------------------------------
@@ -238,7 +233,7 @@ def test_the_flow_yields_the_named_wait_before_the_next_send(hello_wav: Path) ->
 
 def test_a_ray_worker_reads_the_named_wait() -> None:
     pytest.importorskip("pyarrow")
-    from transcribe_sdk.ray._worker import _named_wait
+    from internals import named_wait as _named_wait
 
     error = RateLimitError("busy", status_code=429, request_id=None, body=COOLING)
     assert _named_wait(429, error) == 2.0
@@ -524,7 +519,7 @@ def test_transcribe_long_warns_when_the_second_answer_is_short_too(
 # -- a real socket ----------------------------------------------------------------------------
 @pytest.mark.network
 def test_the_route_over_a_real_socket(hello_wav: Path, sleeps: list[float]) -> None:
-    with LoopbackServer() as server:
+    with ScriptedServer() as server:
         server.queue(json_reply(COOLING, status=429))
         server.queue(json_reply(body(), headers=LITELLM_HEADERS))
         with Client(api_key="sk-test", base_url=server.base_url, max_retries=1) as client:
@@ -537,7 +532,7 @@ def test_the_route_over_a_real_socket(hello_wav: Path, sleeps: list[float]) -> N
 def test_the_command_writes_the_route_and_cost(
     client: Client, httpx_mock: HTTPXMock, hello_wav: Path
 ) -> None:
-    from transcribe_sdk.cli._output import render, stdout_text
+    from internals import render, stdout_text
 
     httpx_mock.add_response(json=body(), headers=LITELLM_HEADERS)
     result = client.transcribe(hello_wav, model=MODEL)
@@ -587,7 +582,9 @@ def test_ray_rows_carry_the_route_and_cost(
     client: Client, httpx_mock: HTTPXMock, hello_wav: Path
 ) -> None:
     pytest.importorskip("pyarrow")
-    from transcribe_sdk.ray._rows import COLUMNS, error_row, result_row
+    from internals import error_row, result_row
+
+    from transcribe_sdk.ray import COLUMNS
 
     assert ("route", "string") in COLUMNS
     assert ("cost", "float64") in COLUMNS

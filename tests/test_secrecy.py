@@ -3,7 +3,7 @@ an error (its message, args, attributes, pickled form, or the chain of causes it
 
 A full run of requests -- successes in each format, each error status, retries after a 503 and
 after a reset, an unexpected body, a timeout, a refused connection, and bad input -- goes through
-real sockets to the fault server (tests/faults.py), so httpx's and httpcore's own DEBUG records
+real sockets to the scripted server (socket_server.py), so httpx's and httpcore's own DEBUG records
 are in the capture too.
 """
 
@@ -18,15 +18,15 @@ import anyio
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
-from faults import (
+from internals import record_sleeps
+from socket_server import (
     JSON,
     Action,
     Answer,
-    FaultServer,
     Reset,
+    ScriptedServer,
     Stall,
-    json_answer,
-    record_sleeps,
+    json_reply,
     refused_port,
 )
 
@@ -54,13 +54,13 @@ KINDS = ["sync", "async"]
 FRAGMENTS = (API_KEY, API_KEY[:16], API_KEY[-16:])
 """The key, and long enough pieces of it that a partial leak is caught as well."""
 
-OK = json_answer({"text": "hello world", "language": "en"}, headers=[("x-request-id", "r-1")])
-VERBOSE = json_answer({"text": "hello world", "duration": 1.5, "segments": []})
+OK = json_reply({"text": "hello world", "language": "en"}, headers=[("x-request-id", "r-1")])
+VERBOSE = json_reply({"text": "hello world", "duration": 1.5, "segments": []})
 TEXT = Answer(200, [("Content-Type", "text/plain; charset=utf-8")], b"hello world")
 
 
 def _error(status: int) -> Answer:
-    return json_answer(
+    return json_reply(
         {"error": {"message": f"failed with {status}", "type": "x", "code": str(status)}},
         status,
         [("x-request-id", f"req-{status}")],
@@ -162,7 +162,7 @@ def run_all(kind: str, base_url: str) -> list[Any]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_full_run_leaks_the_key_nowhere(kind: str, debug_logs: pytest.LogCaptureFixture) -> None:
     script = [action for actions, _ in RUN for action in actions]
-    with FaultServer(script) as server:
+    with ScriptedServer(script) as server:
         outcomes = run_all(kind, server.base_url)
         assert server.wait_until_idle()
         assert len(server.attempts) == len(script)

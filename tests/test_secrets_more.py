@@ -13,9 +13,10 @@ from typing import Any
 import anyio
 import pytest
 from conftest import FIXTURES
-from faults import JSON, Answer, Attempt, FaultServer, Respond, json_answer
+from socket_server import JSON, Answer, Recorded, Respond, ScriptedServer, json_reply
 
 from transcribe_sdk import (
+    ENV_API_KEY,
     AsyncClient,
     AuthenticationError,
     Client,
@@ -23,7 +24,6 @@ from transcribe_sdk import (
     TranscribeError,
     UnexpectedResponseError,
 )
-from transcribe_sdk._client.options import ENV_API_KEY
 
 MODEL = "whisper-large-v3"
 HELLO = FIXTURES / "hello.wav"
@@ -69,7 +69,7 @@ def test_a_url_password_is_sent_as_basic_auth_and_never_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with FaultServer([json_answer({"text": "ok"}), json_answer({"error": "no"}, 400)]) as server:
+    with ScriptedServer([json_reply({"text": "ok"}), json_reply({"error": "no"}, 400)]) as server:
         url = server.base_url.replace("http://", f"http://user:{PASSWORD}@")
         with Client(api_key="", base_url=url, max_retries=0) as client:
             assert client.transcribe(HELLO, model=MODEL).text == "ok"
@@ -88,7 +88,7 @@ def test_with_a_key_the_url_password_is_dropped_from_the_url(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    with FaultServer([json_answer({"text": "ok"})]) as server:
+    with ScriptedServer([json_reply({"text": "ok"})]) as server:
         url = server.base_url.replace("http://", f"http://user:{PASSWORD}@")
         with Client(api_key=SECRET, base_url=url) as client:
             client.transcribe(HELLO, model=MODEL)
@@ -99,7 +99,7 @@ def test_with_a_key_the_url_password_is_dropped_from_the_url(
 @pytest.mark.anyio
 async def test_async_a_url_password_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    with FaultServer([json_answer({"text": "ok"})]) as server:
+    with ScriptedServer([json_reply({"text": "ok"})]) as server:
         url = server.base_url.replace("http://", f"http://user:{PASSWORD}@")
         async with AsyncClient(api_key="", base_url=url) as client:
             await client.transcribe(HELLO, model=MODEL)
@@ -115,9 +115,9 @@ async def test_async_a_url_password_is_never_logged(caplog: pytest.LogCaptureFix
 
 # -- a server that echoes the key ------------------------------------------------------------------
 def _echo(status: int) -> Respond:
-    def make(attempt: Attempt) -> Answer:
+    def make(attempt: Recorded) -> Answer:
         auth = attempt.header("authorization") or ""
-        return json_answer(
+        return json_reply(
             {"error": {"message": f"invalid header {auth!r}", "param": auth, "type": auth}},
             status,
             headers=(("X-Echo", auth),),
@@ -127,7 +127,7 @@ def _echo(status: int) -> Respond:
 
 
 def _echo_text_200() -> Respond:
-    def make(attempt: Attempt) -> Answer:
+    def make(attempt: Recorded) -> Answer:
         return Answer(200, JSON, f"not json {attempt.header('authorization')}".encode())
 
     return Respond(make)
@@ -143,7 +143,7 @@ def test_a_key_echoed_by_the_server_is_scrubbed(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with (
-        FaultServer([action]) as server,
+        ScriptedServer([action]) as server,
         Client(api_key=SECRET, base_url=server.base_url, max_retries=0) as client,
         pytest.raises(error_type) as info,
     ):
@@ -159,7 +159,7 @@ def test_a_key_echoed_by_the_server_is_scrubbed(
 
 @pytest.mark.anyio
 async def test_async_a_key_echoed_by_the_server_is_scrubbed() -> None:
-    with FaultServer([_echo(503)], then=_echo(401)) as server:
+    with ScriptedServer([_echo(503)], then=_echo(401)) as server:
         async with AsyncClient(api_key=SECRET, base_url=server.base_url) as client:
             with anyio.fail_after(30), pytest.raises(AuthenticationError) as info:
                 await client.transcribe(HELLO, model=MODEL)

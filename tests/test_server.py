@@ -345,7 +345,7 @@ def long_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def segments_decoded(server: Running, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The end time of every segment the engine decodes (the engine, spied on)."""
-    from transcribe_sdk.local._engine import Transcript
+    from internals import Transcript
 
     ends: list[float] = []
     iterate = Transcript.__iter__
@@ -359,6 +359,7 @@ def segments_decoded(server: Running, monkeypatch: pytest.MonkeyPatch) -> list[f
     return ends
 
 
+@pytest.mark.heavy  # ~5 s: a long file on the local engine until the hang-up shows
 def test_a_long_file_streams_early_and_a_hang_up_stops_it(
     server: Running, long_audio: Path, segments_decoded: list[float]
 ) -> None:
@@ -384,6 +385,7 @@ def test_a_long_file_streams_early_and_a_hang_up_stops_it(
     assert max(segments_decoded) < 150
 
 
+@pytest.mark.heavy  # ~5 s: a long file on the local engine until the hang-up shows
 def test_a_hang_up_stops_a_plain_request(
     server: Running, long_audio: Path, segments_decoded: list[float]
 ) -> None:

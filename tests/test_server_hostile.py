@@ -113,6 +113,7 @@ def test_a_body_that_drips_steadily_is_cut_off_at_its_total_time() -> None:
     assert time.monotonic() - started < 40
 
 
+@pytest.mark.heavy  # the installed command in a process of its own
 def test_200_slow_loris_connections_leave_real_requests_answered(server: Process) -> None:
     # Before: with the default limit, 200 slow-loris connections left 0 of 64 requests answered.
     port = _port(server)
@@ -137,6 +138,7 @@ def test_200_slow_loris_connections_leave_real_requests_answered(server: Process
     wait_for(lambda: _fds(pid) <= before, 30.0, "the descriptors back to where they were")
 
 
+@pytest.mark.heavy  # the installed command in a process of its own
 @pytest.mark.parametrize("auth", [b"", AUTH], ids=["keyless", "with-key"])
 def test_an_endless_chunk_size_line_does_not_grow_the_server(server: Process, auth: bytes) -> None:
     # Before: 100 MB of chunk-size line grew the server by about 70 MB.
@@ -155,6 +157,7 @@ def test_an_endless_chunk_size_line_does_not_grow_the_server(server: Process, au
     assert _rss_kb(pid) - before < 20 * 1024
 
 
+@pytest.mark.heavy  # the installed command in a process of its own
 def test_shutdown_is_bounded_with_half_sent_uploads(tmp_path: Path) -> None:
     # Before: --shutdown-timeout 1 took 16 s with half-sent uploads in flight.
     env = {**env_without_keys(), "TRANSCRIBE_SERVER_API_KEY": KEY}

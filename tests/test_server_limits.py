@@ -139,8 +139,9 @@ def test_a_header_block_past_its_bound_is_refused(tight: Running) -> None:
 # proxy in front for untrusted clients). What holds is below: uvicorn's documented settings.
 def test_the_bounds_reach_uvicorn_as_its_documented_settings() -> None:
     import uvicorn
-
-    from transcribe_sdk.server._main import _uvicorn_options, build_parser, settings_from
+    from internals import server_parser as build_parser
+    from internals import settings_from
+    from internals import uvicorn_options as _uvicorn_options
 
     args = build_parser().parse_args(
         ["serve", "--max-connections", "5", "--header-timeout", "2.5", "--max-header-kb", "4"]

@@ -35,7 +35,8 @@ from transcribe_sdk.errors import InternalServerError, TranscribeError
 pytest.importorskip("faster_whisper")
 pytest.importorskip("uvicorn")
 
-pytestmark = pytest.mark.network
+# The installed command in processes of its own: heavy (pytest -m heavy).
+pytestmark = [pytest.mark.network, pytest.mark.heavy]
 
 HELLO = Path(__file__).parent / "fixtures" / "hello.wav"
 MODEL = "tiny.en"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from internals import ServerSentEvent, SSEDecoder
 
-from transcribe_sdk._http.sse import ServerSentEvent, SSEDecoder
 from transcribe_sdk.errors import APIConnectionError, StreamInterruptedError
 from transcribe_sdk.models import DurationUsage, TokenUsage
 from transcribe_sdk.streaming import (

@@ -6,7 +6,7 @@ connection without reading the body, while the client is still writing it. With 
 own clients trust one: ``SSL_CERT_FILE``), the answer is reported from the one request the
 server saw. An answer that breaks off (the server closed before all of it was out) still stops
 the upload for good (:class:`UploadInterruptedError`); an upload cut off with no answer at all is
-left to the retry policy. Servers are real sockets on 127.0.0.1 (tests/loopback.py); every wait
+left to the retry policy. Servers are real sockets on 127.0.0.1 (tests/socket_server.py); every wait
 is bounded.
 """
 
@@ -23,7 +23,8 @@ import anyio
 import httpx
 import pytest
 from conftest import API_KEY
-from loopback import LoopbackServer, Reply, json_reply
+from internals import AttemptTrace, answered_mid_upload
+from socket_server import Answer, ScriptedServer, json_reply
 
 from transcribe_sdk import (
     APIConnectionError,
@@ -32,7 +33,6 @@ from transcribe_sdk import (
     FileTooLargeError,
     UploadInterruptedError,
 )
-from transcribe_sdk._client.attempt import AttemptTrace, answered_mid_upload
 
 pytestmark = pytest.mark.network
 
@@ -43,9 +43,9 @@ WAIT = 20.0
 TOO_LARGE = {"error": {"message": "file too large", "type": "invalid_request_error"}}
 BODY = json.dumps(TOO_LARGE).encode()
 EARLY_413 = json_reply(TOO_LARGE, 413)
-CUT_413 = Reply(413, BODY, (("Content-Type", "application/json"),), length=len(BODY) + 1000)
+CUT_413 = Answer(413, (("Content-Type", "application/json"),), BODY, length=len(BODY) + 1000)
 """A 413 whose body breaks off: the server closes 1000 bytes short of what it declared."""
-NO_ANSWER = Reply(drop=True)
+NO_ANSWER = Answer(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def no_descriptor_left() -> Iterator[None]:
 # -- the early answer is reported, from one request -----------------------------------------------
 def test_an_early_413_is_reported_once(tls: ssl.SSLContext | None, big_file: Path) -> None:
     with (
-        LoopbackServer(lambda r: EARLY_413, read_body=False, tls=tls) as server,
+        ScriptedServer(lambda r: EARLY_413, read_body=False, tls=tls) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=2) as client,
         pytest.raises(FileTooLargeError, match="file too large") as info,
     ):
@@ -92,7 +92,7 @@ def test_an_early_413_is_reported_once(tls: ssl.SSLContext | None, big_file: Pat
 async def test_async_an_early_413_is_reported_once(
     tls: ssl.SSLContext | None, big_file: Path
 ) -> None:
-    with LoopbackServer(lambda r: EARLY_413, read_body=False, tls=tls) as server:
+    with ScriptedServer(lambda r: EARLY_413, read_body=False, tls=tls) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=2) as client:
             with anyio.fail_after(WAIT), pytest.raises(FileTooLargeError) as info:
                 await client.transcribe(big_file, model=MODEL)
@@ -103,7 +103,7 @@ async def test_async_an_early_413_is_reported_once(
 
 
 # -- an answer that breaks off still ends the upload for good -------------------------------------
-def _check_cut_off(error: UploadInterruptedError, server: LoopbackServer) -> None:
+def _check_cut_off(error: UploadInterruptedError, server: ScriptedServer) -> None:
     assert error.status_code == 413
     assert error.attempts == 1
     assert "answered 413 while the upload of 25,165,828 bytes was still going" in str(error)
@@ -115,7 +115,7 @@ def test_an_answer_cut_short_mid_upload_is_not_sent_again(
     tls: ssl.SSLContext | None, big_file: Path
 ) -> None:
     with (
-        LoopbackServer(lambda r: CUT_413, read_body=False, tls=tls) as server,
+        ScriptedServer(lambda r: CUT_413, read_body=False, tls=tls) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=2) as client,
         pytest.raises(UploadInterruptedError) as info,
     ):
@@ -127,7 +127,7 @@ def test_an_answer_cut_short_mid_upload_is_not_sent_again(
 async def test_async_an_answer_cut_short_mid_upload_is_not_sent_again(
     tls: ssl.SSLContext | None, big_file: Path
 ) -> None:
-    with LoopbackServer(lambda r: CUT_413, read_body=False, tls=tls) as server:
+    with ScriptedServer(lambda r: CUT_413, read_body=False, tls=tls) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=2) as client:
             with anyio.fail_after(WAIT), pytest.raises(UploadInterruptedError) as info:
                 await client.transcribe(big_file, model=MODEL)
@@ -139,7 +139,7 @@ def test_an_upload_cut_off_without_an_answer_is_retried(
     tls: ssl.SSLContext | None, big_file: Path
 ) -> None:
     with (
-        LoopbackServer(lambda r: NO_ANSWER, read_body=False, tls=tls) as server,
+        ScriptedServer(lambda r: NO_ANSWER, read_body=False, tls=tls) as server,
         Client(api_key=API_KEY, base_url=server.base_url, max_retries=1) as client,
         pytest.raises(APIConnectionError) as info,
     ):
@@ -153,7 +153,7 @@ def test_an_upload_cut_off_without_an_answer_is_retried(
 async def test_async_an_upload_cut_off_without_an_answer_is_retried(
     tls: ssl.SSLContext | None, big_file: Path
 ) -> None:
-    with LoopbackServer(lambda r: NO_ANSWER, read_body=False, tls=tls) as server:
+    with ScriptedServer(lambda r: NO_ANSWER, read_body=False, tls=tls) as server:
         async with AsyncClient(api_key=API_KEY, base_url=server.base_url, max_retries=1) as client:
             with anyio.fail_after(WAIT), pytest.raises(APIConnectionError) as info:
                 await client.transcribe(big_file, model=MODEL)
