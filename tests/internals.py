@@ -45,6 +45,10 @@ PRIVATE: dict[str, str] = {
     "route_from_headers": "transcribe_sdk._route:route_from_headers",
     # -- HTTP: event streams, retry decisions ---------------------------------------------
     "SSEDecoder": "transcribe_sdk._http.sse:SSEDecoder",
+    "EventTooLargeError": "transcribe_sdk._http.sse:EventTooLargeError",
+    "Inflater": "transcribe_sdk._http.inflate:Inflater",
+    "INFLATE_PIECE": "transcribe_sdk._http.inflate:PIECE",
+    "error_payload": "transcribe_sdk.local._app:error_payload",
     "ServerSentEvent": "transcribe_sdk._http.sse:ServerSentEvent",
     "RETRYABLE_STATUSES": "transcribe_sdk._http.retry:RETRYABLE_STATUSES",
     "is_retryable_status": "transcribe_sdk._http.retry:is_retryable_status",

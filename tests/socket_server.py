@@ -154,6 +154,11 @@ class Truncate:
     body: bytes = b""
     status: int = 200
     headers: Sequence[tuple[str, str]] = JSON
+    then: Literal["close", "hold", "reset"] = "close"
+    """After ``body``: ``"close"`` at once (a FIN); ``"hold"``: say nothing more for ``hold``
+    seconds (less if the client hangs up), then close; ``"reset"``: the same wait, then a TCP
+    reset."""
+    hold: float = IO_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -822,6 +827,10 @@ class ScriptedServer:
         elif isinstance(action, Truncate):
             conn.send(_head(action.status, action.headers, action.declared, close=True))
             conn.send(action.body)
+            if action.then in ("hold", "reset"):
+                self._stall(conn, action.hold)
+            if action.then == "reset":
+                return _Outcome(reset=True)
         elif isinstance(action, Drip):
             self._drip(conn, action.raw, action.every, action.burst, action.step)
         elif isinstance(action, Flood):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import wave
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,15 @@ def test_chunking_strategy() -> None:
     sent = fields(
         chunking_strategy={"type": "server_vad", "threshold": 0.4, "silence_duration_ms": 500.0}
     )
-    assert ("chunking_strategy[type]", "server_vad") in sent
-    assert ("chunking_strategy[threshold]", "0.4") in sent
-    assert ("chunking_strategy[silence_duration_ms]", "500") in sent
+    # One field of JSON text, as OpenAI's API reads it; whole milliseconds as integers.
+    (strategy,) = [v for k, v in sent if k.startswith("chunking_strategy")]
+    assert ("chunking_strategy", strategy) in sent
+    assert json.loads(strategy) == {
+        "type": "server_vad",
+        "threshold": 0.4,
+        "silence_duration_ms": 500,
+    }
+    assert '"silence_duration_ms":500' in strategy
     assert not any(k.startswith("chunking") for k, _ in fields())  # unset: not sent
     for bad, message in [
         ("manual", "must be 'auto'"),

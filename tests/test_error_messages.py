@@ -165,3 +165,92 @@ def test_an_internal_error_from_a_plain_server_says_retry_later() -> None:
     error = _error(502, {"error": {"message": "upstream"}})
     assert isinstance(error, InternalServerError)
     assert str(error).endswith("upstream. The server failed; retry later.")
+
+
+# -- LiteLLM's words, read right (issue 23) ------------------------------------------------------
+LITELLM_UNKNOWN_MODEL = {
+    "error": {
+        "message": "400: {'error': '/audio/transcriptions: Invalid model name passed in "
+        "model=whisper-9. Call `/v1/models` to view available models for your key.'}",
+        "type": "None",
+        "param": "None",
+        "code": "400",
+    }
+}
+
+
+def test_litellms_none_strings_read_as_none() -> None:
+    error = _error(400, LITELLM_UNKNOWN_MODEL, router=True)
+    assert (error.error_type, error.error_param, error.error_code) == (None, None, "400")
+    assert "(param: None)" not in str(error)
+    assert "None" not in str(error).replace("model=whisper-9", "")
+
+
+def test_dict_text_in_a_message_is_unwrapped_to_its_words() -> None:
+    message = str(_error(400, LITELLM_UNKNOWN_MODEL, router=True))
+    assert (
+        ": /audio/transcriptions: Invalid model name passed in model=whisper-9. Call "
+        "`/v1/models` to view available models for your key."
+    ) in message
+    assert "{" not in message
+    assert "'error'" not in message
+
+
+def test_an_unknown_model_gets_the_models_advice_only() -> None:
+    message = str(_error(400, LITELLM_UNKNOWN_MODEL, router=True))
+    assert "GET /v1/models" in message
+    assert "file format" not in message
+    assert "allowed_providers" not in message
+    openai_style = {"error": {"message": "The model `whisper-9` does not exist", "code": None}}
+    message = str(_error(404, openai_style, router=True))
+    assert "GET /v1/models" in message
+    assert "allowed_providers" not in message
+
+
+@pytest.mark.parametrize(
+    ("body", "present", "absent"),
+    [
+        # a parameter the provider refuses: that parameter, and another provider may help
+        (
+            {"error": {"message": "timestamp_granularities not supported", "param": "language"}},
+            ["Check the language parameter.", "allowed_providers"],
+            ["file format"],
+        ),
+        # the file: nothing about parameters or providers
+        (
+            {"error": {"message": "could not decode", "param": "file"}},
+            ["Check the file"],
+            ["allowed_providers", "parameters"],
+        ),
+        # nothing named: the general advice, as before
+        ({"error": {"message": "bad"}}, ["file format", "allowed_providers"], []),
+    ],
+)
+def test_advice_only_where_it_applies(
+    body: dict[str, Any], present: list[str], absent: list[str]
+) -> None:
+    message = str(_error(400, body, router=True))
+    for words in present:
+        assert words in message
+    for words in absent:
+        assert words not in message
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("{'error': 'plain words'}", "plain words"),
+        ('{"message": "json words"}', "json words"),
+        ("Upstream: {'error': {'message': 'nested words'}}", "Upstream: nested words"),
+        ("{'error': \"400: {'error': 'twice wrapped'}\"}", "twice wrapped"),
+        ("no dict here {", "no dict here {"),
+        ("{'x': 1}", "{'x': 1}"),  # no words inside: left as it is
+        ("{'error': __import__('os')}", "{'error': __import__('os')}"),  # never evaluated
+        ("{" * 5000 + "}" * 5000, "{" * 5000 + "}" * 5000),
+        ("{'error': " * 900 + "'x'" + "}" * 900, "{'error': " * 900 + "'x'" + "}" * 900),
+    ],
+)
+def test_unwrapping_is_safe_and_bounded(message: str, expected: str) -> None:
+    from transcribe_sdk.errors import unwrap_message
+
+    assert unwrap_message(message) == expected

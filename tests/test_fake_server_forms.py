@@ -68,7 +68,15 @@ def test_what_our_client_sends_comes_back_whole() -> None:
 
 
 @pytest.mark.parametrize(
-    "filename", ['my "best" take.wav', "café; name=evil.wav", "a\\b.wav", "line\nbreak.wav"]
+    "filename",
+    [
+        'my "best" take.wav',
+        "café; name=evil.wav",
+        "a\\b.wav",
+        "C:\\x\\y.wav",
+        "line\nbreak.wav",
+        "nul\x00and\x1b\x7f.wav",
+    ],
 )
 def test_awkward_filenames_survive(filename: str) -> None:
     fake = FakeServer()
@@ -76,9 +84,11 @@ def test_awkward_filenames_survive(filename: str) -> None:
         client.transcribe((filename, b"RIFF" + bytes(100), "audio/wav"), model="m")
     (sent,) = fake.requests
     assert sent.file is not None
-    # A quote or a line break cannot go in the header: the encoder percent-encodes them, as
-    # browsers do, and a server (python-multipart, as here) receives them so.
-    assert sent.file.filename == filename.replace('"', "%22").replace("\n", "%0A")
+    # A quote, a backslash or a control character cannot go in the header: the encoder
+    # percent-encodes them, as browsers and httpx do, and a server (python-multipart, as here)
+    # receives them so; nothing else changes.
+    escaped = "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or c in '\x7f"\\' else c for c in filename)
+    assert sent.file.filename == escaped
     assert sent.file.data == b"RIFF" + bytes(100)
     assert sent.field("model") == "m"
 

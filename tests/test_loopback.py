@@ -221,8 +221,8 @@ def test_sync_pipe_without_retries_is_chunked(server: ScriptedServer, path: Path
 
 
 def test_sync_pipe_with_retries_is_spooled_and_sent_again(server: ScriptedServer) -> None:
-    # A stream that cannot be rewound is copied first so a retry can resend it; the copy's
-    # size is known, so it goes out with a Content-Length.
+    # A stream that cannot be rewound is copied while the first attempt sends it, so a retry
+    # can resend it; its size is not known when the upload starts, so both go out chunked.
     data = (FIXTURES / "hello.wav").read_bytes()
     server.queue(json_reply({"error": {"message": "busy"}}, 503, {"retry-after-ms": "0"}))
     with (
@@ -233,7 +233,7 @@ def test_sync_pipe_with_retries_is_spooled_and_sent_again(server: ScriptedServer
     assert result.text == "audio.wav"
     first, second = server.requests
     for request in (first, second):
-        _check_upload(request, data, "audio.wav", "audio/wav", chunked=False)
+        _check_upload(request, data, "audio.wav", "audio/wav", chunked=True)
 
 
 def test_sync_retry_after_a_dropped_connection_resends_the_whole_file(
@@ -298,8 +298,8 @@ async def test_async_generator_with_retries_is_spooled_and_sent_again(
                 ("talk.mp3", _chunks(data, 1000)), model=MODEL
             )
     assert (raw.attempts, raw.parsed.text) == (2, "talk.mp3")
-    for request in server.requests:
-        _check_upload(request, data, "talk.mp3", "audio/mpeg", chunked=False)
+    for request in server.requests:  # copied as it is sent: no length known up front
+        _check_upload(request, data, "talk.mp3", "audio/mpeg", chunked=True)
 
 
 @pytest.mark.anyio

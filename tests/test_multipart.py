@@ -67,7 +67,8 @@ def parse_body(body: bytes, content_type: str) -> list[Part]:
 
 
 def browser_escape(value: str) -> str:
-    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+    # Every control character, '"' and '\\' percent-encoded; the rest as it is.
+    return "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or c in '\x7f"\\' else c for c in value)
 
 
 def encode(
@@ -287,14 +288,16 @@ def test_quotes_and_line_breaks_in_the_filename_are_escaped() -> None:
     assert file_part.content == WAV
 
 
-def test_field_names_and_content_type_are_escaped() -> None:
-    audio = prepare_file(("a.wav", WAV, 'audio/wav\r\nX-Evil: "1"'))
+def test_field_names_are_escaped_and_a_broken_content_type_refused() -> None:
+    audio = prepare_file(("a.wav", WAV, "audio/ogg; codecs=opus"))
     body, data = encode([('we"ird\r\nname', 'value with "quotes"\r\n')], audio)
     field, file_part = parse_body(data, body.content_type)
     assert field.headers == {"content-disposition": 'form-data; name="we%22ird%0D%0Aname"'}
     assert field.content == b'value with "quotes"\r\n'  # values are the body: sent verbatim
-    assert file_part.headers["content-type"] == "audio/wav%0D%0AX-Evil: %221%22"
-    assert len(file_part.headers) == 2
+    assert file_part.headers["content-type"] == "audio/ogg; codecs=opus"
+    for bad in ('audio/wav\r\nX-Evil: "1"', "audio/wav\x00", "audio", "audio/wav; x=\x7f"):
+        with pytest.raises(InvalidFileError, match="is not a media type"):
+            prepare_file(("a.wav", WAV, bad))
 
 
 def test_non_ascii_filename_is_utf8() -> None:

@@ -462,3 +462,45 @@ def test_a_stream_cut_by_a_shutdown_ends_with_an_error_event(long_audio: Path) -
         with pytest.raises(openai.APIError, match="shutting down"):
             for _ in events:
                 pass
+
+
+@pytest.mark.heavy  # ~8 s: a long file on the local engine until the shutdown event
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_our_client_reads_the_shutdown_event_as_a_typed_error(long_audio: Path, kind: str) -> None:
+    from transcribe_sdk import StreamFailedError, StreamInterruptedError
+
+    async def run_async(base_url: str, cancel: Any) -> None:
+        async with AsyncClient(base_url=base_url, api_key="x", max_retries=0) as client:
+            stream = await client.transcribe(long_audio, model=MODEL, stream=True)
+            async with stream:
+                events = stream.__aiter__()
+                assert (await events.__anext__()).type == "transcript.text.delta"
+                cancel()
+                async for _ in events:
+                    pass
+
+    def run_sync(base_url: str, cancel: Any) -> None:
+        with (
+            Client(base_url=base_url, api_key="x", max_retries=0) as client,
+            client.transcribe(long_audio, model=MODEL, stream=True) as stream,
+        ):
+            events = iter(stream)
+            assert next(events).type == "transcript.text.delta"
+            cancel()  # what SIGINT does once the grace period is over
+            for _ in events:
+                pass
+
+    def run(base_url: str, cancel: Any) -> None:
+        if kind == "async":
+            import anyio
+
+            anyio.run(run_async, base_url, cancel)
+        else:
+            run_sync(base_url, cancel)
+
+    with serving() as own, pytest.raises(StreamFailedError) as caught:
+        run(own.base_url, own.state.jobs.cancel_all)
+    assert isinstance(caught.value, StreamInterruptedError)
+    assert "the server is shutting down" in str(caught.value)
+    assert caught.value.error_code == "server_shutting_down"
+    assert caught.value.text  # the text that had arrived is kept

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from internals import ServerSentEvent, SSEDecoder
+from internals import EventTooLargeError, ServerSentEvent, SSEDecoder
 
 from transcribe_sdk.errors import APIConnectionError, StreamInterruptedError
 from transcribe_sdk.models import DurationUsage, TokenUsage
@@ -226,3 +227,106 @@ def test_duration_usage_on_done() -> None:
         )
     )
     assert events[0].usage == DurationUsage(seconds=3)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        'data: {"error": {"message": "overloaded", "type": "server_error", "code": "busy"}}\n\n',
+        'data: {"type": "error", "error": {"message": "overloaded", "code": "busy"}}\n\n',
+        'event: error\ndata: {"message": "overloaded", "code": "busy"}\n\n',
+        'data: {"object": "error", "message": "overloaded", "code": "busy"}\n\n',
+    ],
+)
+def test_every_error_event_shape_ends_the_stream_with_its_words(event: str) -> None:
+    from transcribe_sdk.errors import StreamFailedError
+
+    reader = EventReader()
+    body = sse({"type": "transcript.text.delta", "delta": "Hi"}) + event.encode()
+    body += sse({"type": "transcript.text.done", "text": "Hi there"})
+    events = reader.feed(body)
+    assert [e.type for e in events] == ["transcript.text.delta"]
+    assert reader.over
+    with pytest.raises(StreamFailedError, match="overloaded") as caught:
+        reader.finish()
+    assert caught.value.error_code == "busy"
+    assert caught.value.text == "Hi"
+
+
+# -- linear and bounded ---------------------------------------------------------------------------
+def reference_events(body: bytes) -> list[ServerSentEvent]:
+    """The WHATWG rules, written the plain way: split the whole body into lines, then read."""
+    text = body.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    lines.pop()  # what follows the last line end is not a line (yet)
+    events, data, name, last_id = [], [], None, None
+    for line in lines:
+        if not line:
+            if data:
+                events.append(ServerSentEvent("\n".join(data), name or None, last_id))
+            data, name = [], None
+            continue
+        field, colon, value = line.partition(":")
+        value = value[1:] if colon and value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+        elif field == "id" and "\0" not in value:
+            last_id = value
+    return events
+
+
+TOKENS = ["data: a", "data:b", "data", "event: e", "id: 7", ": note", "\n", "\r", "\r\n", "\n\n"]
+
+
+@given(
+    st.lists(st.sampled_from(TOKENS), max_size=40),
+    st.lists(st.integers(min_value=0, max_value=200), max_size=10),
+)
+def test_the_decoder_agrees_with_the_rules_on_any_line_ends_and_chunks(
+    tokens: list[str], cuts: list[int]
+) -> None:
+    body = "".join(tokens).encode()
+    decoder = SSEDecoder()
+    got: list[ServerSentEvent] = []
+    start = 0
+    for cut in [*sorted(c for c in set(cuts) if c <= len(body)), len(body)]:
+        got += decoder.feed(body[start:cut])
+        start = cut
+    assert got == reference_events(body)
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r", b"\r\n"])
+def test_millions_of_blank_lines_are_read_in_linear_time(end: bytes) -> None:
+    # 4 Mi blank lines, then an event: the quadratic decoder took minutes on \n or \r alone
+    # (1 Mi took 6-7 s); this one takes a fraction of a second. The bound is wide on purpose.
+    body = end * (4 << 20) + b"data: x" + end * 2
+    decoder = SSEDecoder()
+    started = time.monotonic()
+    got = []
+    for start in range(0, len(body), 65536):
+        got += decoder.feed(body[start : start + 65536])
+    assert time.monotonic() - started < 20
+    assert got == [ServerSentEvent("x")]
+
+
+def test_lines_that_add_nothing_are_bounded() -> None:
+    decoder = SSEDecoder(max_idle_lines=1000)
+    decoder.feed(b": keep-alive\n" * 1000 + b"data: x\n\n")  # an event resets the count
+    decoder.feed(b": keep-alive\n" * 1000)
+    with pytest.raises(EventTooLargeError, match="more than 1000 lines"):
+        decoder.feed(b"junk\n")
+    with pytest.raises(StreamInterruptedError, match="lines came without an event"):
+        EventReader().feed(b"x\n" * 200_000)
+
+
+def test_text_builds_in_linear_time() -> None:
+    # 200k deltas: ``text += delta`` took 11-13 s for 50k; the bound is wide on purpose.
+    delta = b'data: {"type": "transcript.text.delta", "delta": "w "}\n\n'
+    reader = EventReader()
+    started = time.monotonic()
+    for _ in range(200):
+        reader.feed(delta * 1000)
+    assert time.monotonic() - started < 60
+    assert reader.text == "w " * 200_000

@@ -3,6 +3,8 @@ by a small HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +16,8 @@ import pytest
 
 from transcribe_sdk import InvalidFileError, InvalidInputError, from_url
 from transcribe_sdk.testing import FakeServer
+
+pytestmark = pytest.mark.network
 
 HELLO = (Path(__file__).parent / "fixtures" / "hello.wav").read_bytes()
 
@@ -158,3 +162,114 @@ def test_a_bare_url_string_points_to_the_helper() -> None:
     fake = FakeServer()
     with fake.client() as client, pytest.raises(InvalidFileError, match="from_url"):
         client.transcribe("https://example.invalid/talk.mp3", model="m")
+
+
+# -- redirects: the caller's headers stay on their origin (issue 23) ------------------------------
+class Recorder(BaseHTTPRequestHandler):
+    """Answers ``/go?to=URL`` with a 302 to URL, anything else with the audio; records every
+    GET's path and headers on its server (``server.seen``)."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))  # type: ignore[attr-defined]
+        if self.path.startswith("/go?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/go?to=") :])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(HELLO)))
+        self.end_headers()
+        self.wfile.write(HELLO)
+
+
+@contextlib.contextmanager
+def recorder(host: str = "127.0.0.1", context: ssl.SSLContext | None = None) -> Iterator[Any]:
+    server = ThreadingHTTPServer((host, 0), Recorder)
+    server.daemon_threads = True
+    server.seen = []  # type: ignore[attr-defined]
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if context is not None else "http"
+    server.url = f"{scheme}://{host}:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+SECRET = {"X-Api-Key": "bucket-secret", "Authorization": "Bearer sk-secret"}
+
+
+def _download(url: str, **kwargs: Any) -> None:
+    audio = from_url(url, headers=SECRET, **kwargs)
+    with audio.open() as reader:  # the pending download is read, then released
+        assert reader.read(4) == b"RIFF"
+
+
+def test_headers_follow_a_redirect_on_the_same_origin() -> None:
+    with recorder() as home:
+        _download(f"{home.url}/go?to=/audio.wav")
+    assert [path for path, _ in home.seen] == ["/go?to=/audio.wav", "/audio.wav"]
+    assert all(h.get("x-api-key") == "bucket-secret" for _, h in home.seen)
+    assert all(h.get("authorization") == "Bearer sk-secret" for _, h in home.seen)
+
+
+@pytest.mark.parametrize("forward", [False, True])
+def test_headers_do_not_follow_a_redirect_to_another_host(forward: bool) -> None:
+    with recorder("127.0.0.1") as home, recorder("127.0.0.2") as other:
+        _download(f"{home.url}/go?to={other.url}/audio.wav", forward_headers_on_redirect=forward)
+    assert home.seen[0][1]["x-api-key"] == "bucket-secret"
+    ((path, headers),) = other.seen
+    assert path == "/audio.wav"
+    assert "authorization" not in headers  # the key never leaves its host, opted in or not
+    assert headers.get("x-api-key") == ("bucket-secret" if forward else None)
+
+
+def test_headers_do_not_follow_a_redirect_from_https_to_http(
+    certificate: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, ca = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    with recorder(context=context) as secure, recorder() as plain:
+        _download(f"{secure.url}/go?to={plain.url}/audio.wav")
+    assert secure.seen[0][1]["x-api-key"] == "bucket-secret"
+    ((_, headers),) = plain.seen
+    assert "x-api-key" not in headers
+    assert "authorization" not in headers
+
+
+def test_redirects_are_bounded() -> None:
+    with recorder() as home:
+        chain = "/audio.wav"
+        for _ in range(6):  # six redirects, one more than followed
+            chain = "/go?to=" + chain
+        with pytest.raises(InvalidFileError, match="more than 5 redirects"):
+            from_url(home.url + chain)
+        assert len(home.seen) == 6  # the sixth redirect is never followed
+        five = chain[len("/go?to=") :]
+        _download(home.url + five)
+
+
+def test_a_redirect_to_another_scheme_is_refused() -> None:
+    with recorder() as home, pytest.raises(InvalidFileError, match="file: URL"):
+        from_url(f"{home.url}/go?to=file:///etc/passwd")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Api-Key": "a\r\nX-Injected: 1"}, {"X-Api-Key": "a\x00b"}, {"Bad Name": "v"}, {"K": 1}],
+)
+def test_bad_header_values_are_refused_before_any_request(headers: Any) -> None:
+    with recorder() as home:
+        with pytest.raises(InvalidInputError, match="headers"):
+            from_url(f"{home.url}/audio.wav", headers=headers)
+        assert home.seen == []

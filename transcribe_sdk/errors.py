@@ -40,6 +40,8 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "SpoolLimitError",
+    "StreamFailedError",
+    "StreamInterruptedError",
     "TranscribeError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -158,6 +160,36 @@ class StreamInterruptedError(APIConnectionError):
     def __init__(self, message: str, *, text: str = "", attempts: int = 1) -> None:
         super().__init__(message, attempts=attempts, reason="stream cut off")
         self.text = text
+
+
+class StreamFailedError(StreamInterruptedError):
+    """A streamed transcription that the server itself ended with an error event
+    (``data: {"error": {...}}``, or an event of type ``error``), such as ``transcribe-sdk
+    serve`` sends when it shuts down mid-stream.
+
+    The message carries the server's words; ``error_type``, ``error_code`` and ``error_param``
+    are its fields (``None`` when not sent), ``body`` the event's data, and ``text`` the text
+    that had arrived. It is a :class:`StreamInterruptedError`, so code that catches that one
+    catches this one too. Nothing is retried once events were delivered.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str = "",
+        body: Any = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        error_param: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, text=text, attempts=attempts)
+        self.reason = "stream ended by the server's error"
+        self.body = body
+        self.error_type = error_type
+        self.error_code = error_code
+        self.error_param = error_param
 
 
 class UploadInterruptedError(APIConnectionError):
@@ -413,8 +445,71 @@ def _fastapi_detail(detail: Any) -> str:
     return _as_text(detail) or ""
 
 
+# Words a server puts in a field it has no value for: LiteLLM sends "param": "None" and
+# "type": "None" (Python's None, turned into text).
+_NO_VALUE = frozenset({"", "none", "null", "nil", "undefined"})
+
+
+def _field(value: Any) -> str | None:
+    """An error's ``type``/``code``/``param``: ``None`` for a missing one, however spelled."""
+    text = _as_text(value)
+    return None if text is None or text.strip().lower() in _NO_VALUE else text
+
+
+_MAX_UNWRAP_CHARS = 8192
+"""The longest message searched for embedded dict text (parsing is linear, but bounded)."""
+_MESSAGE_KEYS = frozenset({"error", "message", "msg", "detail", "title"})
+_STATUS_PREFIX = re.compile(r"^\s*\d{3}\s*:\s*$")
+
+
+def unwrap_message(message: str, *, depth: int = 3) -> str:
+    """A message's own words when it embeds dict text, as LiteLLM's do: ``"400: {'error':
+    '/audio/transcriptions: Invalid model name passed in model=x.'}"`` becomes
+    ``"/audio/transcriptions: Invalid model name passed in model=x."``. Anything that does not
+    parse as a dict with a message is left as it is."""
+    import ast
+
+    if depth <= 0 or len(message) > _MAX_UNWRAP_CHARS:
+        return message
+    start = min((i for i in (message.find("{'"), message.find('{"')) if i >= 0), default=-1)
+    end = message.rfind("}")
+    if start < 0 or end < start:
+        return message
+    inner_text = message[start : end + 1]
+    parsed: Any = None
+    try:
+        parsed = json.loads(inner_text)
+    except ValueError:
+        try:
+            parsed = ast.literal_eval(inner_text)  # literals only: never runs code
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return message
+    if not isinstance(parsed, Mapping) or not _MESSAGE_KEYS.intersection(parsed):
+        return message
+    words = describe_body(parsed)[0].strip()
+    if not words or words == inner_text:
+        return message
+    prefix, suffix = message[:start], message[end + 1 :]
+    if _STATUS_PREFIX.match(prefix):
+        prefix = ""  # "400: " repeats the status the message starts with anyway
+    return unwrap_message(f"{prefix}{words}{suffix}".strip(), depth=depth - 1)
+
+
 def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
-    """Read a server's message, and OpenAI's type/code/param, from any error body shape."""
+    """Read a server's message, and OpenAI's type/code/param, from any error body shape.
+
+    A ``type``, ``code`` or ``param`` sent as ``"None"`` (LiteLLM) reads as ``None``, and a
+    message that embeds dict text reads as the words inside it (:func:`unwrap_message`)."""
+    message, error_type, error_code, error_param = _describe(body)
+    return (
+        unwrap_message(message),
+        _field(error_type),
+        _field(error_code),
+        _field(error_param),
+    )
+
+
+def _describe(body: Any) -> tuple[str, str | None, str | None, str | None]:
     if isinstance(body, Mapping):
         error = body.get("error")
         if isinstance(error, Mapping):
@@ -469,6 +564,40 @@ def _status_label(status_code: int) -> str:
         return f"{status_code} {HTTPStatus(status_code).phrase}"
     except ValueError:
         return str(status_code)
+
+
+# A server saying the model is unknown: LiteLLM's "Invalid model name passed in model=x",
+# OpenAI's code "model_not_found", "The model `x` does not exist", vLLM's "not found".
+_UNKNOWN_MODEL = re.compile(
+    r"invalid model name|unknown model|no such model|model_not_found"
+    r"|model\b[^.]{0,120}?\b(?:does not exist|not found|is not (?:available|supported|served))",
+    re.IGNORECASE,
+)
+MODEL_HINT = "Check the model name: GET /v1/models on the server lists the models this key may use."
+
+
+def _advice(
+    cls: type[APIStatusError],
+    message: str,
+    code: str | None,
+    param: str | None,
+    *,
+    router: bool,
+) -> list[str]:
+    """The advice that applies to this error: the model's when the server says the model is
+    unknown, the parameter's when it names one, the status's otherwise; the router's advice
+    (another provider) only where another provider could help."""
+    if cls in (BadRequestError, NotFoundError, UnprocessableEntityError) and (
+        param == "model" or code == "model_not_found" or _UNKNOWN_MODEL.search(message)
+    ):
+        return [MODEL_HINT]  # no provider serves a model the server does not know
+    if cls in (BadRequestError, UnprocessableEntityError) and param and param != "file":
+        advice = [f"Check the {param} parameter."]
+        return [*advice, cls.router_hint] if router and cls.router_hint else advice
+    if cls is BadRequestError and param == "file":
+        return ["Check the file: its format, and that it is whole."]
+    advice = [cls.hint] if cls.hint else []
+    return [*advice, cls.router_hint] if router and cls.router_hint else advice
 
 
 def error_from_response(
@@ -526,10 +655,8 @@ def error_from_response(
             f"The server redirects{where}; POST uploads are not re-sent across redirects, so "
             "set base_url to the final address (often https:// instead of http://)."
         )
-    if cls.hint and advice:
-        parts.append(cls.hint)
-    if router and cls.router_hint and advice:
-        parts.append(cls.router_hint)
+    if advice:
+        parts.extend(_advice(cls, server_message, error_code, error_param, router=router))
     error = cls(
         " ".join(parts),
         status_code=status_code,
@@ -544,6 +671,27 @@ def error_from_response(
     if isinstance(error, RateLimitError):
         error.retry_after = retry_after
     return error
+
+
+def stream_error(data: Mapping[str, Any], *, text: str) -> StreamFailedError:
+    """The error for an error event a server sent mid-stream (``data`` is the event's JSON),
+    with its words and fields; ``text`` is the transcript that had arrived."""
+    message, error_type, error_code, error_param = describe_body(data)
+    words = _shorten(message) if message.strip() else "(no message)"
+    if error_code:
+        words += f" (code: {error_code})"
+    if error_param:
+        words += f" (param: {error_param})"
+    return StreamFailedError(
+        f"The server ended the transcription stream with an error: {_sentence(words)} "
+        f"{len(text)} characters of text had arrived (on the error as .text); the request was "
+        "not retried, since events had already been delivered.",
+        text=text,
+        body=dict(data),
+        error_type=error_type,
+        error_code=error_code,
+        error_param=error_param,
+    )
 
 
 REDACTED = "[redacted]"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import io
 import os
+import re
 import stat
 import tempfile
 import weakref
@@ -119,9 +120,28 @@ def _name_of(obj: object) -> str | None:
     return None
 
 
+_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+_MEDIA_TYPE = re.compile(
+    r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"  # type/subtype, RFC 6838 names
+    rf"(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\"))*"  # ;name=value
+)
+
+
+def check_content_type(value: str) -> str:
+    """``value`` if it is a media type fit for a header line (``audio/mpeg``, ``audio/ogg;
+    codecs=opus``), else an :class:`InvalidFileError`: a line break or a control character in
+    it would split the part's headers, and escaping would send a type no server knows."""
+    if not _MEDIA_TYPE.fullmatch(value):
+        raise InvalidFileError(
+            f"the content type {value[:80]!r} is not a media type such as 'audio/mpeg' (one "
+            "line of ASCII: type/subtype, then optional ;name=value parameters)"
+        )
+    return value
+
+
 def finish_name(filename: str | None, content_type: str | None, head: bytes) -> tuple[str, str]:
     """Pick the filename and content type to send, from what was given and the first bytes."""
-    given_type = content_type.strip() if content_type else None
+    given_type = check_content_type(content_type.strip()) if content_type else None
     if filename and content_type_for(filename):
         return filename, given_type or content_type_for(filename) or "application/octet-stream"
     sniffed = sniff_extension(head)
@@ -392,8 +412,8 @@ def spool_limit_error(limit: int) -> SpoolLimitError:
     """The error for a one-shot stream longer than ``limit`` (``max_spool_bytes``)."""
     return SpoolLimitError(
         f"the stream is longer than max_spool_bytes={limit:,} bytes ({limit / 2**20:.0f} MiB). "
-        "A one-shot stream (a pipe, a socket, a generator) is copied first so that a retry can "
-        "send it again; pass max_retries=0 to stream it directly with no copy, pass a path "
+        "A one-shot stream (a pipe, a socket, a generator) is copied as it is sent so that a "
+        "retry can send it again; pass max_retries=0 to stream it with no copy, pass a path "
         "instead, or raise max_spool_bytes on the client. (transcribe_long always copies a "
         "stream, to find where to split it: give it a path.)",
         limit=limit,

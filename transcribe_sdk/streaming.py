@@ -27,7 +27,9 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import Any, ClassVar, Literal, TypeAlias
 
@@ -35,9 +37,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
+from ._http.inflate import Inflater, is_gzip
 from ._http.sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._route import Route, combine, route_from_headers
-from .errors import StreamInterruptedError
+from .errors import StreamFailedError, StreamInterruptedError, scrub_error, stream_error
 from .models import Logprob, LooseStr, Usage, total_usage
 
 __all__ = [
@@ -111,10 +114,13 @@ class EventReader:
 
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
-        self.text: str = ""
-        """The transcript so far: every delta's text, or the ``done`` event's whole text."""
+        # The text so far, appended in place: ``text += delta`` copies the whole text at every
+        # delta (quadratic in a long stream), and a list of deltas costs an object each.
+        self._text = io.StringIO()
         self.done: bool = False
         """Whether the stream's last event (``done``, or vLLM's ``[DONE]``) has arrived."""
+        self.failure: StreamFailedError | None = None
+        """The server's error event, once one has arrived: the stream ends there."""
         self._usage: Any = None
         self._segments = 0
 
@@ -126,9 +132,28 @@ class EventReader:
             raise self.interrupted(str(exc)) from None
         return [e for sse in raw for e in self._events(sse)]
 
+    @property
+    def text(self) -> str:
+        """The transcript so far: every delta's text, or the ``done`` event's whole text."""
+        return self._text.getvalue()
+
+    def _add(self, delta: str) -> None:
+        self._text.write(delta)
+
+    @property
+    def over(self) -> bool:
+        """Whether the stream has ended (its last event, or the server's error event): the
+        rest of the body is not read."""
+        return self.done or self.failure is not None
+
     def finish(self) -> list[StreamEvent]:
-        """The events left at the end of the body; raises when the stream was cut short."""
-        events = [e for sse in self._decoder.flush() for e in self._events(sse)]
+        """The events left at the end of the body (or where the stream ended); raises the
+        server's error, or an error when the stream was cut short."""
+        events = []
+        if not self.over:
+            events = [e for sse in self._decoder.flush() for e in self._events(sse)]
+        if self.failure is not None:
+            raise self.failure
         if not self.done:
             raise self.interrupted("the server ended the stream before its last event")
         return events
@@ -143,7 +168,7 @@ class EventReader:
         )
 
     def _events(self, sse: ServerSentEvent) -> list[StreamEvent]:
-        if self.done:
+        if self.over:
             return []  # nothing counts after the end (vLLM sends [DONE] after its last chunk)
         if sse.data.strip() == "[DONE]":
             return [self._done(TranscriptTextDone(text=self.text, usage=self._usage))]
@@ -154,6 +179,15 @@ class EventReader:
         if not isinstance(data, Mapping):
             return [UnknownStreamEvent(type=sse.event or "message", data=data)]
         kind = data.get("type") or sse.event
+        if (
+            kind == "error"
+            or (kind is None and data.get("error") is not None)
+            or data.get("object") == "error"  # vLLM's error shape
+        ):
+            # The server's own error event (serve's shutdown, OpenAI's failed stream): the
+            # stream ends here, and the error raised once the events before it are delivered.
+            self.failure = stream_error(data, text=self.text)
+            return []
         if kind is None and isinstance(data.get("choices"), list):
             return self._vllm(data)
         reader = _READERS.get(str(kind)) if kind is not None else None
@@ -164,16 +198,22 @@ class EventReader:
         except ValidationError:
             return [UnknownStreamEvent(type=str(kind), data=dict(data))]
         if isinstance(event, TranscriptTextDelta):
-            self.text += event.delta
+            self._add(event.delta)
         elif isinstance(event, TranscriptTextDone):
             event = self._done(event)
         return [event]
 
+    def whole(self, event: TranscriptTextDone) -> TranscriptTextDone:
+        """Take ``event``, a whole answer given as the stream's only event, as the end."""
+        return self._done(event)
+
     def _done(self, event: TranscriptTextDone) -> TranscriptTextDone:
         self.done = True
-        if not event.text and self.text:
-            event = event.model_copy(update={"text": self.text})
-        self.text = event.text
+        so_far = self.text
+        if not event.text and so_far:
+            event = event.model_copy(update={"text": so_far})
+        self._text = io.StringIO(event.text)
+        self._text.seek(0, io.SEEK_END)
         return event
 
     def _vllm(self, data: Mapping[str, Any]) -> list[StreamEvent]:
@@ -184,7 +224,7 @@ class EventReader:
             delta = choice.get("delta") if isinstance(choice, Mapping) else None
             content = delta.get("content") if isinstance(delta, Mapping) else None
             if isinstance(content, str) and content:
-                self.text += content
+                self._add(content)
                 events.append(TranscriptTextDelta(delta=content))
         return events
 
@@ -236,6 +276,10 @@ def _cut_off(reader: EventReader, exc: httpx.HTTPError) -> StreamInterruptedErro
     return reader.interrupted(f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
+FEED_SLICE = 64 * 1024
+"""The most bytes of a body read into events at a time."""
+
+
 class _StreamBase:
     """What the sync and async streams share: the response, the event reader, closing."""
 
@@ -245,13 +289,17 @@ class _StreamBase:
         *,
         whole: Callable[[], TranscriptTextDone] | None = None,
         max_bytes: int | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.http_response = response
         """The HTTP response the events are read from."""
-        self._whole = whole
         self._reader = EventReader()
+        # A server that ignored ``stream`` sent the whole transcript already: the stream's one
+        # event is known, and so is its text, before anything is iterated.
+        self._whole = None if whole is None else self._reader.whole(whole())
         self._max_bytes = max_bytes
         self._seen = 0
+        self._secrets = secrets  # the key: a server's error event must not show it
 
     @property
     def request_id(self) -> str | None:
@@ -271,13 +319,31 @@ class _StreamBase:
         """The text that has arrived so far (the whole text once the stream is done)."""
         return self._reader.text
 
-    def _feed(self, chunk: bytes) -> list[StreamEvent]:
-        self._seen += len(chunk)
-        if self._max_bytes is not None and self._seen > self._max_bytes:
-            raise self._reader.interrupted(
-                f"the stream went past the {self._max_bytes}-byte limit on answers"
-            )
-        return self._reader.feed(chunk)
+    def _inflater(self) -> Inflater | None:
+        # A gzip body is inflated here, a bounded piece at a time (httpx would inflate each
+        # read whole); any other encoding is left to httpx.
+        encoding = self.http_response.headers.get("content-encoding", "")
+        return Inflater() if is_gzip(encoding) else None
+
+    def _finish(self) -> list[StreamEvent]:
+        try:
+            return self._reader.finish()
+        except StreamFailedError as exc:  # the server's words: they might echo the key
+            raise scrub_error(exc, self._secrets) from None
+
+    def _feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        # A decoded chunk can be large (a small gzip body inflates to megabytes at once): it is
+        # read a slice at a time, so the events waiting to be yielded stay few.
+        for start in range(0, len(chunk), FEED_SLICE):
+            piece = chunk[start : start + FEED_SLICE]
+            self._seen += len(piece)
+            if self._max_bytes is not None and self._seen > self._max_bytes:
+                raise self._reader.interrupted(
+                    f"the stream went past the {self._max_bytes}-byte limit on answers"
+                )
+            yield from self._reader.feed(piece)
+            if self._reader.over:
+                return
 
 
 class TranscriptionStream(_StreamBase):
@@ -291,14 +357,28 @@ class TranscriptionStream(_StreamBase):
     def __iter__(self) -> Iterator[StreamEvent]:
         try:
             if self._whole is not None:
-                yield self._whole()
+                yield self._whole
                 return
+            inflater = self._inflater()
             try:
-                for chunk in self.http_response.iter_bytes():
+                chunks = (
+                    self.http_response.iter_bytes()
+                    if inflater is None
+                    else (
+                        piece
+                        for raw in self.http_response.iter_raw()
+                        for piece in inflater.feed(raw)
+                    )
+                )
+                for chunk in chunks:
                     yield from self._feed(chunk)
+                    if self._reader.over:
+                        break  # the transcript is whole, or failed: the rest is not read
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            yield from self._reader.finish()
+            except zlib.error as exc:
+                raise self._reader.interrupted(f"the body is not valid gzip ({exc})") from None
+            yield from self._finish()
         finally:
             self.close()
 
@@ -320,15 +400,30 @@ class AsyncTranscriptionStream(_StreamBase):
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         try:
             if self._whole is not None:
-                yield self._whole()
+                yield self._whole
                 return
+            inflater = self._inflater()
             try:
-                async for chunk in self.http_response.aiter_bytes():
-                    for event in self._feed(chunk):
-                        yield event
+                if inflater is None:
+                    async for chunk in self.http_response.aiter_bytes():
+                        for event in self._feed(chunk):
+                            yield event
+                        if self._reader.over:
+                            break  # the transcript is whole, or failed: the rest is not read
+                else:
+                    async for raw in self.http_response.aiter_raw():
+                        for chunk in inflater.feed(raw):
+                            for event in self._feed(chunk):
+                                yield event
+                            if self._reader.over:
+                                break
+                        if self._reader.over:
+                            break
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            for event in self._reader.finish():
+            except zlib.error as exc:
+                raise self._reader.interrupted(f"the body is not valid gzip ({exc})") from None
+            for event in self._finish():
                 yield event
         finally:
             await self.aclose()

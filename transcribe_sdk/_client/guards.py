@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -48,10 +48,11 @@ class UploadTooLargeError(InvalidFileError):
     answered by a server (a server's own 413 is a :class:`~transcribe_sdk.FileTooLargeError`).
 
     A file whose size is known is refused before any byte is sent. A stream of unknown size is
-    stopped when it passes the limit: when it is copied first (retries on, or
-    ``max_audio_seconds``), before anything is sent; when it is streamed directly, its request
-    is cut off there and never completes. ``size`` is the file's size in bytes (or how much was
-    read when its size was not known), ``limit`` the limit. ``param`` is ``"file"``.
+    stopped when it passes the limit: when it is copied whole first (``max_audio_seconds``),
+    before anything is sent; when it is sent as it is read (copied as it goes when retries are
+    on), its request is cut off there and never completes. ``size`` is the file's size in
+    bytes (or how much was read when its size was not known), ``limit`` the limit. ``param``
+    is ``"file"``.
     """
 
     def __init__(self, size: int, limit: int, *, known: bool = True) -> None:
@@ -135,6 +136,15 @@ class _CappedReader:
         return data
 
 
+class _AsyncCappedReader(_CappedReader):
+    async def read(self, size: int = -1, /) -> bytes:  # type: ignore[override]
+        data: bytes = await self._reader.read(size)
+        self._read += len(data)
+        if self._read > self._limit:
+            raise UploadTooLargeError(self._read, self._limit, known=False)
+        return data
+
+
 def limit_upload(audio: AudioFile, limit: int | None) -> AudioFile:
     """``audio`` if it is within ``limit``; raise when its known size is over it; for an
     unknown size, an :class:`AudioFile` whose reader stops at the limit."""
@@ -144,14 +154,23 @@ def limit_upload(audio: AudioFile, limit: int | None) -> AudioFile:
         if audio.size > limit:
             raise UploadTooLargeError(audio.size, limit)
         return audio
-    inner = audio._opener
+    inner, ainner = audio._opener, audio._aopener
 
     @contextmanager
     def capped() -> Iterator[Any]:
         with inner() as reader:
             yield _CappedReader(reader, limit)
 
-    return replace(audio, _opener=capped, _aopener=None)
+    @asynccontextmanager
+    async def acapped() -> AsyncIterator[Any]:
+        async with ainner() as reader:
+            yield _AsyncCappedReader(reader, limit)
+
+    return replace(
+        audio,
+        _opener=None if inner is None else capped,
+        _aopener=None if ainner is None else acapped,
+    )
 
 
 def check_audio_seconds(audio: AudioFile, limit: float | None) -> None:

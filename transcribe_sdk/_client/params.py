@@ -13,6 +13,7 @@ The encoding rules live here and nowhere else:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -251,7 +252,12 @@ def build_params(
     if response_format == "diarized_json" and chunking_strategy is None:
         chunking_strategy = "auto"
     if chunking_strategy is not None:
-        values["chunking_strategy"] = check_chunking(chunking_strategy)
+        chunking = check_chunking(chunking_strategy)
+        # An object goes as one field of JSON text, as OpenAI's API reads it (and its Go and
+        # .NET SDKs send it), not as bracketed fields; "auto" stays a plain string.
+        values["chunking_strategy"] = (
+            chunking if isinstance(chunking, str) else json.dumps(chunking, separators=(",", ":"))
+        )
     if include is not None:
         values["include"] = check_include(include)
     flags = {

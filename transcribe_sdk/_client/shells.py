@@ -22,6 +22,7 @@ from .._audio.long import PieceProgress, SplitPlan, atranscribe_long, needs_spli
 from .._http import wire
 from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from .._inputs.multipart import MultipartBody
+from .._inputs.tee import atee, tee
 from ..errors import APIConnectionError, InvalidFileError
 from ..files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
 from .attempt import (
@@ -187,10 +188,13 @@ class SyncShell(BaseClient):
         call.gate = gate
         audio = prepare_to_send(file)
         with ExitStack() as stack:
-            if needs_spool(call, audio) or guards_need_copy(call, audio):
+            if guards_need_copy(call, audio):  # the limits read the whole stream first
                 with upload_cap(call):
                     audio, copy = spool(audio, spool_limit(call, self.max_spool_bytes))
                 stack.callback(copy.close)
+            elif needs_spool(call, audio):  # copied while the first attempt sends it
+                audio, copying = tee(audio, self.max_spool_bytes)
+                stack.enter_context(copying)
             audio = limit_upload(audio, call.max_upload_bytes)
             check_audio_seconds(audio, call.max_audio_seconds)
             flow = call_flow(call, audio)
@@ -385,10 +389,14 @@ class AsyncShell(BaseClient):
         call.gate = gate
         audio = await aprepare_file(file)
         async with AsyncExitStack() as stack:
-            if needs_spool(call, audio) or guards_need_copy(call, audio):
+            if guards_need_copy(call, audio):  # the limits read the whole stream first
                 with upload_cap(call):
                     audio, copy = await aspool(audio, spool_limit(call, self.max_spool_bytes))
                 stack.callback(copy.close)
+            elif needs_spool(call, audio):  # copied while the first attempt sends it
+                source = audio
+                audio, copying = atee(audio, self.max_spool_bytes, lambda: aopen(source))
+                await stack.enter_async_context(copying)
             audio = limit_upload(audio, call.max_upload_bytes)
             if call.max_audio_seconds is not None:
                 await anyio.to_thread.run_sync(check_audio_seconds, audio, call.max_audio_seconds)
@@ -489,7 +497,7 @@ def opened(call: Call, sent: OpenStream, *, asynchronous: bool) -> RawResponse[A
     from ..streaming import AsyncTranscriptionStream, TranscriptionStream
 
     kind = AsyncTranscriptionStream if asynchronous else TranscriptionStream
-    stream = kind(sent.response, max_bytes=call.max_response_bytes)
+    stream = kind(sent.response, max_bytes=call.max_response_bytes, secrets=call.secrets)
     return RawResponse(stream, sent.response)
 
 

@@ -3,19 +3,33 @@
 Pure code, fed whatever chunks the network gives: an event may arrive split across chunks, and
 lines may end in ``\\n``, ``\\r\\n`` or ``\\r`` (the WHATWG rules). Comments (``:``) and
 ``retry`` fields are skipped. One event may hold at most :data:`MAX_EVENT_BYTES`: a server that
-sends a line without end cannot make the client hold more than that.
+sends a line without end cannot make the client hold more than that; and at most
+:data:`MAX_IDLE_LINES` lines that add nothing may come between two events. The work is linear in
+the bytes fed, however the lines end.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 """The most one event (its pending line plus its data) may hold before the stream is refused."""
 
+MAX_IDLE_LINES = 100_000
+"""The most lines that add nothing (comments, unknown fields, runs of blank lines) the decoder
+reads between two events before the stream is refused: a keep-alive comment a second for more
+than a day, yet a body of nothing but such lines (a small gzip body inflates to millions) costs
+a fraction of a second, not minutes."""
+
+# A run of line ends, found in C: one match for a million blank lines, however they end. A run
+# of two is one line end only when it is CR LF; any longer run holds a blank line.
+_LINE_ENDS = re.compile(rb"[\r\n]+")
+
 
 class EventTooLargeError(ValueError):
-    """One server-sent event went past :data:`MAX_EVENT_BYTES`."""
+    """One server-sent event went past :data:`MAX_EVENT_BYTES`, or more than
+    :data:`MAX_IDLE_LINES` lines came without one."""
 
 
 @dataclass(frozen=True)
@@ -29,13 +43,22 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Turns chunks of an event stream into :class:`ServerSentEvent` values."""
+    """Turns chunks of an event stream into :class:`ServerSentEvent` values.
 
-    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+    Linear in the bytes fed, whatever the line ends: each chunk is searched once, a line split
+    across chunks is kept in a growing buffer (never re-joined from its start), and a run of
+    blank lines is one step.
+    """
+
+    def __init__(
+        self, max_event_bytes: int = MAX_EVENT_BYTES, max_idle_lines: int = MAX_IDLE_LINES
+    ) -> None:
         self._max = max_event_bytes
-        self._pending = b""
+        self._max_idle = max_idle_lines
+        self._pending = bytearray()
         self._data: list[str] = []
         self._size = 0
+        self._idle = 0
         self._event: str | None = None
         self._id: str | None = None
         self._skip_lf = False
@@ -45,42 +68,48 @@ class SSEDecoder:
         if self._skip_lf and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two chunks
         self._skip_lf = False
-        buffer = self._pending + chunk
         events: list[ServerSentEvent] = []
         start = 0
-        while True:
-            cr = buffer.find(b"\r", start)
-            lf = buffer.find(b"\n", start)
-            if cr == -1 and lf == -1:
-                break
-            end = lf if cr == -1 else cr if lf == -1 else min(cr, lf)
-            line = buffer[start:end]
-            if buffer[end : end + 1] == b"\r":
-                if end + 1 == len(buffer):
-                    self._skip_lf = True
-                    start = end + 1
-                elif buffer[end + 1 : end + 2] == b"\n":
-                    start = end + 2
-                else:
-                    start = end + 1
+        for run in _LINE_ENDS.finditer(chunk):
+            end = run.start()
+            if self._pending:
+                self._pending += chunk[start:end]
+                line = bytes(self._pending)
+                self._pending.clear()
             else:
-                start = end + 1
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
-        self._pending = buffer[start:]
+                line = chunk[start:end]
+            self._take(self._line(line), events)
+            length = run.end() - end
+            if length > 2 or (length == 2 and chunk[end : end + 2] != b"\r\n"):
+                self._take(self._dispatch(), events)  # two line ends or more: a blank line
+            start = run.end()
+        self._skip_lf = chunk.endswith(b"\r")
+        self._pending += chunk[start:]
         if len(self._pending) + self._size > self._max:
             raise EventTooLargeError(
                 f"a server-sent event is longer than {self._max} bytes; the stream was refused"
             )
         return events
 
+    @staticmethod
+    def _take(event: ServerSentEvent | None, events: list[ServerSentEvent]) -> None:
+        if event is not None:
+            events.append(event)
+
+    def _idle_line(self) -> None:
+        # A line that adds nothing to an event; data lines are bounded by the event's size.
+        self._idle += 1
+        if self._idle > self._max_idle:
+            raise EventTooLargeError(
+                f"more than {self._max_idle} lines came without an event; the stream was refused"
+            )
+
     def flush(self) -> list[ServerSentEvent]:
         """At the end of the body: an event the server left without its blank line."""
         events: list[ServerSentEvent] = []
         if self._pending:
-            event = self._line(self._pending)
-            self._pending = b""
+            event = self._line(bytes(self._pending))
+            self._pending.clear()
             if event is not None:
                 events.append(event)
         event = self._dispatch()
@@ -92,9 +121,9 @@ class SSEDecoder:
         if not raw:
             return self._dispatch()
         line = raw.decode("utf-8", errors="replace")
-        if line.startswith(":"):
-            return None
         name, colon, value = line.partition(":")
+        if name != "data":
+            self._idle_line()
         if colon and value.startswith(" "):
             value = value[1:]
         if name == "data":
@@ -113,7 +142,8 @@ class SSEDecoder:
     def _dispatch(self) -> ServerSentEvent | None:
         if not self._data:
             self._event = None
+            self._idle_line()
             return None
         event = ServerSentEvent("\n".join(self._data), self._event or None, self._id)
-        self._data, self._size, self._event = [], 0, None
+        self._data, self._size, self._event, self._idle = [], 0, None, 0
         return event

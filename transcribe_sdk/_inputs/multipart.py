@@ -16,7 +16,7 @@ import httpx
 
 from .._readers import checked_chunk
 from ..errors import InvalidFileError
-from ..files import ASYNC_CHUNK_SIZE, CHUNK_SIZE, AudioFile, Reader
+from ..files import ASYNC_CHUNK_SIZE, CHUNK_SIZE, AudioFile, Reader, check_content_type
 
 if TYPE_CHECKING:
     from .async_files import AsyncReader
@@ -25,9 +25,17 @@ GLUE_MAX = 256 * 1024
 """Chunks up to this size are sent in one piece with the form around them (see :class:`_Frame`)."""
 
 
+# What a quoted parameter of a part's header may not hold raw: every control character (NUL,
+# CR and LF would end or split the header line), '"' (it would end the value) and '\\' (an
+# escape in a quoted string, and python-multipart and Werkzeug keep only the end of a filename
+# that looks like a Windows path).
+# Each is percent-encoded, as browsers do for '"', CR and LF and httpx for the controls.
+_ESCAPES = {code: f"%{code:02X}" for code in (*range(0x20), 0x7F, ord('"'), ord("\\"))}
+
+
 def _quote(value: str) -> str:
-    # A quoted header parameter cannot hold CR, LF or '"'; browsers percent-encode them.
-    return value.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+    """``value`` fit for a quoted header parameter (a field name, a filename)."""
+    return value.translate(_ESCAPES)
 
 
 def _utf8(text: str) -> bytes:
@@ -58,7 +66,7 @@ class MultipartBody:
         parts.append(
             _utf8(
                 f'Content-Disposition: form-data; name="file"; filename="{_quote(audio.filename)}"'
-                f"\r\nContent-Type: {_quote(audio.content_type)}\r\n\r\n"
+                f"\r\nContent-Type: {check_content_type(audio.content_type)}\r\n\r\n"
             )
         )
         self.head = b"".join(parts)

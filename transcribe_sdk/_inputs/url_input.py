@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from email.message import Message
 from typing import Any
@@ -21,7 +22,7 @@ import httpx
 
 from .._http.wire import apart, expired
 from ..errors import InvalidFileError, InvalidInputError
-from ..files import AudioFile, finish_name
+from ..files import AudioFile, check_content_type, finish_name
 
 __all__ = ["DEFAULT_URL_MAX_BYTES", "from_url"]
 
@@ -29,7 +30,57 @@ DEFAULT_URL_MAX_BYTES = 1024 * 1024 * 1024
 """The most one download may bring (1 GiB) unless ``max_bytes`` says otherwise."""
 DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, read=120.0)
 MAX_REDIRECTS = 5
+"""The most redirects one download follows; one more is an :class:`InvalidFileError`."""
 _SNIFF = 64
+# Credentials never leave the origin they were given for, whatever the caller opts into.
+_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _check_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidInputError(
+            "headers", f"must be a mapping of str to str, not {type(headers).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidInputError("headers", f"must map str to str; got {name!r}: {value!r}")
+        if not _HEADER_NAME.fullmatch(name):
+            raise InvalidInputError("headers", f"{name!r} is not a valid header name")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise InvalidInputError(
+                "headers",
+                f"the value of {name!r} must be one line without control characters",
+            )
+        checked[name] = value
+    return checked
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host.lower(), url.port or default
+
+
+def _headers_for(
+    target: httpx.URL, first: httpx.URL, headers: dict[str, str], forward: bool
+) -> dict[str, str]:
+    """The caller's headers that may go to ``target``, a redirect from ``first``: all of them
+    on the same origin (or the same host moved from http to https); elsewhere (another host or
+    port, or https to http) none unless ``forward``, and never the credentials."""
+    scheme, host, port = _origin(target)
+    was_scheme, was_host, was_port = _origin(first)
+    if host == was_host and (
+        (scheme, port) == (was_scheme, was_port)
+        or (was_scheme, was_port, scheme, port) == ("http", 80, "https", 443)
+    ):
+        return headers
+    if not forward:
+        return {}
+    return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
 
 
 class _Download:
@@ -42,15 +93,19 @@ class _Download:
         from .._http.transport import DEFAULT_LIMITS, client_settings
 
         self._client = httpx.Client(
-            **settings, **client_settings(limits=DEFAULT_LIMITS, asynchronous=False)
+            timeout=settings["timeout"],
+            follow_redirects=False,  # followed here, so the caller's headers stay at home
+            **client_settings(limits=DEFAULT_LIMITS, asynchronous=False),
         )
         try:
             with apart():  # the download's connection is not the upload's
-                request = self._client.build_request("GET", url)
-                self.response = self._client.send(request, stream=True)
+                self.response = self._get(url, settings["headers"], settings["forward"])
         except httpx.HTTPError as exc:
             self._client.close()
             raise InvalidFileError(f"could not download {shown}: {exc}") from None
+        except BaseException:
+            self._client.close()
+            raise
         if self.response.status_code >= 400:
             status = self.response.status_code
             self.close()
@@ -58,6 +113,28 @@ class _Download:
         self._chunks = self.response.iter_bytes()  # as they arrive: the cap is checked early
         self._buffer = b""
         self.read_so_far = 0
+
+    def _get(self, url: str, headers: dict[str, str], forward: bool) -> httpx.Response:
+        """GET ``url``, following at most :data:`MAX_REDIRECTS` redirects."""
+        first = target = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            request = self._client.build_request(
+                "GET", target, headers=_headers_for(target, first, headers, forward)
+            )
+            response = self._client.send(request, stream=True)
+            following = response.next_request  # set by httpx for a redirect it did not follow
+            if following is None:
+                return response
+            response.close()
+            target = following.url
+            if target.scheme not in ("http", "https"):
+                raise InvalidFileError(
+                    f"could not download {self.shown}: it redirects to a {target.scheme}: URL; "
+                    "only http:// and https:// are followed"
+                )
+        raise InvalidFileError(
+            f"could not download {self.shown}: more than {MAX_REDIRECTS} redirects"
+        )
 
     @property
     def length(self) -> int | None:
@@ -128,22 +205,35 @@ def _filename(response: httpx.Response) -> str | None:
 
 def _media_type(response: httpx.Response) -> str | None:
     value = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    return value if value.startswith(("audio/", "video/")) else None
+    if not value.startswith(("audio/", "video/")):
+        return None
+    try:
+        return check_content_type(value)
+    except InvalidFileError:
+        return None  # a type no header line could carry: the first bytes decide
 
 
 def from_url(
     url: str,
     *,
     max_bytes: int = DEFAULT_URL_MAX_BYTES,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout = DOWNLOAD_TIMEOUT,
+    forward_headers_on_redirect: bool = False,
 ) -> AudioFile:
     """Start downloading ``url`` and return it as a file for ``transcribe``.
 
     Only ``http://`` and ``https://`` URLs are accepted. The filename comes from the answer's
     ``Content-Disposition`` or the URL's last path segment, the type from its ``Content-Type``
     or the file's first bytes; an answer that is not audio (an HTML error page, say) is refused
-    here, before anything is uploaded. Redirects are followed (at most 5).
+    here, before anything is uploaded. Redirects are followed (at most :data:`MAX_REDIRECTS`,
+    5).
+
+    ``headers`` (a private bucket's ``X-Api-Key``, say) are sent to ``url``'s origin only: a
+    redirect to another host or port, or from https to http, gets none of them, unless
+    ``forward_headers_on_redirect=True``; even then ``Authorization``, ``Proxy-Authorization``
+    and ``Cookie`` never leave the origin. A header value with a line break or another control
+    character is refused with :class:`~transcribe_sdk.InvalidInputError`.
 
     Example::
 
@@ -167,11 +257,15 @@ def from_url(
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise InvalidInputError("max_bytes", f"must be an int of 1 or more, not {max_bytes!r}")
     shown = _shown(url)
+    if not isinstance(forward_headers_on_redirect, bool):
+        raise InvalidInputError(
+            "forward_headers_on_redirect",
+            f"must be True or False, not {forward_headers_on_redirect!r}",
+        )
     settings: dict[str, Any] = {
         "timeout": timeout,
-        "headers": headers,
-        "follow_redirects": True,
-        "max_redirects": MAX_REDIRECTS,
+        "headers": _check_headers(headers),
+        "forward": forward_headers_on_redirect,
     }
     first = _Download(settings, url, max_bytes, shown)
     try:
