@@ -38,6 +38,9 @@ PRIVATE: dict[str, str] = {
     "encode_scalar": "transcribe_sdk._client.params:encode_scalar",
     "as_format": "transcribe_sdk._client.response:as_format",
     "parse_success": "transcribe_sdk._client.response:parse_success",
+    # -- how an answer becomes an error (the classes are public, in transcribe_sdk.errors) -----
+    "error_from_response": "transcribe_sdk._error_words:error_from_response",
+    "unwrap_message": "transcribe_sdk._error_words:unwrap_message",
     "RateGate": "transcribe_sdk._client.batch:RateGate",
     "base_module": "transcribe_sdk._client.base",
     "batch_module": "transcribe_sdk._client.batch",

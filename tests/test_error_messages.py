@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import API_KEY, FIXTURES
-from internals import Exchange, settle
+from internals import Exchange, error_from_response, settle
 from pytest_httpx import HTTPXMock
 
 from transcribe_sdk import (
@@ -20,7 +20,6 @@ from transcribe_sdk import (
     Client,
     InternalServerError,
 )
-from transcribe_sdk.errors import error_from_response
 
 MODEL = "whisper-large-v3"
 HELLO = FIXTURES / "hello.wav"
@@ -251,6 +250,6 @@ def test_advice_only_where_it_applies(
     ],
 )
 def test_unwrapping_is_safe_and_bounded(message: str, expected: str) -> None:
-    from transcribe_sdk.errors import unwrap_message
+    from internals import unwrap_message
 
     assert unwrap_message(message) == expected

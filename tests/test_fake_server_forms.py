@@ -13,9 +13,9 @@ import os
 
 import httpx
 import pytest
+from internals import error_from_response
 
 from transcribe_sdk import BadRequestError
-from transcribe_sdk.errors import error_from_response
 from transcribe_sdk.testing import FakeServer
 
 B = "b0undary"

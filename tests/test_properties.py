@@ -21,6 +21,7 @@ from internals import (
     Call,
     Exchange,
     build_params,
+    error_from_response,
     parse_retry_after,
     parse_success,
     server_says_retry,
@@ -38,7 +39,6 @@ from transcribe_sdk import (
     UnexpectedResponseError,
     VerboseTranscription,
 )
-from transcribe_sdk.errors import error_from_response
 
 URL = "http://127.0.0.1:9/v1/audio/transcriptions"
 PROFILE = settings(

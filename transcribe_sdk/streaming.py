@@ -37,10 +37,11 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self
 
+from ._error_words import scrub_error, stream_error
 from ._http.inflate import Inflater, is_gzip
 from ._http.sse import EventTooLargeError, ServerSentEvent, SSEDecoder
 from ._route import Route, combine, route_from_headers
-from .errors import StreamFailedError, StreamInterruptedError, scrub_error, stream_error
+from .errors import StreamFailedError, StreamInterruptedError
 from .models import Logprob, LooseStr, Usage, total_usage
 
 __all__ = [
@@ -304,7 +305,7 @@ class _StreamBase:
     @property
     def request_id(self) -> str | None:
         """The id the server gave the request, from its headers, if any."""
-        from .errors import request_id_from
+        from ._error_words import request_id_from
 
         return request_id_from(self.http_response.headers)
 

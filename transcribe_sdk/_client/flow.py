@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._error_words import error_from_response, request_id_from, scrub_error
 from .._http.retry import parse_retry_after, parse_router_wait
 from ..errors import (
     APIConnectionError,
@@ -24,9 +25,6 @@ from ..errors import (
     TranscribeError,
     UnexpectedResponseError,
     UploadInterruptedError,
-    error_from_response,
-    request_id_from,
-    scrub_error,
 )
 from .guards import check_provider
 from .options import within

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
-from ..errors import UnexpectedResponseError, describe_body, request_id_from
+from .._error_words import describe_body, request_id_from
+from ..errors import UnexpectedResponseError
 
 if TYPE_CHECKING:
     import pydantic
