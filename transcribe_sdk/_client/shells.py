@@ -506,7 +506,8 @@ def whole_answer(call: Call, raw: RawResponse[Any], *, asynchronous: bool) -> Ra
     ``stream``), a stream of one ``transcript.text.done`` event holding that answer."""
     if not call.stream:
         return raw
-    from ..streaming import AsyncTranscriptionStream, TranscriptionStream, whole_answer_event
+    from .._events import whole_answer_event
+    from ..streaming import AsyncTranscriptionStream, TranscriptionStream
 
     event = whole_answer_event(raw.parsed)
     kind = AsyncTranscriptionStream if asynchronous else TranscriptionStream
