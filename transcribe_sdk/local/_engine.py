@@ -21,6 +21,13 @@ from typing import IO, Any
 
 from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import TranscribeError
+from ._batched import (
+    BATCH_WINDOW_SECONDS,
+    DEFAULT_BATCH_SIZE,
+    check_batch_size,
+    decode_batched,
+    speech_windows,
+)
 from ._options import Options, check_vad_parameters
 
 DEFAULT_MODEL = "tiny.en"
@@ -177,7 +184,11 @@ class WhisperEngine:
         vad_filter: bool = True,
         vad_parameters: Mapping[str, float] | None = None,
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        self.batch_size = check_batch_size(batch_size)
+        """Windows of one request decoded together; 1 decodes them one after another, each
+        prompted with the text before it. Memory: :data:`~._batched.BATCH_UNIT_MB` a unit."""
         check_installed()
         self.default_model: str = os.fspath(default_model) if default_model else DEFAULT_MODEL
         """The model a request gets when it names none (or when names are not honoured)."""
@@ -310,6 +321,18 @@ class WhisperEngine:
             if not speech_found(samples, vad):
                 return silent
             _check(cancel)
+            if self.batch_size > 1 and not options.word_timestamps:
+                windows = speech_windows(samples, vad, BATCH_WINDOW_SECONDS)
+                if len(windows) > 1:  # one window: nothing to batch, decode as always
+                    language, batched = decode_batched(
+                        model,
+                        samples,
+                        windows,
+                        batch_size=self.batch_size,
+                        kwargs=kwargs,
+                        check=lambda: _check(cancel),
+                    )
+                    return Transcript(language, duration, batched, cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         pieces, info = model.transcribe(samples, **kwargs)
         del samples  # faster-whisper keeps what it needs; the generator holds the rest

@@ -1,0 +1,113 @@
+"""Batched decoding of long audio: voice-active windows decoded several at a time.
+
+faster-whisper's ``BatchedInferencePipeline`` decodes up to ``batch_size`` windows in one call
+of the model, each on its own: without the text before it as a prompt, without timestamp
+tokens (one segment per window) and at one temperature. That is what makes it fast, and what
+costs words against sequential decoding on small models (docs/performance.md).
+
+The windows are cut here, from the engine's own voice detection, and handed to the pipeline as
+``clip_timestamps``: each segment is then timed against the whole file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from .._audio.decode import SAMPLE_RATE
+from ..errors import InvalidInputError
+
+DEFAULT_BATCH_SIZE = 1
+"""Sequential decoding unless asked: batched decoding is faster but, on ``tiny.en``, misses
+more words on long speech (docs/performance.md has the measurements)."""
+MAX_BATCH_SIZE = 32
+"""The largest batch: each unit holds a 30 s window's features and decoder state."""
+BATCH_UNIT_MB = 75
+"""Peak memory each unit of batch size adds with ``tiny.en`` and int8 on CPU, measured on the
+296 s fixture (``benchmarks/batched.py``); bigger models cost more per unit."""
+BATCH_WINDOW_SECONDS = 20.0
+"""Batched decoding cuts the voice-active audio into windows of at most this many seconds,
+each ending in a pause Silero VAD found. Whisper hears 30 s; 20 s windows gave the fewest
+word errors of 10, 15, 20, 25 and 28 s on the long fixtures (docs/performance.md)."""
+
+
+def check_batch_size(value: object) -> int:
+    """``value`` as a batch size: an ``int`` from 1 (sequential) to :data:`MAX_BATCH_SIZE`.
+
+    Raises :class:`~transcribe_sdk.errors.InvalidInputError` (``param="batch_size"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(
+            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {value!r}"
+        )
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise InvalidInputError(
+            "batch_size",
+            f"must be from 1 (sequential) to {MAX_BATCH_SIZE}, not {value} "
+            f"(each unit costs about {BATCH_UNIT_MB} MB with tiny.en)",
+        )
+    return value
+
+
+def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:
+    """Where Silero VAD hears speech in ``samples``, as windows (seconds) of at most ``limit``
+    seconds: speech longer than that is cut at its longest pause (Silero's own rule for
+    ``max_speech_duration_s``), and neighbours are joined while they fit."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    bounded = replace(vad, max_speech_duration_s=min(vad.max_speech_duration_s, limit))
+    windows: list[dict[str, float]] = []
+    for span in get_speech_timestamps(samples, bounded):
+        start, end = span["start"] / SAMPLE_RATE, span["end"] / SAMPLE_RATE
+        if windows and end - windows[-1]["start"] <= limit:
+            windows[-1]["end"] = end
+        else:
+            windows.append({"start": start, "end": end})
+    return windows
+
+
+def decode_batched(
+    model: Any,
+    samples: Any,
+    windows: Sequence[dict[str, float]],
+    *,
+    batch_size: int,
+    kwargs: dict[str, Any],
+    check: Callable[[], None],
+) -> tuple[str, Iterator[Any]]:
+    """The language and the segments of ``windows`` of ``samples``, decoded with
+    faster-whisper's ``BatchedInferencePipeline``: the first window alone (so a stream's first
+    event comes as soon as sequentially), then ``batch_size`` at a time.
+
+    Each batch is one call of the pipeline, so only its windows' features (about 1 MB each)
+    are held, however long the audio; ``check`` runs before each batch (it raises to stop).
+    ``kwargs`` are the engine's arguments for ``WhisperModel.transcribe``.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    pipeline = BatchedInferencePipeline(model)
+    common = {
+        "language": kwargs["language"],
+        "initial_prompt": kwargs["initial_prompt"],
+        # The pipeline decodes at one temperature (no fallback): the first of the schedule.
+        "temperature": kwargs.get("temperature", (0.0,))[0],
+        "vad_filter": False,
+        "without_timestamps": True,
+    }
+
+    def batch(group: Sequence[dict[str, float]]) -> tuple[Iterator[Any], Any]:
+        pieces, info = pipeline.transcribe(
+            samples, clip_timestamps=list(group), batch_size=len(group), **common
+        )
+        return iter(pieces), info
+
+    first, info = batch(windows[:1])
+
+    def pieces() -> Iterator[Any]:
+        yield from first
+        for index in range(1, len(windows), batch_size):
+            check()
+            yield from batch(windows[index : index + batch_size])[0]
+
+    return info.language, pieces()
