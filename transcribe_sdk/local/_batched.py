@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any
 
 from .._audio.decode import SAMPLE_RATE
-from ..errors import InvalidInputError
 
 DEFAULT_BATCH_SIZE = 1
 """Sequential decoding unless asked: batched decoding is faster but, on ``tiny.en``, misses
@@ -30,24 +29,6 @@ BATCH_WINDOW_SECONDS = 20.0
 """Batched decoding cuts the voice-active audio into windows of at most this many seconds,
 each ending in a pause Silero VAD found. Whisper hears 30 s; 20 s windows gave the fewest
 word errors of 10, 15, 20, 25 and 28 s on the long fixtures (docs/performance.md)."""
-
-
-def check_batch_size(value: object) -> int:
-    """``value`` as a batch size: an ``int`` from 1 (sequential) to :data:`MAX_BATCH_SIZE`.
-
-    Raises :class:`~transcribe_sdk.errors.InvalidInputError` (``param="batch_size"``).
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(
-            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {value!r}"
-        )
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise InvalidInputError(
-            "batch_size",
-            f"must be from 1 (sequential) to {MAX_BATCH_SIZE}, not {value} "
-            f"(each unit costs about {BATCH_UNIT_MB} MB with tiny.en)",
-        )
-    return value
 
 
 def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
-from ..errors import TranscribeError
+from ..errors import InvalidInputError, TranscribeError
 from ._batched import (
+    BATCH_UNIT_MB,
     BATCH_WINDOW_SECONDS,
     DEFAULT_BATCH_SIZE,
-    check_batch_size,
+    MAX_BATCH_SIZE,
     decode_batched,
     speech_windows,
 )
@@ -164,6 +165,24 @@ def temperature_schedule(first: float) -> tuple[float, ...]:
     """
     steps = int((1.0 - first) / TEMPERATURE_STEP + 1e-9)
     return tuple(round(first + i * TEMPERATURE_STEP, 6) for i in range(steps + 1))
+
+
+def check_batch_size(value: object) -> int:
+    """``value`` as a batch size: an ``int`` from 1 (sequential) to :data:`MAX_BATCH_SIZE`.
+
+    Raises :class:`~transcribe_sdk.errors.InvalidInputError` (``param="batch_size"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(
+            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {value!r}"
+        )
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise InvalidInputError(
+            "batch_size",
+            f"must be from 1 (sequential) to {MAX_BATCH_SIZE}, not {value} "
+            f"(each unit costs about {BATCH_UNIT_MB} MB with tiny.en)",
+        )
+    return value
 
 
 class WhisperEngine:

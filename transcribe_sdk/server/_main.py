@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._version import __version__
-from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE, check_batch_size
+from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
+from ..local._engine import check_batch_size
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
