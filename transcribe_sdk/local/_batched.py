@@ -1,12 +1,16 @@
 """Batched decoding of long audio: voice-active windows decoded several at a time.
 
 faster-whisper's ``BatchedInferencePipeline`` decodes up to ``batch_size`` windows in one call
-of the model, each on its own: without the text before it as a prompt, without timestamp
-tokens (one segment per window) and at one temperature. That is what makes it fast, and what
-costs words against sequential decoding on small models (docs/performance.md).
+of the model, each on its own: one prompt for the whole batch instead of each window's own
+preceding text, no timestamp tokens (one segment per window, no resuming at the last whole
+sentence) and one temperature (no fallback). That is what makes it fast, and what costs words
+against sequential decoding on small models (docs/performance.md has the measurements).
 
-The windows are cut here, from the engine's own voice detection, and handed to the pipeline as
-``clip_timestamps``: each segment is then timed against the whole file.
+What is done here to keep the words: the windows are cut from the engine's own voice detection
+at pauses, at most :data:`BATCH_WINDOW_SECONDS` long, and handed to the pipeline as
+``clip_timestamps`` (so each segment is also timed against the whole file); each batch is
+prompted with the text of the window decoded just before it; the first window is decoded
+alone, as sequential decoding would, so a stream's first event is not later than before.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ BATCH_WINDOW_SECONDS = 20.0
 """Batched decoding cuts the voice-active audio into windows of at most this many seconds,
 each ending in a pause Silero VAD found. Whisper hears 30 s; 20 s windows gave the fewest
 word errors of 10, 15, 20, 25 and 28 s on the long fixtures (docs/performance.md)."""
+
+
+PROMPT_RESET_ON_TEMPERATURE = 0.5
+"""Above this temperature no earlier text is given as a prompt (faster-whisper's default)."""
 
 
 def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:
@@ -68,27 +76,40 @@ def decode_batched(
     from faster_whisper import BatchedInferencePipeline
 
     pipeline = BatchedInferencePipeline(model)
+    # The pipeline decodes at one temperature (no fallback): the first of the schedule.
+    temperature = kwargs.get("temperature", (0.0,))[0]
     common = {
         "language": kwargs["language"],
-        "initial_prompt": kwargs["initial_prompt"],
-        # The pipeline decodes at one temperature (no fallback): the first of the schedule.
-        "temperature": kwargs.get("temperature", (0.0,))[0],
+        "temperature": temperature,
         "vad_filter": False,
         "without_timestamps": True,
     }
+    # Sequential decoding prompts each window with the text before it (and drops it once
+    # decoding runs hot). A batch shares one prompt: the last window decoded before it.
+    conditioned = temperature <= PROMPT_RESET_ON_TEMPERATURE
 
-    def batch(group: Sequence[dict[str, float]]) -> tuple[Iterator[Any], Any]:
+    def batch(group: Sequence[dict[str, float]], before: str) -> tuple[Iterator[Any], Any]:
+        prompt = " ".join(p for p in (kwargs["initial_prompt"], before) if p) or None
         pieces, info = pipeline.transcribe(
-            samples, clip_timestamps=list(group), batch_size=len(group), **common
+            samples,
+            clip_timestamps=list(group),
+            batch_size=len(group),
+            initial_prompt=prompt,
+            **common,
         )
         return iter(pieces), info
 
-    first, info = batch(windows[:1])
+    first, info = batch(windows[:1], "")
 
     def pieces() -> Iterator[Any]:
-        yield from first
+        before = ""
+        for piece in first:
+            before = piece.text.strip() if conditioned else ""
+            yield piece
         for index in range(1, len(windows), batch_size):
             check()
-            yield from batch(windows[index : index + batch_size])[0]
+            for piece in batch(windows[index : index + batch_size], before)[0]:
+                before = piece.text.strip() if conditioned else ""
+                yield piece
 
     return info.language, pieces()
