@@ -89,12 +89,14 @@ def decode_batched(
     conditioned = temperature <= PROMPT_RESET_ON_TEMPERATURE
 
     def batch(group: Sequence[dict[str, float]], before: str) -> tuple[Iterator[Any], Any]:
-        prompt = " ".join(p for p in (kwargs["initial_prompt"], before) if p) or None
+        # Whisper's text tokens carry their leading space: the prompt is written as the
+        # model wrote it (sequential decoding adds the space to a caller's prompt too).
+        prompt = "".join(f" {p.strip()}" for p in (kwargs["initial_prompt"], before) if p)
         pieces, info = pipeline.transcribe(
             samples,
             clip_timestamps=list(group),
             batch_size=len(group),
-            initial_prompt=prompt,
+            initial_prompt=prompt or None,
             **common,
         )
         return iter(pieces), info
