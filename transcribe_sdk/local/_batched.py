@@ -26,7 +26,7 @@ DEFAULT_BATCH_SIZE = 1
 more words on long speech (docs/performance.md has the measurements)."""
 MAX_BATCH_SIZE = 32
 """The largest batch: each unit holds a 30 s window's features and decoder state."""
-BATCH_UNIT_MB = 75
+BATCH_UNIT_MB = 60
 """Peak memory each unit of batch size adds with ``tiny.en`` and int8 on CPU, measured on the
 296 s fixture (``benchmarks/batched.py``); bigger models cost more per unit."""
 BATCH_WINDOW_SECONDS = 20.0

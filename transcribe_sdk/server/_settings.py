@@ -24,7 +24,7 @@ class ServerSettings:
     enforced while decoding). An hour of audio is 230 MB of samples while it is transcribed."""
     batch_size: int = 1
     """Voice-active windows of one request the model decodes together (1: one after another,
-    each prompted with the text before it). Each unit above 1 costs about 75 MB with ``tiny.en``
+    each prompted with the text before it). Each unit above 1 costs about 60 MB with ``tiny.en``
     (``transcribe_sdk.local._batched.BATCH_UNIT_MB``); docs/performance.md has the speed and
     the word error rate at each size."""
     concurrency: int = 2
