@@ -2,7 +2,7 @@
 
 Run on demand (pytest does not collect this folder), from the repository root::
 
-    python benchmarks/batched.py                 # everything, about 6 minutes on 2 cores
+    python benchmarks/batched.py                 # everything, about 3 minutes on 2 cores
     python benchmarks/batched.py --quick         # the 63 s fixture instead of the 297 s file
     python benchmarks/batched.py --no-serve      # the in-process rows only
 
