@@ -89,7 +89,7 @@ def test_serve_refuses_a_bad_batch_size(bad: str, capsys: pytest.CaptureFixture[
 
 
 # -- what it hears -------------------------------------------------------------------------------
-# About 15 s on an idle 2-core machine (long_speech.wav twice): a candidate for a heavy group.
+# About 7 s for long_speech.wav (decoded twice): a candidate for a heavy group.
 @pytest.mark.parametrize("name", SPEECH)
 def test_batched_hears_what_sequential_hears(engines: dict[int, WhisperEngine], name: str) -> None:
     sequential = word_error_rate(KNOWN[name], _verbose(engines[1], name).text)
@@ -128,6 +128,7 @@ def test_words_ask_for_sequential_decoding(engines: dict[int, WhisperEngine]) ->
 
 
 # -- streaming -----------------------------------------------------------------------------------
+# About 5 s (long_speech.wav decoded twice): a candidate for a heavy group.
 def test_stream_events_come_in_order_and_the_first_window_first(
     engines: dict[int, WhisperEngine],
 ) -> None:
