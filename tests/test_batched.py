@@ -178,3 +178,18 @@ def test_cancel_stops_between_batches(engines: dict[int, WhisperEngine]) -> None
     with pytest.raises(Cancelled):
         list(pieces)
     assert time.monotonic() - started < 60  # at most the batch under way
+
+
+def test_a_window_the_model_hears_as_silence_is_dropped() -> None:
+    # As sequential decoding skips it: probably no speech *and* improbable text.
+    from types import SimpleNamespace
+
+    from transcribe_sdk.local._batched import heard
+
+    def window(no_speech: float, logprob: float) -> SimpleNamespace:
+        return SimpleNamespace(no_speech_prob=no_speech, avg_logprob=logprob)
+
+    assert heard(window(0.1, -0.3))
+    assert heard(window(0.9, -0.3))  # the text is likely: kept
+    assert heard(window(0.1, -1.5))  # speech, badly heard: kept
+    assert not heard(window(0.9, -1.5))

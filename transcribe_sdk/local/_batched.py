@@ -37,6 +37,18 @@ word errors of 10, 15, 20, 25 and 28 s on the long fixtures (docs/performance.md
 
 PROMPT_RESET_ON_TEMPERATURE = 0.5
 """Above this temperature no earlier text is given as a prompt (faster-whisper's default)."""
+NO_SPEECH_THRESHOLD = 0.6
+LOG_PROB_THRESHOLD = -1.0
+"""A window the model thinks holds no speech (``no_speech_prob`` above the first) and whose
+text it doubts (``avg_logprob`` below the second) is dropped, as sequential decoding skips it;
+the pipeline itself keeps it. faster-whisper's defaults."""
+
+
+def heard(piece: Any) -> bool:
+    """Whether a decoded window is kept: not both probably silent and improbable text."""
+    return not (
+        piece.no_speech_prob > NO_SPEECH_THRESHOLD and piece.avg_logprob < LOG_PROB_THRESHOLD
+    )
 
 
 def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:
@@ -105,12 +117,12 @@ def decode_batched(
 
     def pieces() -> Iterator[Any]:
         before = ""
-        for piece in first:
+        for piece in filter(heard, first):
             before = piece.text.strip() if conditioned else ""
             yield piece
         for index in range(1, len(windows), batch_size):
             check()
-            for piece in batch(windows[index : index + batch_size], before)[0]:
+            for piece in filter(heard, batch(windows[index : index + batch_size], before)[0]):
                 before = piece.text.strip() if conditioned else ""
                 yield piece
 
