@@ -16,10 +16,11 @@ In one run, side by side, on one file of known text (``tests/fixtures``' ``long_
   ``base_url="local"``, ``serve`` and ``--local`` (N = 1 is sequential).
 
 Each row runs in a fresh process (``--repeat N``: N of them, the fastest counts): the model
-is loaded and warmed on ``hello.wav`` first, then the file is transcribed once and timed.
+is loaded and warmed on ``hello.wav`` first, then the file is transcribed once and timed,
+segment by segment as a stream gets them: **first segment** is when the first one arrived.
 **peak RSS** is the process's high-water mark at the end (``ru_maxrss``: the model, the decoded
-audio and the decoding). **WER** is against the known
-text (``tests/wer.py``); **ratio** is the time over bare sequential's in the same run.
+audio and the decoding). **WER** is against the known text (``tests/wer.py``); **ratio** is the
+time over bare sequential's in the same run.
 
 Then ``transcribe-sdk serve`` (defaults, ``--batch-size 1`` and ``--batch-size 4``): four
 clients each post ``long_speech.wav`` (63 s) twice at the same time; the table gives the audio
@@ -73,12 +74,18 @@ def run_variant(variant: str, audio: str) -> dict[str, float]:
     from transcribe_sdk.local._options import Options
 
     hello = str(FIXTURES / "hello.wav")
+    first: list[float] = []
     if variant.startswith("engine"):
         engine = WhisperEngine(batch_size=int(variant.split("-")[1]))
         engine.transcribe(hello, "tiny.en", Options())
 
         def call() -> str:
-            return engine.transcribe(audio, "tiny.en", Options()).text
+            # Segment by segment, as a stream gets them: the first one's time is recorded.
+            texts = []
+            for segment in engine.start(audio, "tiny.en", Options()):
+                first.append(time.perf_counter())
+                texts.append(segment["text"])
+            return "".join(texts).strip()
 
     else:
         model = WhisperModel(str(bundled_model_path()), compute_type="int8", num_workers=2)
@@ -89,9 +96,14 @@ def run_variant(variant: str, audio: str) -> dict[str, float]:
                 segments, _ = pipeline.transcribe(path, batch_size=4)
             else:
                 segments, _ = model.transcribe(path, vad_filter=True)
-            return "".join(s.text for s in segments).strip()
+            texts = []
+            for segment in segments:
+                first.append(time.perf_counter())
+                texts.append(segment.text)
+            return "".join(texts).strip()
 
         decode(hello)
+        first.clear()
 
         def call() -> str:
             return decode(audio)
@@ -100,7 +112,8 @@ def run_variant(variant: str, audio: str) -> dict[str, float]:
     text = call()
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak, "text": text}  # type: ignore[dict-item]
+    to_first = first[0] - started if first else float("nan")
+    return {"seconds": seconds, "first": to_first, "peak_mb": peak, "text": text}  # type: ignore[dict-item]
 
 
 def _in_child(variant: str, audio: str) -> dict[str, object]:
@@ -201,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         with wave.open(str(audio), "rb") as source:
             length = source.getnframes() / source.getframerate()
         print(f"\n{audio.name}: {length:.1f} s, {len(known.split())} known words\n")
-        print("| decoder | seconds | ratio | words | WER | peak RSS (MB) |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| decoder | seconds | ratio | first segment (s) | words | WER | peak RSS (MB) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         variants = ["bare-sequential", "bare-batched"] + [f"engine-{n}" for n in ENGINE_SIZES]
         base = None
         for variant in variants:
@@ -212,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             base = base or seconds
             text = str(row["text"])
             print(
-                f"| {variant} | {seconds:.1f} | {seconds / base:.2f} | {len(text.split())} "
+                f"| {variant} | {seconds:.1f} | {seconds / base:.2f} "
+                f"| {float(row['first']):.1f} | {len(text.split())} "  # type: ignore[arg-type]
                 f"| {word_error_rate(known, text):.3f} | {float(row['peak_mb']):.0f} |",  # type: ignore[arg-type]
                 flush=True,
             )
