@@ -113,12 +113,18 @@ PRIVATE: dict[str, str] = {
     "MAX_FIELD_BYTES": "transcribe_sdk.local._forms:MAX_FIELD_BYTES",
     "SPOOL_MEMORY_BYTES": "transcribe_sdk.local._forms:SPOOL_MEMORY_BYTES",
     "read_form": "transcribe_sdk.local._forms:read_form",
+    "Options": "transcribe_sdk.local._options:Options",
+    "Cancelled": "transcribe_sdk.local._engine:Cancelled",
+    "BATCH_WINDOW_SECONDS": "transcribe_sdk.local._batched:BATCH_WINDOW_SECONDS",
+    "MAX_BATCH_SIZE": "transcribe_sdk.local._batched:MAX_BATCH_SIZE",
+    "heard": "transcribe_sdk.local._batched:heard",
     # -- the server -----------------------------------------------------------------------------
     "create_app": "transcribe_sdk.server._app:create_app",
     "ServerSettings": "transcribe_sdk.server._settings:ServerSettings",
     "bind": "transcribe_sdk.server._main:bind",
     "server_parser": "transcribe_sdk.server._main:build_parser",
     "settings_from": "transcribe_sdk.server._main:settings_from",
+    "make_engine": "transcribe_sdk.server._main:make_engine",
     "uvicorn_options": "transcribe_sdk.server._main:_uvicorn_options",
     # -- Ray ------------------------------------------------------------------------------------
     "Limiter": "transcribe_sdk.ray._limit:_Limiter",

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
-from ..errors import TranscribeError
+from ..errors import InvalidInputError, TranscribeError
+from ._batched import (
+    BATCH_UNIT_MB,
+    BATCH_WINDOW_SECONDS,
+    DEFAULT_BATCH_SIZE,
+    MAX_BATCH_SIZE,
+    decode_batched,
+    speech_windows,
+)
 from ._options import Options, check_vad_parameters
 
 DEFAULT_MODEL = "tiny.en"
@@ -164,6 +172,24 @@ def temperature_schedule(first: float) -> tuple[float, ...]:
     return tuple(round(first + i * TEMPERATURE_STEP, 6) for i in range(steps + 1))
 
 
+def check_batch_size(value: object) -> int:
+    """``value`` as a batch size: an ``int`` from 1 (sequential) to :data:`MAX_BATCH_SIZE`.
+
+    Raises :class:`~transcribe_sdk.errors.InvalidInputError` (``param="batch_size"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(
+            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {value!r}"
+        )
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise InvalidInputError(
+            "batch_size",
+            f"must be from 1 (sequential) to {MAX_BATCH_SIZE}, not {value} "
+            f"(each unit costs about {BATCH_UNIT_MB} MB with tiny.en)",
+        )
+    return value
+
+
 class WhisperEngine:
     """Loads faster-whisper models on first use and keeps them for every later call.
 
@@ -182,7 +208,11 @@ class WhisperEngine:
         vad_filter: bool = True,
         vad_parameters: Mapping[str, float] | None = None,
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        self.batch_size = check_batch_size(batch_size)
+        """Windows of one request decoded together; 1 decodes them one after another, each
+        prompted with the text before it. Memory: :data:`~._batched.BATCH_UNIT_MB` a unit."""
         check_installed()
         self.default_model: str = os.fspath(default_model) if default_model else DEFAULT_MODEL
         """The model a request gets when it names none (or when names are not honoured)."""
@@ -315,6 +345,18 @@ class WhisperEngine:
             if not speech_found(samples, vad):
                 return silent
             _check(cancel)
+            if self.batch_size > 1 and not options.word_timestamps:
+                windows = speech_windows(samples, vad, BATCH_WINDOW_SECONDS)
+                if len(windows) > 1:  # one window: nothing to batch, decode as always
+                    language, batched = decode_batched(
+                        model,
+                        samples,
+                        windows,
+                        batch_size=self.batch_size,
+                        kwargs=kwargs,
+                        check=lambda: _check(cancel),
+                    )
+                    return Transcript(language, duration, batched, cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         pieces, info = model.transcribe(samples, **kwargs)
         del samples  # faster-whisper keeps what it needs; the generator holds the rest

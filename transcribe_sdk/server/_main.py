@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._version import __version__
+from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
+from ..local._engine import check_batch_size
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
@@ -99,6 +101,15 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def _batch_size(raw: str) -> int:
+    try:
+        return check_batch_size(int(raw))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {raw!r}"
+        ) from None
+
+
 def _port(raw: str) -> int:
     try:
         port = int(raw)
@@ -168,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=d.concurrency,
         help=f"transcriptions at once per worker (default {d.concurrency})",
+    )
+    add(
+        "--batch-size",
+        type=_batch_size,
+        default=d.batch_size,
+        help=f"voice-active windows of a request decoded together, 1 to {MAX_BATCH_SIZE} "
+        f"(default {d.batch_size}: one after another); each unit costs about "
+        f"{BATCH_UNIT_MB} MB with tiny.en",
     )
     add(
         "--queue-timeout",
@@ -241,6 +260,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         max_upload_bytes=int(args.max_upload_mb * MiB),
         max_audio_seconds=args.max_audio_seconds,
         concurrency=args.concurrency,
+        batch_size=args.batch_size,
         queue_timeout=args.queue_timeout,
         max_connections=args.max_connections,
         body_timeout=args.body_timeout,
@@ -302,6 +322,7 @@ def make_engine(settings: ServerSettings) -> Any:
             settings.model,
             num_workers=settings.concurrency,
             max_audio_seconds=settings.max_audio_seconds,
+            batch_size=settings.batch_size,
         )
         engine.model(engine.default_model)
     except (LocalEngineUnavailable, ModelLoadError, ValueError) as exc:

@@ -1,0 +1,252 @@
+"""Batched against sequential decoding: bare faster-whisper, the local engine and ``serve``.
+
+Run on demand (pytest does not collect this folder), from the repository root::
+
+    python benchmarks/batched.py                 # everything, about 3 minutes on 2 cores
+    python benchmarks/batched.py --quick         # the 63 s fixture instead of the 297 s file
+    python benchmarks/batched.py --no-serve      # the in-process rows only
+
+In one run, side by side, on one file of known text (``tests/fixtures``' ``long_speech.wav``,
+``numbers.wav`` and ``hello.wav`` four times over, half a second of silence after each: 297 s):
+
+- **bare sequential**: ``WhisperModel(...).transcribe(audio, vad_filter=True)``;
+- **bare batched**: ``BatchedInferencePipeline(model).transcribe(audio, batch_size=4)`` (its
+  own voice detection and 30 s chunks);
+- **engine, batch N**: ``WhisperEngine(batch_size=N).transcribe(...)``, the engine behind
+  ``base_url="local"``, ``serve`` and ``--local`` (N = 1 is sequential).
+
+Each row runs in a fresh process (``--repeat N``: N of them, the fastest counts): the model
+is loaded and warmed on ``hello.wav`` first, then the file is transcribed once and timed,
+segment by segment as a stream gets them: **first segment** is when the first one arrived.
+**peak RSS** is the process's high-water mark at the end (``ru_maxrss``: the model, the decoded
+audio and the decoding). **WER** is against the known text (``tests/wer.py``); **ratio** is the
+time over bare sequential's in the same run.
+
+Then ``transcribe-sdk serve`` (defaults, ``--batch-size 1`` and ``--batch-size 4``): four
+clients each post ``long_speech.wav`` (63 s) twice at the same time; the table gives the audio
+seconds answered per wall-clock second and the server's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+PIECES = ("long_speech.wav", "numbers.wav", "hello.wav")
+ENGINE_SIZES = (1, 4, 8)
+
+
+def build_long(path: Path, copies: int) -> str:
+    """Write the long file; its known text."""
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    texts = []
+    with wave.open(str(path), "wb") as out:
+        for copy in range(copies):
+            for name in PIECES:
+                with wave.open(str(FIXTURES / name), "rb") as source:
+                    if copy == 0 and name == PIECES[0]:
+                        out.setparams(source.getparams())
+                    out.writeframes(source.readframes(source.getnframes()))
+                    silence = source.getframerate() // 2 * source.getsampwidth()
+                out.writeframes(b"\0" * silence)
+                texts.append(manifest[name])
+    return " ".join(texts)
+
+
+def run_variant(variant: str, audio: str) -> dict[str, float]:
+    """One row, in this (fresh) process."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from transcribe_sdk.local import WhisperEngine
+    from transcribe_sdk.local._engine import bundled_model_path
+    from transcribe_sdk.local._options import Options
+
+    hello = str(FIXTURES / "hello.wav")
+    first: list[float] = []
+    if variant.startswith("engine"):
+        engine = WhisperEngine(batch_size=int(variant.split("-")[1]))
+        engine.transcribe(hello, "tiny.en", Options())
+
+        def call() -> str:
+            # Segment by segment, as a stream gets them: the first one's time is recorded.
+            texts = []
+            for segment in engine.start(audio, "tiny.en", Options()):
+                first.append(time.perf_counter())
+                texts.append(segment["text"])
+            return "".join(texts).strip()
+
+    else:
+        model = WhisperModel(str(bundled_model_path()), compute_type="int8", num_workers=2)
+        pipeline = BatchedInferencePipeline(model)
+
+        def decode(path: str) -> str:
+            if variant == "bare-batched":
+                segments, _ = pipeline.transcribe(path, batch_size=4)
+            else:
+                segments, _ = model.transcribe(path, vad_filter=True)
+            texts = []
+            for segment in segments:
+                first.append(time.perf_counter())
+                texts.append(segment.text)
+            return "".join(texts).strip()
+
+        decode(hello)
+        first.clear()
+
+        def call() -> str:
+            return decode(audio)
+
+    started = time.perf_counter()
+    text = call()
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    to_first = first[0] - started if first else float("nan")
+    return {"seconds": seconds, "first": to_first, "peak_mb": peak, "text": text}  # type: ignore[dict-item]
+
+
+def _in_child(variant: str, audio: str) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", variant, "--audio", audio],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def serve_rate(batch_size: int, clients: int, requests: int) -> tuple[float, float, float]:
+    """Audio seconds answered per second, the server's peak RSS (MB) and the worst WER."""
+    import httpx
+    from wer import word_error_rate
+
+    audio = FIXTURES / "long_speech.wav"
+    known = json.loads((FIXTURES / "manifest.json").read_text())["long_speech.wav"]
+    with wave.open(str(audio), "rb") as source:
+        length = source.getnframes() / source.getframerate()
+    data = audio.read_bytes()
+    command = Path(sys.executable).with_name("transcribe-sdk")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    flags = ["--port", "0", "--queue-timeout", "600", "--batch-size", str(batch_size)]
+    server = subprocess.Popen(
+        [str(command), "serve", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    worst = 0.0
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        port = int(banner.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        url = f"http://127.0.0.1:{port}/v1/audio/transcriptions"
+        form = {"model": "whisper-1", "response_format": "text"}
+        httpx.post(url, files={"file": ("a.wav", data)}, data=form, timeout=600)
+
+        def one_client() -> float:
+            rates = 0.0
+            with httpx.Client(timeout=600) as http:
+                for _ in range(requests):
+                    answer = http.post(url, files={"file": ("a.wav", data)}, data=form)
+                    answer.raise_for_status()
+                    rates = max(rates, word_error_rate(known, answer.text))
+            return rates
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            worst = max(pool.map(lambda _: one_client(), range(clients)))
+        wall = time.perf_counter() - started
+        peak = _status_kb(server.pid, "VmHWM") / 1024
+    finally:
+        server.terminate()
+        server.wait(30)
+    return clients * requests * length / wall, peak, worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the 63 s fixture only")
+    parser.add_argument("--no-serve", action="store_true", help="skip the serve rows")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fresh processes per row; the fastest counts (1)"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--audio", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "tests"))
+    if args.child:
+        result = run_variant(args.child, args.audio)
+        print(json.dumps(result))
+        return 0
+    from wer import word_error_rate
+
+    print(f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.quick:
+            audio = FIXTURES / "long_speech.wav"
+            known = json.loads((FIXTURES / "manifest.json").read_text())[audio.name]
+        else:
+            audio = Path(folder) / "long.wav"
+            known = build_long(audio, copies=4)
+        with wave.open(str(audio), "rb") as source:
+            length = source.getnframes() / source.getframerate()
+        print(f"\n{audio.name}: {length:.1f} s, {len(known.split())} known words\n")
+        print("| decoder | seconds | ratio | first segment (s) | words | WER | peak RSS (MB) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        variants = ["bare-sequential", "bare-batched"] + [f"engine-{n}" for n in ENGINE_SIZES]
+        base = None
+        for variant in variants:
+            runs = [_in_child(variant, str(audio)) for _ in range(max(1, args.repeat))]
+            row = min(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
+            seconds = float(row["seconds"])  # type: ignore[arg-type]
+            base = base or seconds
+            text = str(row["text"])
+            print(
+                f"| {variant} | {seconds:.1f} | {seconds / base:.2f} "
+                f"| {float(row['first']):.1f} | {len(text.split())} "  # type: ignore[arg-type]
+                f"| {word_error_rate(known, text):.3f} | {float(row['peak_mb']):.0f} |",  # type: ignore[arg-type]
+                flush=True,
+            )
+    if not args.no_serve:
+        print("\n| serve | audio s per s | ratio | peak RSS (MB) | worst WER |")
+        print("| --- | --- | --- | --- | --- |")
+        first = None
+        for size in (1, 4):
+            rate, peak, worst = max(
+                serve_rate(size, clients=4, requests=2) for _ in range(max(1, args.repeat))
+            )
+            first = first or rate
+            print(
+                f"| --batch-size {size}, 4 clients | {rate:.1f} | {rate / first:.2f} "
+                f"| {peak:.0f} | {worst:.3f} |",
+                flush=True,
+            )
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
