@@ -122,8 +122,8 @@ PRIVATE: dict[str, str] = {
     "create_app": "transcribe_sdk.server._app:create_app",
     "ServerSettings": "transcribe_sdk.server._settings:ServerSettings",
     "bind": "transcribe_sdk.server._main:bind",
-    "server_parser": "transcribe_sdk.server._main:build_parser",
-    "settings_from": "transcribe_sdk.server._main:settings_from",
+    "server_parser": "transcribe_sdk.server._args:build_parser",
+    "settings_from": "transcribe_sdk.server._args:settings_from",
     "make_engine": "transcribe_sdk.server._main:make_engine",
     "uvicorn_options": "transcribe_sdk.server._main:_uvicorn_options",
     # -- Ray ------------------------------------------------------------------------------------
