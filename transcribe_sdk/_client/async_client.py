@@ -15,6 +15,7 @@ from typing_extensions import Self, Unpack
 
 from .._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from .batch import BatchResult, ProgressCallback, RateGate, arun_batch
+from .long_shells import long_async
 from .options import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
@@ -421,7 +422,8 @@ class AsyncClient(AsyncShell):
             result = await client.transcribe_long("meeting.mp3", model="whisper-large-v3",
                                             max_chunk_seconds=600)
         """
-        return await self._long(
+        return await long_async(
+            self,
             file,
             model,
             response_format,

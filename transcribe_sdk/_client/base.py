@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from .._audio.long import SplitPlan, plan_split
 from .._http.auth import BearerAuth, Secrets
 from .._http.retry import RetryPolicy
 from ..errors import InvalidInputError, MissingAPIKeyError
@@ -56,7 +55,7 @@ from .params import RequestParams, build_params
 from .silence import ask_for_scores, check_silence_filter
 
 
-def _one_key_per_call(options: Mapping[str, Any]) -> None:
+def one_key_per_call(options: Mapping[str, Any]) -> None:
     # One key on many different uploads would let a server answer them all with the first.
     for key in options.get("extra_headers") or {}:
         if key.lower() == "idempotency-key":
@@ -191,34 +190,8 @@ class BaseClient:
             ) from None
         limit = check_concurrency(max_concurrency)
         self._prepare_call(model, response_format, options)
-        _one_key_per_call(options)
+        one_key_per_call(options)
         return items, limit
-
-    def _check_long(
-        self,
-        model: object,
-        response_format: object,
-        options: Mapping[str, Any],
-        *,
-        max_chunk_bytes: object,
-        max_chunk_seconds: object,
-        max_concurrency: object,
-        stream: object = False,
-    ) -> tuple[SplitPlan, int]:
-        """``transcribe_long``'s arguments, checked for the whole call and for its pieces."""
-        # The format a single call would use (timestamp_granularities implies verbose_json),
-        # so a split result has the same type as an unsplit one; a stream's own rules too.
-        effective = self._prepare_call(model, response_format, options, stream).asked_format
-        self._prepare_call(model, "verbose_json", options)
-        plan = plan_split(
-            max_chunk_bytes=max_chunk_bytes,
-            max_chunk_seconds=max_chunk_seconds,
-            response_format=effective,
-            options=options,
-        )
-        limit = check_concurrency(max_concurrency)
-        _one_key_per_call(options)
-        return plan, limit
 
     def _call_policy(self) -> RetryPolicy:
         """The retry policy of a call that sets neither ``max_retries`` nor ``deadline``: the

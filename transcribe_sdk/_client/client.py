@@ -15,6 +15,7 @@ from typing_extensions import Self, Unpack
 
 from .._audio.long import DEFAULT_MAX_CHUNK_BYTES, PieceProgress
 from .batch import BatchResult, ProgressCallback, RateGate, run_batch
+from .long_shells import long_sync
 from .options import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_SPOOL_BYTES,
@@ -450,7 +451,8 @@ class Client(SyncShell):
             result = client.transcribe_long("meeting.mp3", model="whisper-large-v3",
                                             max_chunk_seconds=600)
         """
-        return self._long(
+        return long_sync(
+            self,
             file,
             model,
             response_format,

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
-from contextlib import AsyncExitStack, ExitStack, aclosing, asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AsyncExitStack, ExitStack, aclosing
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 
-from .._audio.long import PieceProgress, SplitPlan, atranscribe_long, needs_split, transcribe_long
 from .._http import wire
 from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from .._inputs.multipart import MultipartBody
 from .._inputs.tee import atee, tee
 from ..errors import APIConnectionError, InvalidFileError
-from ..files import AudioFile, FileInput, prepare_file, prepare_to_send, spool
+from ..files import AudioFile, FileInput, prepare_to_send, spool
 from .attempt import (
     AttemptTrace,
     BodySink,
@@ -39,21 +38,16 @@ from .base import BaseClient
 from .flow import Wait, call_flow, logger, needs_spool
 from .guards import check_audio_seconds, guards_need_copy, limit_upload, spool_limit, upload_cap
 from .quality import (
-    PieceLog,
     emit,
     file_seconds,
-    looks_incomplete,
     needs_file_duration,
     reviewed,
-    sent_again,
 )
-from .response import RawResponse, as_format
+from .response import RawResponse
 
 if TYPE_CHECKING:
-    from ..streaming import AsyncPiecewiseStream, PiecewiseStream, StreamEvent
     from .batch import RateGate
     from .call import Call
-    from .response import AnyResult
 
 __all__ = ["AsyncShell", "SyncShell", "own_http_settings"]
 
@@ -76,101 +70,10 @@ def own_http_settings(client: BaseClient, *, asynchronous: bool) -> dict[str, An
     }
 
 
-def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
-    with audio.open() as reader:
-        return needs_split(audio, reader, plan)
-
-
 class SyncShell(BaseClient):
     """The blocking I/O of :class:`~transcribe_sdk.Client`: send, read, sleep."""
 
     _http: httpx.Client
-
-    def _long(
-        self,
-        file: FileInput,
-        model: str,
-        response_format: str | None,
-        options: Mapping[str, Any],
-        *,
-        max_chunk_bytes: int,
-        max_chunk_seconds: float | None,
-        max_concurrency: int,
-        on_progress: PieceProgress | None,
-        stream: bool,
-    ) -> AnyResult | PiecewiseStream:
-        """``transcribe_long``: checked, then one request, the pieces stitched, or a stream."""
-        plan, limit = self._check_long(
-            model,
-            response_format,
-            options,
-            max_chunk_bytes=max_chunk_bytes,
-            max_chunk_seconds=max_chunk_seconds,
-            max_concurrency=max_concurrency,
-            stream=stream,
-        )
-        audio = prepare_file(file)
-        if stream:
-            return self._stream_long(audio, model, response_format, options, plan)
-        with ExitStack() as stack:
-            if not audio.replayable:
-                audio, copy = spool(audio, self.max_spool_bytes)
-                stack.callback(copy.close)
-            if not _probe_split(audio, plan):  # one piece: sent again once if incomplete
-                raw = self._transcribe(audio, model, response_format, options, warn=False)
-                if looks_incomplete(raw):
-                    raw = self._transcribe(audio, model, response_format, options, warn=False)
-                    sent_again(raw.parsed)
-                emit(list(raw.warnings))
-                result: AnyResult = raw.parsed
-                return result
-
-            log = PieceLog()
-
-            def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
-                raw = self._transcribe(piece, model, fmt, opts, warn=False)
-                return log.record(piece[0], raw)
-
-            stitched = transcribe_long(
-                send,
-                audio,
-                plan,
-                max_concurrency=limit,
-                on_progress=on_progress,
-                redo=looks_incomplete,
-            )
-            emit(log.warnings())
-            shaped: AnyResult = as_format(stitched, plan.response_format)
-            return shaped
-
-    def _stream_long(
-        self,
-        audio: AudioFile,
-        model: str,
-        response_format: str | None,
-        options: Mapping[str, Any],
-        plan: SplitPlan,
-    ) -> PiecewiseStream:
-        from .._audio.long_stream import stream_long
-        from ..streaming import Joiner, PiecewiseStream
-
-        joiner = Joiner()
-
-        def open_stream(piece: FileInput) -> Any:
-            raw = self._transcribe(piece, model, response_format, options, stream=True)
-            joiner.routes.append(raw.route)
-            return raw.parsed
-
-        def events() -> Generator[StreamEvent, None, None]:
-            source = audio
-            with ExitStack() as stack:
-                if not source.replayable:
-                    source, copy = spool(source, self.max_spool_bytes)
-                    stack.callback(copy.close)
-                split = _probe_split(source, plan)
-                yield from stream_long(open_stream, source, plan, split, joiner)
-
-        return PiecewiseStream(events(), joiner)
 
     def _transcribe(
         self,
@@ -278,100 +181,6 @@ class AsyncShell(BaseClient):
     """The awaited I/O of :class:`~transcribe_sdk.AsyncClient`: send, read, sleep."""
 
     _http: httpx.AsyncClient
-
-    async def _long(
-        self,
-        file: AsyncFileInput,
-        model: str,
-        response_format: str | None,
-        options: Mapping[str, Any],
-        *,
-        max_chunk_bytes: int,
-        max_chunk_seconds: float | None,
-        max_concurrency: int,
-        on_progress: PieceProgress | None,
-        stream: bool,
-    ) -> AnyResult | AsyncPiecewiseStream:
-        """``transcribe_long``: checked, then one request, the pieces stitched, or a stream."""
-        plan, limit = self._check_long(
-            model,
-            response_format,
-            options,
-            max_chunk_bytes=max_chunk_bytes,
-            max_chunk_seconds=max_chunk_seconds,
-            max_concurrency=max_concurrency,
-            stream=stream,
-        )
-        audio = await aprepare_file(file)
-        if stream:
-            return self._stream_long(audio, model, response_format, options, plan)
-        async with AsyncExitStack() as stack:
-            if not audio.replayable:
-                audio, copy = await aspool(audio, self.max_spool_bytes)
-                stack.callback(copy.close)
-            split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
-            if not split:  # one piece: sent again once if incomplete
-                raw = await self._transcribe(audio, model, response_format, options, warn=False)
-                if looks_incomplete(raw):
-                    raw = await self._transcribe(audio, model, response_format, options, warn=False)
-                    sent_again(raw.parsed)
-                emit(list(raw.warnings))
-                result: AnyResult = raw.parsed
-                return result
-
-            log = PieceLog()
-
-            async def send(piece: tuple[str, bytes, str], fmt: str, opts: Mapping[str, Any]) -> Any:
-                raw = await self._transcribe(piece, model, fmt, opts, warn=False)
-                return log.record(piece[0], raw)
-
-            stitched = await atranscribe_long(
-                send,
-                audio,
-                plan,
-                max_concurrency=limit,
-                on_progress=on_progress,
-                redo=looks_incomplete,
-            )
-            emit(log.warnings())
-            shaped: AnyResult = as_format(stitched, plan.response_format)
-            return shaped
-
-    def _stream_long(
-        self,
-        audio: AudioFile,
-        model: str,
-        response_format: str | None,
-        options: Mapping[str, Any],
-        plan: SplitPlan,
-    ) -> AsyncPiecewiseStream:
-        from .._audio.long_stream import astream_long
-        from ..streaming import AsyncPiecewiseStream, Joiner
-
-        joiner = Joiner()
-
-        async def open_stream(piece: AsyncFileInput) -> Any:
-            raw = await self._transcribe(piece, model, response_format, options, stream=True)
-            joiner.routes.append(raw.route)
-            return raw.parsed
-
-        @asynccontextmanager
-        async def opened(piece: AsyncFileInput) -> AsyncIterator[Any]:
-            stream = await open_stream(piece)
-            async with stream:
-                yield stream
-
-        async def events() -> AsyncGenerator[StreamEvent, None]:
-            source = audio
-            async with AsyncExitStack() as stack:
-                if not source.replayable:
-                    source, copy = await aspool(source, self.max_spool_bytes)
-                    stack.callback(copy.close)
-                split = await anyio.to_thread.run_sync(_probe_split, source, plan)
-                async for event in astream_long(opened, source, plan, split, joiner):
-                    yield event
-
-        return AsyncPiecewiseStream(events(), joiner)
 
     async def _transcribe(
         self,

@@ -162,7 +162,7 @@ def transcribe_dataset(
                                  rate_limit=RateLimit(max_in_flight=32, requests_per_minute=600))
         out.write_parquet("transcripts/")
     """
-    from .._client.base import _one_key_per_call
+    from .._client.base import one_key_per_call
     from .._client.client import Client
 
     if rate_limit is not None and not isinstance(rate_limit, RateLimit):
@@ -178,7 +178,7 @@ def transcribe_dataset(
         client_options["timeout"] = options["timeout"]
     # A client in the driver checks the key, the URL and every option before any actor starts.
     # Each row's Idempotency-Key is its own (see TranscribeBatch); one for all rows is refused.
-    _one_key_per_call(options)
+    one_key_per_call(options)
     with Client(api_key=api_key, base_url=base_url, **client_options) as probe:
         call = probe._prepare_call(model, response_format, options)
         local = probe.local_model is not None
