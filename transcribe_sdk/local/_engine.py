@@ -210,7 +210,7 @@ class WhisperEngine:
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size: int = check_batch_size(batch_size)
         """Windows of one request decoded together; 1 decodes them one after another, each
         prompted with the text before it. Memory: :data:`~._batched.BATCH_UNIT_MB` a unit."""
         check_installed()
