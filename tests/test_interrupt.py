@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -264,3 +265,69 @@ async def test_a_cancelled_local_async_call_stops_the_model() -> None:
         assert scope.cancelled_caught  # returned without waiting for the minute of audio
     # closing the client waited for its model to stop at its next segment: nothing runs
     assert all(not running._events for running in list(_inprocess._EVERY))
+
+
+class _SlowToClose:
+    """A client whose close() blocks until released, as a local engine's waits for its model."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.closed = False
+
+    def close(self) -> None:
+        self.release.wait(WAIT_LIMIT)
+        self.closed = True
+
+
+def test_a_stopped_command_does_not_wait_for_its_client_to_close() -> None:
+    slow = _SlowToClose()
+    try:
+        # It came back while close() still blocked: the command does not wait for the model.
+        assert cli.close_within(slow, 0.01) is False
+        assert not slow.closed
+    finally:
+        slow.release.set()
+    quick = _SlowToClose()
+    quick.release.set()
+    assert cli.close_within(quick, WAIT_LIMIT) is True
+    assert quick.closed
+
+
+@pytest.mark.heavy
+def test_ctrl_c_in_the_local_command_ends_it_without_waiting_for_the_model(
+    tmp_path: Path,
+) -> None:
+    with wave.open(str(LONG)) as source:  # three minutes: off a terminal, a line per quarter
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    for name in ("one.wav", "two.wav"):
+        with wave.open(str(tmp_path / name), "wb") as out:
+            out.setparams(params)
+            out.writeframes(frames * 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    process = subprocess.Popen(
+        [_command(), "--local", str(tmp_path / "one.wav"), str(tmp_path / "two.wav")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        # A file's first quarter decoded: the model is decoding both files.
+        deadline = time.monotonic() + WAIT_LIMIT
+        while time.monotonic() < deadline:
+            line = process.stderr.readline()
+            assert line, "the command ended before it started a file"
+            if " decoded (" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=WAIT_LIMIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "terminate called" not in err
+    assert "transcribe: interrupted" in err

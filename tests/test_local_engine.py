@@ -599,6 +599,27 @@ def test_a_model_that_cannot_load_is_the_models_problem(
     assert str(tmp_path) not in shared_engine()._models
 
 
+def test_a_model_that_cannot_load_keeps_its_advice_whatever_the_cause(
+    sync_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faster_whisper
+
+    def fails(*args: object, **kwargs: object) -> None:  # as a hub error of many lines reads
+        raise RuntimeError("\n".join(["the hub could not be reached " * 8] * 4))
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", fails)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    with pytest.raises(InternalServerError) as caught:
+        sync_client.transcribe(EMPTY, model=str(folder))
+    message = str(caught.value)
+    # The long cause is what gets cut at the message's bound, never the advice.
+    assert "not the audio" in message
+    assert "free memory and disk" in message
+    assert "RuntimeError: the hub could not be reached" in message
+    assert "\n" not in message
+
+
 def test_a_folder_named_like_a_model_is_a_model_only_written_as_a_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

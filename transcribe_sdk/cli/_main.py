@@ -54,6 +54,9 @@ __all__ = ["EXTENSIONS", "find_inputs", "main", "output_paths", "parse_extra", "
 _AUDIO_SUFFIXES = {f".{ext}" for ext in CONTENT_TYPES}
 _MAGIC = re.compile(r"[*?[]")
 EXIT_INTERRUPTED = 130
+STOP_AFTER_INTERRUPT = 0.5
+"""Seconds a stopped run waits for its client to close (the local engine's model to stop at
+its next segment) before the command ends without it."""
 STDIN = Path("-")
 """The input ``-``: audio read from standard input."""
 
@@ -182,15 +185,38 @@ def run(
     except TranscribeError as exc:  # no key, a bad option, the local extra missing, ...
         stderr.write(f"transcribe: {cli_message(exc)}\n")
         return 2
-    with client:
+    code = EXIT_INTERRUPTED  # until a code comes back: Ctrl+C (or anything raised) leaves it
+    try:
         if args.output_dir is not None and not args.stdout:
             why = check_writable(args.output_dir)
             if why is not None:
                 stderr.write(f"transcribe: -o/--output-dir: {printable(why)}\n")
-                return 2
-        return _run(
+                code = 2
+                return code
+        code = _run(
             client, args=args, sources=sources, missing=len(missing), stdout=stdout, stderr=stderr
         )
+        return code
+    finally:
+        if code == EXIT_INTERRUPTED:
+            close_within(client, STOP_AFTER_INTERRUPT)
+        else:
+            client.close()
+
+
+def close_within(client: Client, wait: float) -> bool:
+    """Close ``client``, waiting at most ``wait`` seconds; whether it finished closing.
+
+    Closing a local-engine client stops its transcriptions at their next segment and waits for
+    them, which takes as long as the model's current window (seconds on a small CPU). A stopped
+    run does not need that: the stop is asked for at once, and :func:`main` then ends the
+    process without the interpreter's teardown, so the model's threads cannot abort it. Called
+    from Python, the closing goes on in the background and ends on its own.
+    """
+    closer = threading.Thread(target=client.close, name="transcribe-close", daemon=True)
+    closer.start()
+    closer.join(wait)
+    return not closer.is_alive()
 
 
 def _stdin_problem(args: argparse.Namespace, source: BinaryIO) -> str | None:

@@ -272,13 +272,16 @@ class WhisperEngine:
                 try:
                     loaded = WhisperModel(self._location(name), **self._settings)
                 except Exception as exc:  # a folder without a model, a download that failed, ...
+                    # The advice before the cause: messages are cut at 500 characters, and
+                    # the cause (a hub error) can be long; one line, whatever it holds.
+                    cause = " ".join(str(exc).split())[:200]
                     raise ModelLoadError(
-                        f"the local model {name!r} could not be loaded on this machine "
-                        f"({type(exc).__name__}: {str(exc)[:300]}). This is the model or the "
-                        "machine, not the audio: check the name (tiny, base, small, medium, "
-                        "large-v3, ...; a folder holding a CTranslate2 Whisper model is written "
-                        "as a path, ./my-model), the network for a model's first download, and "
-                        "free memory and disk"
+                        f"the local model {name!r} could not be loaded on this machine. This "
+                        "is the model or the machine, not the audio: check the name (tiny, "
+                        "base, small, medium, large-v3, ...; a folder holding a CTranslate2 "
+                        "Whisper model is written as a path, ./my-model), the network for a "
+                        f"model's first download, and free memory and disk "
+                        f"({type(exc).__name__}: {cause})"
                     ) from exc
                 self._models[name] = loaded
             return loaded
