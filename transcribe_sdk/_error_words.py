@@ -47,7 +47,7 @@ def parse_body(content: bytes, content_type: str) -> Any:
     if "json" in content_type.lower() or stripped[:1] in ("{", "["):
         try:
             return json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past Python's limit: kept as text
             pass
     return text
 
@@ -135,7 +135,7 @@ def unwrap_message(message: str, *, depth: int = 3) -> str:
     parsed: Any = None
     try:
         parsed = json.loads(inner_text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             parsed = ast.literal_eval(inner_text)  # literals only: never runs code
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

@@ -139,7 +139,7 @@ class EventReader:
             return [self._done(TranscriptTextDone(text=self.text, usage=self._usage))]
         try:
             data = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's limit
             return [UnknownStreamEvent(type=sse.event or "message", data=sse.data)]
         if not isinstance(data, Mapping):
             return [UnknownStreamEvent(type=sse.event or "message", data=data)]

@@ -149,7 +149,7 @@ def parse_success(
         raise _unexpected("its body is empty", status, headers, text)
     try:
         data = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         if _looks_like_html(content_type, text):
             raise _unexpected("sent an HTML page instead of JSON", status, headers, text) from None
         if response_format not in (None, "json", "verbose_json", "diarized_json") or (
