@@ -20,6 +20,7 @@ import httpx
 
 from .._audio.long import PieceProgress, SplitPlan, atranscribe_long, needs_split, transcribe_long
 from .._http import wire
+from .._http.decoded import aiter_decoded, iter_decoded
 from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from .._inputs.multipart import MultipartBody
 from .._inputs.tee import atee, tee
@@ -264,7 +265,7 @@ class SyncShell(BaseClient):
                     return OpenStream(response)  # read by the caller, event by event
                 sink = BodySink(call, response)
                 try:
-                    for chunk in response.iter_bytes():
+                    for chunk in iter_decoded(response):  # bounded per step: a gzip bomb
                         if sink.add(chunk):
                             break
                 finally:
@@ -478,7 +479,7 @@ class AsyncShell(BaseClient):
                     return OpenStream(response)  # read by the caller, event by event
                 sink = BodySink(call, response)
                 try:
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in aiter_decoded(response):  # bounded per step
                         if sink.add(chunk):
                             break
                 finally:

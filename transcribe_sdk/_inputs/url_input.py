@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from .._http.decoded import iter_decoded
 from .._http.wire import apart, expired
 from ..errors import InvalidFileError, InvalidInputError
 from ..files import AudioFile, check_content_type, finish_name
@@ -110,7 +111,8 @@ class _Download:
             status = self.response.status_code
             self.close()
             raise InvalidFileError(f"could not download {shown}: the server answered {status}")
-        self._chunks = self.response.iter_bytes()  # as they arrive: the cap is checked early
+        # As they arrive, decoded a bounded piece at a time: the cap is checked early.
+        self._chunks = iter_decoded(self.response)
         self._buffer = b""
         self.read_so_far = 0
 
