@@ -25,6 +25,7 @@ a fraction of a second, not minutes."""
 # A run of line ends, found in C: one match for a million blank lines, however they end. A run
 # of two is one line end only when it is CR LF; any longer run holds a blank line.
 _LINE_ENDS = re.compile(rb"[\r\n]+")
+_BOM = b"\xef\xbb\xbf"
 
 
 class EventTooLargeError(ValueError):
@@ -62,9 +63,21 @@ class SSEDecoder:
         self._event: str | None = None
         self._id: str | None = None
         self._skip_lf = False
+        # The stream's first bytes until a leading byte order mark is ruled out (it may be split
+        # across chunks); None once it is. Servers that write UTF-8 "with BOM" send one, and the
+        # WHATWG rules drop it: kept, it would hide the first line's field name.
+        self._head: bytes | None = b""
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events completed by ``chunk``."""
+        if self._head is not None:
+            chunk = self._head + chunk
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._head = chunk
+                return []
+            self._head = None
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
         if self._skip_lf and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two chunks
         self._skip_lf = False
