@@ -1,11 +1,11 @@
 """Reading ``text/event-stream`` bodies: bytes in, server-sent events out.
 
 Pure code, fed whatever chunks the network gives: an event may arrive split across chunks, and
-lines may end in ``\\n``, ``\\r\\n`` or ``\\r`` (the WHATWG rules). A leading byte order
-mark is dropped; comments (``:``) and ``retry`` fields are skipped. One event may hold at most :data:`MAX_EVENT_BYTES`: a server that
-sends a line without end cannot make the client hold more than that; and at most
-:data:`MAX_IDLE_LINES` lines that add nothing may come between two events. The work is linear in
-the bytes fed, however the lines end.
+lines may end in ``\\n``, ``\\r\\n`` or ``\\r`` (the WHATWG rules). A leading byte order mark
+is dropped; comments (``:``) and ``retry`` fields are skipped. One event may hold at most
+:data:`MAX_EVENT_BYTES`: a server that sends a line without end cannot make the client hold
+more than that; and at most :data:`MAX_IDLE_LINES` lines that add nothing may come between two
+events. The work is linear in the bytes fed, however the lines end.
 """
 
 from __future__ import annotations
