@@ -253,3 +253,31 @@ def test_unwrapping_is_safe_and_bounded(message: str, expected: str) -> None:
     from internals import unwrap_message
 
     assert unwrap_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "{'error': None}",  # LiteLLM's style: Python's dict text, None for what it lacks
+        "{'error': {'error': None}}",
+        "400: {'error': {}}",
+        "{'detail': None, 'error': None}",
+        "{'error': [None]}",
+    ],
+)
+def test_dict_text_without_words_never_unwraps_forever(message: str) -> None:
+    # Each used to read back as its own JSON text, which was unwrapped again with a fresh
+    # depth, until Python's recursion limit: a RecursionError instead of the server's error.
+    from internals import unwrap_message
+
+    assert isinstance(unwrap_message(message), str)
+    body = json.dumps({"error": {"message": message, "type": "None"}}).encode()
+    error = error_from_response(
+        status_code=400,
+        headers={"content-type": "application/json"},
+        content=body,
+        method="POST",
+        url="http://router/v1/audio/transcriptions",
+    )
+    assert isinstance(error, BadRequestError)
+    assert error.error_type is None

@@ -142,9 +142,11 @@ def unwrap_message(message: str, *, depth: int = 3) -> str:
             return message
     if not isinstance(parsed, Mapping) or not _MESSAGE_KEYS.intersection(parsed):
         return message
-    words = describe_body(parsed)[0].strip()
-    if not words or words == inner_text:
-        return message
+    # _describe, not describe_body: describe_body unwraps again with a fresh depth, and text
+    # such as "{'error': None}" (read back as its own JSON text) would recurse without end.
+    words = _describe(parsed)[0].strip()
+    if not words or words in (inner_text, _as_text(parsed)):
+        return message  # no words of its own inside: the text stays as the server sent it
     prefix, suffix = message[:start], message[end + 1 :]
     if _STATUS_PREFIX.match(prefix):
         prefix = ""  # "400: " repeats the status the message starts with anyway
