@@ -281,3 +281,18 @@ def test_dict_text_without_words_never_unwraps_forever(message: str) -> None:
     )
     assert isinstance(error, BadRequestError)
     assert error.error_type is None
+
+
+@pytest.mark.parametrize("spelled", ["None", "null", "NONE"])
+def test_a_message_of_none_reads_as_no_message(spelled: str) -> None:
+    fields = {"message": spelled, "type": spelled, "param": spelled, "code": spelled}
+    error = error_from_response(
+        status_code=400,
+        headers={"content-type": "application/json"},
+        content=json.dumps({"error": fields}).encode(),
+        method="POST",
+        url="http://router/v1/audio/transcriptions",
+    )
+    assert (error.error_type, error.error_code, error.error_param) == (None, None, None)
+    assert "(no message)" in str(error)
+    assert f": {spelled}." not in str(error)

@@ -159,6 +159,8 @@ def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
     A ``type``, ``code`` or ``param`` sent as ``"None"`` (LiteLLM) reads as ``None``, and a
     message that embeds dict text reads as the words inside it (:func:`unwrap_message`)."""
     message, error_type, error_code, error_param = _describe(body)
+    if _field(message) is None:
+        message = ""  # "None" is no message either: the caller says there was none
     return (
         unwrap_message(message),
         _field(error_type),
@@ -287,7 +289,10 @@ def error_from_response(
     if isinstance(body, str) and "html" in content_type.lower():
         # An HTML fragment (no <html> tag for describe_body to spot) is still not a message.
         server_message = _text_of_html(body)
-    server_message = _shorten(server_message) if server_message.strip() else "(empty body)"
+    if server_message.strip():
+        server_message = _shorten(server_message)
+    else:
+        server_message = "(no message)" if content.strip() else "(empty body)"
     if truncated:
         server_message += " [body truncated]"
     cls = _STATUS_ERRORS.get(status_code)
