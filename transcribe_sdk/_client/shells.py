@@ -479,9 +479,10 @@ class AsyncShell(BaseClient):
                     return OpenStream(response)  # read by the caller, event by event
                 sink = BodySink(call, response)
                 try:
-                    async for chunk in aiter_decoded(response):  # bounded per step
-                        if sink.add(chunk):
-                            break
+                    async with aclosing(aiter_decoded(response)) as chunks:  # bounded per step
+                        async for chunk in chunks:
+                            if sink.add(chunk):
+                                break
                 finally:
                     await response.aclose()
                 return sink.exchange()
