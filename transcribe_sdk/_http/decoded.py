@@ -9,7 +9,7 @@ decoded bytes stops the read within :data:`~.inflate.PIECE` of it. A body that i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import httpx
 
@@ -38,7 +38,7 @@ def iter_decoded(response: httpx.Response) -> Iterator[bytes]:
         raise httpx.DecodingError(str(exc), request=response.request) from None
 
 
-async def aiter_decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+async def aiter_decoded(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     """The async :func:`iter_decoded`."""
     decoder = _decoder(response)
     if decoder is None:
