@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from internals import INFLATE_PIECE, BodyDecoder
 from socket_server import JSON, Answer, ScriptedServer
 
 from transcribe_sdk import (
@@ -177,3 +178,31 @@ def test_too_many_codings_or_a_broken_body_is_a_typed_error() -> None:
             whole_sync(server.base_url)
         with pytest.raises(APIConnectionError, match="not valid gzip"):
             whole_sync(server.base_url)
+
+
+DATA = b"hello world " * 20_000
+
+
+def raw_deflate(data: bytes) -> bytes:
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return squeeze.compress(data) + squeeze.flush()
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "expected"),
+    [
+        ("deflate", zlib.compress(DATA), DATA),
+        ("deflate", raw_deflate(DATA), DATA),  # its first two bytes judged as zlib's header
+        ("deflate, gzip", gzip.compress(raw_deflate(DATA)), DATA),
+        ("gzip", gzip.compress(DATA) * 2, DATA * 2),  # two members in a row
+        ("gzip", gzip.compress(DATA) + bytes(16), DATA),  # zero padding after it, as httpx
+    ],
+)
+@pytest.mark.parametrize("step", [1, 2, 3, 1000, 1 << 20])
+def test_the_decoder_reads_any_chunking(
+    coding: str, body: bytes, expected: bytes, step: int
+) -> None:
+    decoder = BodyDecoder([name.strip() for name in coding.split(",")])
+    pieces = [p for at in range(0, len(body), step) for p in decoder.feed(body[at : at + step])]
+    assert b"".join(pieces) == expected
+    assert max(map(len, pieces)) <= INFLATE_PIECE

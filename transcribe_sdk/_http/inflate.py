@@ -21,6 +21,7 @@ MAX_LAYERS = 4
 """The most codings one body may stack (``gzip, gzip`` is two): each holds a window of its own."""
 
 _GZIP = 16 + zlib.MAX_WBITS
+_GZIP_MAGIC = b"\x1f\x8b"
 _KNOWN = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": zlib.MAX_WBITS}
 
 
@@ -41,6 +42,9 @@ class _Layer:
         self._wbits = wbits
         self._inflate = zlib.decompressobj(wbits)
         self._raw_tried = wbits != zlib.MAX_WBITS  # only deflate falls back to raw deflate
+        # The bytes fed before zlib's 2-byte header was judged (it may come in two chunks):
+        # fed again to raw deflate if the header is not zlib's.
+        self._head = b""
         self._done = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -53,14 +57,20 @@ class _Layer:
                     raise
                 self._raw_tried = True  # not zlib-wrapped: read it as raw deflate
                 self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                pending, self._head = self._head + pending, b""
                 continue
-            self._raw_tried = True
+            if not self._raw_tried:
+                self._head += pending[: len(pending) - len(self._inflate.unconsumed_tail)]
+                if len(self._head) >= 2:
+                    self._raw_tried, self._head = True, b""
             if out:
                 yield out
             if self._inflate.eof:  # a member ended: what follows is the next one (gzip)
                 pending = self._inflate.unused_data
-                if self._wbits != _GZIP:
-                    self._done = True  # deflate has one stream; bytes after it are ignored
+                if self._wbits != _GZIP or not _GZIP_MAGIC.startswith(pending[:2]):
+                    # Deflate has one stream, and what follows a gzip member that is not
+                    # another (zero padding, say) is ignored, as httpx and gzip readers do.
+                    self._done = True
                 elif pending:
                     self._inflate = zlib.decompressobj(_GZIP)
             else:
