@@ -166,6 +166,19 @@ def test_raw_deflate_is_read_as_httpx_reads_it() -> None:
         assert whole_sync(server.base_url).text == "raw"
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_stream_stacking_too_many_codings_is_a_typed_error(kind: str) -> None:
+    body = EVENTS
+    for _ in range(5):
+        body = gzip.compress(body)
+    headers = (*SSE, ("Content-Encoding", ", ".join(["gzip"] * 5)))
+    with (
+        ScriptedServer([Answer(200, headers, body)]) as server,
+        pytest.raises(StreamInterruptedError, match="content codings"),
+    ):
+        (stream_sync if kind == "sync" else stream_async)(server.base_url)
+
+
 def test_too_many_codings_or_a_broken_body_is_a_typed_error() -> None:
     body = json.dumps({"text": "x"}).encode()
     for _ in range(5):

@@ -144,8 +144,8 @@ class TranscriptionStream(_StreamBase):
             if self._whole is not None:
                 yield self._whole
                 return
-            inflater = self._inflater()
             try:
+                inflater = self._inflater()
                 chunks = (
                     self.http_response.iter_bytes()
                     if inflater is None
@@ -187,8 +187,8 @@ class AsyncTranscriptionStream(_StreamBase):
             if self._whole is not None:
                 yield self._whole
                 return
-            inflater = self._inflater()
             try:
+                inflater = self._inflater()
                 if inflater is None:
                     async for chunk in self.http_response.aiter_bytes():
                         for event in self._feed(chunk):
