@@ -5,6 +5,7 @@ from a router, the local engine named as such, and one whitespace rule for ``tex
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -296,3 +297,49 @@ def test_a_message_of_none_reads_as_no_message(spelled: str) -> None:
     assert (error.error_type, error.error_code, error.error_param) == (None, None, None)
     assert "(no message)" in str(error)
     assert f": {spelled}." not in str(error)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<html>" + b"<" * 65536,  # a tag that never ends, from every "<"
+        b"<html>" + b"<title>x" * 8192,  # titles that never close
+        b"<html>" + b"<h1 " * 16384,
+        b"<html>" + b"<script>" * 8192,  # code that never ends
+    ],
+    ids=["tags", "titles", "headings", "scripts"],
+)
+def test_an_html_error_page_is_read_in_linear_time(page: bytes) -> None:
+    # 64 KiB, the most of an error body read: the patterns that rescanned the rest of the page
+    # from each "<" took 10-18 s of CPU per failed attempt here; now milliseconds. The bound is
+    # wide on purpose.
+    started = time.monotonic()
+    error = error_from_response(
+        status_code=502,
+        headers={"content-type": "text/html"},
+        content=page,
+        method="POST",
+        url="http://proxy/v1/audio/transcriptions",
+    )
+    assert time.monotonic() - started < 5
+    assert str(error).startswith("502 Bad Gateway from POST http://proxy/")
+
+
+def test_an_html_error_page_still_reads_as_its_words() -> None:
+    page = (
+        b"<html><head><title>502 Bad Gateway</title><style>p{color:red}</style></head>"
+        b"<body><H1 class='x'>Bad <b>Gateway</b></H1><script>var a = '<x>';</script></body>"
+    )
+    error = error_from_response(
+        status_code=502,
+        headers={"content-type": "text/html"},
+        content=page,
+        method="POST",
+        url="http://proxy/v1/audio/transcriptions",
+    )
+    assert ": Bad Gateway." in str(error)
+    page = b"<html><body><p>Upstream <i>timed</i> out</p><script>alert(1)</script> late</body>"
+    error = error_from_response(
+        status_code=504, headers={}, content=page, method="POST", url="http://proxy/v1"
+    )
+    assert ": Upstream timed out late." in str(error)

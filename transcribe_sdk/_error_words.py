@@ -57,20 +57,48 @@ def _shorten(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_TAG = re.compile(r"<[^>]+>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+# Linear on any page: no pattern here can rescan the rest of the body from each "<" (a 64 KiB
+# error page of "<title>" without its end took 13 s with "<title[^>]*>(.*?)</title>"). A tag
+# stops at the next "<"; an element's end is looked for once, after its first start.
+_TAG = re.compile(r"<[^<>]*>")
+_OPEN = {
+    name: re.compile(rf"<{name}\b[^<>]*>", re.IGNORECASE)
+    for name in ("h1", "title", "script", "style")
+}
+_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in _OPEN}
+_CODE = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
+
+
+def _element(html: str, name: str) -> str | None:
+    """The inside of the first ``<name>`` element, if it is closed."""
+    start = _OPEN[name].search(html)
+    if start is None:
+        return None
+    end = _CLOSE[name].search(html, start.end())
+    return None if end is None else html[start.end() : end.start()]
+
+
+def _without_code(html: str) -> str:
+    """``html`` without its script and style elements (an unclosed one runs to the end)."""
+    kept, position = [], 0
+    while (start := _CODE.search(html, position)) is not None:
+        kept.append(html[position : start.start()])
+        end = _CLOSE[start.group(1).lower()].search(html, start.end())
+        if end is None:
+            return " ".join(kept)
+        position = end.end()
+    kept.append(html[position:])
+    return " ".join(kept)
 
 
 def _text_of_html(html: str) -> str:
-    for pattern in (_HEADING, _TITLE):
-        match = pattern.search(html)
-        if match:
-            found = _TAG.sub(" ", match.group(1)).strip()
+    for name in ("h1", "title"):
+        inside = _element(html, name)
+        if inside is not None:
+            found = _TAG.sub(" ", inside).strip()
             if found:
                 return _shorten(found)
-    return _shorten(_TAG.sub(" ", _SCRIPT.sub(" ", html)))
+    return _shorten(_TAG.sub(" ", _without_code(html)))
 
 
 def _as_text(value: Any) -> str | None:
