@@ -193,9 +193,15 @@ def _shown(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+MAX_DISPOSITION_CHARS = 2048
+"""The longest ``Content-Disposition`` read for a filename; a longer one is ignored (the URL
+names the file). The standard library's parameter parser is quadratic in some headers: 100 kB
+of ``;`` in a quoted filename took 22 s."""
+
+
 def _filename(response: httpx.Response) -> str | None:
     disposition = response.headers.get("content-disposition")
-    if disposition:
+    if disposition and len(disposition) <= MAX_DISPOSITION_CHARS:
         message = Message()
         message["content-disposition"] = disposition
         name = message.get_filename()
