@@ -343,3 +343,17 @@ def test_an_html_error_page_still_reads_as_its_words() -> None:
         status_code=504, headers={}, content=page, method="POST", url="http://proxy/v1"
     )
     assert ": Upstream timed out late." in str(error)
+
+
+def test_a_success_status_carrying_an_error_of_none_says_so() -> None:
+    from socket_server import JSON, Answer, ScriptedServer
+
+    from transcribe_sdk import UnexpectedResponseError
+
+    body = json.dumps({"error": {"message": "None", "type": "None"}}).encode()
+    with (
+        ScriptedServer([Answer(200, JSON, body)]) as server,
+        Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        pytest.raises(UnexpectedResponseError, match=r"its body is an error: \(no message\)"),
+    ):
+        client.transcribe(FIXTURES / "hello.wav", model="m")

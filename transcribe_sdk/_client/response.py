@@ -170,7 +170,9 @@ def parse_success(
         )
     if "error" in data and "text" not in data:
         message = describe_body(data)[0]
-        raise _unexpected(f"its body is an error: {message}", status, headers, data)
+        raise _unexpected(
+            f"its body is an error: {message or '(no message)'}", status, headers, data
+        )
     # Imported here, not at the top: building the models costs most of the package's import time,
     # and a program that never gets an answer should not pay it.
     import pydantic
