@@ -357,3 +357,18 @@ def test_a_success_status_carrying_an_error_of_none_says_so() -> None:
         pytest.raises(UnexpectedResponseError, match=r"its body is an error: \(no message\)"),
     ):
         client.transcribe(FIXTURES / "hello.wav", model="m")
+
+
+def test_a_request_id_header_of_100_kb_is_not_repeated_in_the_message() -> None:
+    from socket_server import JSON, Answer, ScriptedServer
+
+    headers = (*JSON, ("x-request-id", "r" * 100_000), ("request-id", "req_123"))
+    body = json.dumps({"error": {"message": "bad"}}).encode()
+    with (
+        ScriptedServer([Answer(400, headers, body)]) as server,
+        Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        pytest.raises(BadRequestError) as caught,
+    ):
+        client.transcribe(FIXTURES / "hello.wav", model="m")
+    assert len(str(caught.value)) < 1000
+    assert caught.value.request_id == "req_123"  # the next header that names one

@@ -29,13 +29,18 @@ from .errors import (
     UnprocessableEntityError,
 )
 
+MAX_REQUEST_ID_CHARS = 256
+"""The longest request id kept: ids are tens of characters, and every error message repeats
+the id, so a longer header (100 kB from a hostile server) is not taken for one."""
+
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
-    """Return the request id a server put in its response headers, if any."""
+    """Return the request id a server put in its response headers, if any (one of at most
+    :data:`MAX_REQUEST_ID_CHARS`)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in REQUEST_ID_HEADERS:
         value = lowered.get(name)
-        if value:
+        if value and len(value) <= MAX_REQUEST_ID_CHARS:
             return value
     return None
 
