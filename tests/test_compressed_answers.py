@@ -219,3 +219,25 @@ def test_the_decoder_reads_any_chunking(
     pieces = [p for at in range(0, len(body), step) for p in decoder.feed(body[at : at + step])]
     assert b"".join(pieces) == expected
     assert max(map(len, pieces)) <= INFLATE_PIECE
+
+
+def test_the_client_asks_only_for_the_codings_it_inflates_in_steps() -> None:
+    # httpx would offer br and zstd too when brotli or zstandard is installed, and inflate
+    # those a whole read at a time: the client asks for gzip and deflate alone, and a
+    # caller's own Accept-Encoding (any case) replaces it.
+    audio = HELLO.read_bytes()
+    script = [
+        Answer(200, JSON, json.dumps({"text": "a"}).encode()),
+        Answer(200, JSON, json.dumps({"text": "b"}).encode()),
+        Answer(200, (("Content-Type", "audio/wav"),), audio),
+        Answer(200, (("Content-Type", "audio/wav"),), audio),
+    ]
+    with ScriptedServer(script) as server:
+        whole_sync(server.base_url)
+        whole_async(server.base_url)
+        for headers in (None, {"accept-encoding": "identity"}):
+            with from_url(f"{server.base_url}/a.wav", headers=headers).open() as reader:
+                got = b"".join(iter(lambda: reader.read(1 << 16), b""))
+            assert got == audio
+        asked = [r.header("accept-encoding") for r in server.requests]
+    assert asked == ["gzip, deflate", "gzip, deflate", "gzip, deflate", "identity"]

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from .._http.auth import BearerAuth, Secrets
+from .._http.decoded import ACCEPT_ENCODING
 from .._http.retry import RetryPolicy
 from ..errors import InvalidInputError, MissingAPIKeyError
 from ..errors import type_name as _type_name
@@ -120,7 +121,11 @@ class BaseClient:
         """The backoff between retries."""
         self._kept_policy: tuple[RetryPolicy, int, RetryPolicy] | None = None
         self.default_headers: dict[str, str] = merge_headers(
-            {"User-Agent": user_agent(), "Accept": "application/json, text/plain;q=0.9, */*;q=0.5"},
+            {
+                "User-Agent": user_agent(),
+                "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             check_headers(default_headers, "default_headers"),
         )
 

@@ -15,7 +15,12 @@ import httpx
 
 from .inflate import BodyDecodeError, Decoder
 
-__all__ = ["aiter_decoded", "iter_decoded"]
+__all__ = ["ACCEPT_ENCODING", "aiter_decoded", "iter_decoded"]
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""What the client asks servers to compress with: the codings it inflates a bounded piece at a
+time. httpx would also offer ``br`` and ``zstd`` when brotli or zstandard is installed, and
+inflate those a whole read at a time."""
 
 
 def _decoder(response: httpx.Response) -> Decoder | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .._http.decoded import iter_decoded
+from .._http.decoded import ACCEPT_ENCODING, iter_decoded
 from .._http.wire import apart, expired
 from ..errors import InvalidFileError, InvalidInputError
 from ..files import AudioFile, check_content_type, finish_name
@@ -120,9 +120,9 @@ class _Download:
         """GET ``url``, following at most :data:`MAX_REDIRECTS` redirects."""
         first = target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
-            request = self._client.build_request(
-                "GET", target, headers=_headers_for(target, first, headers, forward)
-            )
+            sent = httpx.Headers({"Accept-Encoding": ACCEPT_ENCODING})
+            sent.update(_headers_for(target, first, headers, forward))  # the caller's win
+            request = self._client.build_request("GET", target, headers=sent)
             response = self._client.send(request, stream=True)
             following = response.next_request  # set by httpx for a redirect it did not follow
             if following is None:
