@@ -5,6 +5,7 @@ Run on demand (pytest does not collect this folder), from the repository root::
     python benchmarks/batched_variants.py              # every variant, then the serve bound
     python benchmarks/batched_variants.py --no-gather  # the variants only
     python benchmarks/batched_variants.py --gather-only
+    python benchmarks/batched_variants.py --only "lock step 4" --no-gather
 
 One process, ``tiny.en`` int8 loaded once. For each fixture of known text (``tests/fixtures``'
 speech, ``examples/audio``, and the 297 s file ``benchmarks/batched.py`` builds), the word
@@ -21,6 +22,9 @@ its time (the time of one call; the machine's load moves it, so compare within a
   last 223 tokens), as sequential decoding conditions on, instead of one window's;
 - **+ 0.2 s before**: each window starts 0.2 s before the pause it was cut at;
 - **windows ≤ 25 s / ≤ 30 s**, **batch 8**;
+- **30 s overlapping, de-duplicated**: each window decoded with the 30 s of audio from its start
+  (real speech after it instead of silence), with timestamp tokens and no prompt; of what it
+  hears, only the segments starting 0.6 s or more before the next window's start are kept;
 - **lock step N**: the windows split into N runs of neighbours, decoded N at a time (one window
   of each run per call), each prompted with its own run's earlier text. CTranslate2 refuses
   prompts of different lengths in one call ("requires the <|startoftranscript|> token to be at
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import resource
@@ -126,6 +131,45 @@ class Bench:
                     texts.append(piece.text.strip())
         return " ".join(texts), again
 
+    def overlapping(self, samples: Any, size: int = 4) -> str:
+        import numpy as np
+
+        from transcribe_sdk.local._batched import heard
+
+        windows = self.windows(samples, 20.0)
+        total = len(samples) / SAMPLE_RATE
+        clips = [(w["start"], min(w["start"] + 30.0, total)) for w in windows]
+        groups = [[0]] + [
+            list(range(i, min(i + size, len(windows)))) for i in range(1, len(windows), size)
+        ]
+        texts: list[str] = []
+        for group in groups:
+            # The clips overlap, which the pipeline refuses on one array: it gets them end to end.
+            parts = [
+                samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]
+                for a, b in (clips[i] for i in group)
+            ]
+            starts = np.cumsum([0.0] + [len(p) / SAMPLE_RATE for p in parts])
+            pieces, _ = self.pipeline.transcribe(
+                np.concatenate(parts),
+                clip_timestamps=[
+                    {"start": float(a), "end": float(b)} for a, b in itertools.pairwise(starts)
+                ],
+                batch_size=len(group),
+                temperature=0.0,
+                vad_filter=False,
+                without_timestamps=False,
+            )
+            kept: dict[int, list[str]] = {i: [] for i in group}
+            for piece in filter(heard, pieces):
+                k = max(j for j in range(len(group)) if starts[j] <= piece.start + 0.05)
+                index = group[k]
+                at = piece.start - starts[k] + clips[index][0]
+                if index + 1 == len(windows) or at + 0.6 < windows[index + 1]["start"]:
+                    kept[index].append(piece.text.strip())
+            texts.extend(" ".join(kept[i]) for i in group)
+        return " ".join(t for t in texts if t)
+
     def lock_step(self, samples: Any, runs: int) -> str:
         import numpy as np
 
@@ -188,6 +232,7 @@ def variants(bench: Bench) -> dict[str, Callable[[Any], tuple[str, int]]]:
         "windows <= 25 s": lambda s: v(s, limit=25.0),
         "windows <= 30 s": lambda s: v(s, limit=30.0),
         "batch 8": lambda s: v(s, size=8),
+        "30 s overlapping, de-duplicated": lambda s: (bench.overlapping(s), 0),
         "lock step 1": lock(1),
         "lock step 4": lock(4),
     }
@@ -269,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-gather", action="store_true", help="skip the serve bound")
     parser.add_argument("--gather-only", action="store_true", help="the serve bound only")
+    parser.add_argument("--only", action="append", help="this variant (again for more)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -295,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{word_error_rate(known, text):.3f} ({base:.1f} s)"
             )
             for variant, call in variants(bench).items():
+                if args.only and variant not in args.only:
+                    continue
                 started = time.perf_counter()
                 text, again = call(samples)
                 seconds = time.perf_counter() - started
