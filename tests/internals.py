@@ -51,6 +51,7 @@ PRIVATE: dict[str, str] = {
     "EventTooLargeError": "transcribe_sdk._http.sse:EventTooLargeError",
     "Inflater": "transcribe_sdk._http.inflate:Inflater",
     "INFLATE_PIECE": "transcribe_sdk._http.inflate:PIECE",
+    "BodyDecoder": "transcribe_sdk._http.inflate:Decoder",
     "error_payload": "transcribe_sdk.local._app:error_payload",
     "ServerSentEvent": "transcribe_sdk._http.sse:ServerSentEvent",
     "RETRYABLE_STATUSES": "transcribe_sdk._http.retry:RETRYABLE_STATUSES",

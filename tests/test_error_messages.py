@@ -5,6 +5,7 @@ from a router, the local engine named as such, and one whitespace rule for ``tex
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -253,3 +254,121 @@ def test_unwrapping_is_safe_and_bounded(message: str, expected: str) -> None:
     from internals import unwrap_message
 
     assert unwrap_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "{'error': None}",  # LiteLLM's style: Python's dict text, None for what it lacks
+        "{'error': {'error': None}}",
+        "400: {'error': {}}",
+        "{'detail': None, 'error': None}",
+        "{'error': [None]}",
+    ],
+)
+def test_dict_text_without_words_never_unwraps_forever(message: str) -> None:
+    # Each used to read back as its own JSON text, which was unwrapped again with a fresh
+    # depth, until Python's recursion limit: a RecursionError instead of the server's error.
+    from internals import unwrap_message
+
+    assert isinstance(unwrap_message(message), str)
+    body = json.dumps({"error": {"message": message, "type": "None"}}).encode()
+    error = error_from_response(
+        status_code=400,
+        headers={"content-type": "application/json"},
+        content=body,
+        method="POST",
+        url="http://router/v1/audio/transcriptions",
+    )
+    assert isinstance(error, BadRequestError)
+    assert error.error_type is None
+
+
+@pytest.mark.parametrize("spelled", ["None", "null", "NONE"])
+def test_a_message_of_none_reads_as_no_message(spelled: str) -> None:
+    fields = {"message": spelled, "type": spelled, "param": spelled, "code": spelled}
+    error = error_from_response(
+        status_code=400,
+        headers={"content-type": "application/json"},
+        content=json.dumps({"error": fields}).encode(),
+        method="POST",
+        url="http://router/v1/audio/transcriptions",
+    )
+    assert (error.error_type, error.error_code, error.error_param) == (None, None, None)
+    assert "(no message)" in str(error)
+    assert f": {spelled}." not in str(error)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<html>" + b"<" * 65536,  # a tag that never ends, from every "<"
+        b"<html>" + b"<title>x" * 8192,  # titles that never close
+        b"<html>" + b"<h1 " * 16384,
+        b"<html>" + b"<script>" * 8192,  # code that never ends
+    ],
+    ids=["tags", "titles", "headings", "scripts"],
+)
+def test_an_html_error_page_is_read_in_linear_time(page: bytes) -> None:
+    # 64 KiB, the most of an error body read: the patterns that rescanned the rest of the page
+    # from each "<" took 10-18 s of CPU per failed attempt here; now milliseconds. The bound is
+    # wide on purpose.
+    started = time.monotonic()
+    error = error_from_response(
+        status_code=502,
+        headers={"content-type": "text/html"},
+        content=page,
+        method="POST",
+        url="http://proxy/v1/audio/transcriptions",
+    )
+    assert time.monotonic() - started < 5
+    assert str(error).startswith("502 Bad Gateway from POST http://proxy/")
+
+
+def test_an_html_error_page_still_reads_as_its_words() -> None:
+    page = (
+        b"<html><head><title>502 Bad Gateway</title><style>p{color:red}</style></head>"
+        b"<body><H1 class='x'>Bad <b>Gateway</b></H1><script>var a = '<x>';</script></body>"
+    )
+    error = error_from_response(
+        status_code=502,
+        headers={"content-type": "text/html"},
+        content=page,
+        method="POST",
+        url="http://proxy/v1/audio/transcriptions",
+    )
+    assert ": Bad Gateway." in str(error)
+    page = b"<html><body><p>Upstream <i>timed</i> out</p><script>alert(1)</script> late</body>"
+    error = error_from_response(
+        status_code=504, headers={}, content=page, method="POST", url="http://proxy/v1"
+    )
+    assert ": Upstream timed out late." in str(error)
+
+
+def test_a_success_status_carrying_an_error_of_none_says_so() -> None:
+    from socket_server import JSON, Answer, ScriptedServer
+
+    from transcribe_sdk import UnexpectedResponseError
+
+    body = json.dumps({"error": {"message": "None", "type": "None"}}).encode()
+    with (
+        ScriptedServer([Answer(200, JSON, body)]) as server,
+        Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        pytest.raises(UnexpectedResponseError, match=r"its body is an error: \(no message\)"),
+    ):
+        client.transcribe(FIXTURES / "hello.wav", model="m")
+
+
+def test_a_request_id_header_of_100_kb_is_not_repeated_in_the_message() -> None:
+    from socket_server import JSON, Answer, ScriptedServer
+
+    headers = (*JSON, ("x-request-id", "r" * 100_000), ("request-id", "req_123"))
+    body = json.dumps({"error": {"message": "bad"}}).encode()
+    with (
+        ScriptedServer([Answer(400, headers, body)]) as server,
+        Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as client,
+        pytest.raises(BadRequestError) as caught,
+    ):
+        client.transcribe(FIXTURES / "hello.wav", model="m")
+    assert len(str(caught.value)) < 1000
+    assert caught.value.request_id == "req_123"  # the next header that names one

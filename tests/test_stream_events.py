@@ -330,3 +330,20 @@ def test_text_builds_in_linear_time() -> None:
         reader.feed(delta * 1000)
     assert time.monotonic() - started < 60
     assert reader.text == "w " * 200_000
+
+
+def test_a_leading_byte_order_mark_is_dropped_wherever_the_chunks_split_it() -> None:
+    # Servers writing "UTF-8 with BOM" (.NET's default encoder) start the body with EF BB BF;
+    # kept, it turns the first line's "data" into "\ufeffdata" and the first event is lost.
+    body = b"\xef\xbb\xbfdata: first\n\ndata: second\n\n"
+    for cut in range(len(body) + 1):
+        for second_cut in (cut, min(cut + 1, len(body)), min(cut + 2, len(body))):
+            decoder = SSEDecoder()
+            events = decoder.feed(body[:cut])
+            events += decoder.feed(body[cut:second_cut])
+            events += decoder.feed(body[second_cut:])
+            assert [e.data for e in events] == ["first", "second"], (cut, second_cut)
+    # Only one, only at the start: a BOM later on is the data's own.
+    decoder = SSEDecoder()
+    events = decoder.feed(b"\xef\xbb\xbf\xef\xbb\xbfdata: x\n\ndata: \xef\xbb\xbfy\n\n")
+    assert [e.data for e in events] == ["\ufeffy"]

@@ -279,3 +279,48 @@ def test_the_inflater_gives_bounded_pieces() -> None:
     pieces = list(Inflater().feed(body))
     assert sum(map(len, pieces)) == 8 << 20
     assert max(map(len, pieces)) <= INFLATE_PIECE
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(
+    "done",
+    [
+        {"type": "transcript.text.done", "text": None},
+        {"type": "transcript.text.done", "text": "Paid for.", "logprobs": "none"},
+        {
+            "type": "transcript.text.done",
+            "text": "Paid for.",
+            "usage": {"type": "tokens", "input_tokens": "n/a"},
+        },
+    ],
+)
+def test_a_done_event_with_a_field_gone_wrong_still_ends_the_stream(
+    kind: str, done: dict[str, Any]
+) -> None:
+    # The server holds the connection after its last event: a done event read as unknown would
+    # leave the client waiting, then call the whole transcript cut off.
+    body = sse(
+        {"type": "transcript.text.delta", "delta": "Paid"},
+        {"type": "transcript.text.delta", "delta": " for."},
+        done,
+    )
+    with FaultServer([Truncate(1 << 20, body, headers=SSE, then="hold", hold=10.0)]) as server:
+        events, text = RUN[kind](server.base_url, timeout=30)
+        assert server.wait_until_idle(timeout=5.0)  # the client hung up at the done event
+    assert isinstance(events[-1], TranscriptTextDone)
+    assert text == "Paid for."
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_error_event_in_plain_text_is_the_servers_error(kind: str) -> None:
+    from transcribe_sdk.errors import StreamFailedError
+
+    body = sse({"type": "transcript.text.delta", "delta": "Half"}) + (
+        b"event: error\ndata: upstream model crashed\n\n"
+    )
+    with (
+        FaultServer([Answer(200, SSE, body)]) as server,
+        pytest.raises(StreamFailedError, match="upstream model crashed") as caught,
+    ):
+        RUN[kind](server.base_url)
+    assert caught.value.text == "Half"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 import anyio
 import pytest
+from socket_server import Answer, ScriptedServer
 
 from transcribe_sdk import InvalidFileError, InvalidInputError, from_url
 from transcribe_sdk.testing import FakeServer
@@ -276,3 +278,19 @@ def test_bad_header_values_are_refused_before_any_request(headers: Any) -> None:
         with pytest.raises(InvalidInputError, match="headers"):
             from_url(f"{home.url}/audio.wav", headers=headers)
         assert home.seen == []
+
+
+def test_a_huge_content_disposition_costs_no_time() -> None:
+    # 100 kB of ';' in a quoted filename: the standard library's parameter parser is quadratic
+    # on it (22 s here). Past its bound the header is ignored and the URL names the file. The
+    # time bound is wide on purpose.
+    wav = (Path(__file__).parent / "fixtures" / "hello.wav").read_bytes()
+    disposition = 'attachment; filename="' + ";" * 100_000 + '.wav"'
+    headers = (("Content-Type", "audio/wav"), ("Content-Disposition", disposition))
+    with ScriptedServer([Answer(200, headers, wav)]) as server:
+        started = time.monotonic()
+        audio = from_url(f"{server.base_url}/talk.wav")
+        assert time.monotonic() - started < 8
+    with audio.open():  # the download started by from_url is closed
+        pass
+    assert audio.filename == "talk.wav"

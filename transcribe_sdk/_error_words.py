@@ -29,13 +29,18 @@ from .errors import (
     UnprocessableEntityError,
 )
 
+MAX_REQUEST_ID_CHARS = 256
+"""The longest request id kept: ids are tens of characters, and every error message repeats
+the id, so a longer header (100 kB from a hostile server) is not taken for one."""
+
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
-    """Return the request id a server put in its response headers, if any."""
+    """Return the request id a server put in its response headers, if any (one of at most
+    :data:`MAX_REQUEST_ID_CHARS`)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in REQUEST_ID_HEADERS:
         value = lowered.get(name)
-        if value:
+        if value and len(value) <= MAX_REQUEST_ID_CHARS:
             return value
     return None
 
@@ -47,7 +52,7 @@ def parse_body(content: bytes, content_type: str) -> Any:
     if "json" in content_type.lower() or stripped[:1] in ("{", "["):
         try:
             return json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past Python's limit: kept as text
             pass
     return text
 
@@ -57,20 +62,48 @@ def _shorten(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_TAG = re.compile(r"<[^>]+>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-_SCRIPT = re.compile(r"<(script|style)[^>]*>.*?</\1>", re.IGNORECASE | re.DOTALL)
+# Linear on any page: no pattern here can rescan the rest of the body from each "<" (a 64 KiB
+# error page of "<title>" without its end took 13 s with "<title[^>]*>(.*?)</title>"). A tag
+# stops at the next "<"; an element's end is looked for once, after its first start.
+_TAG = re.compile(r"<[^<>]*>")
+_OPEN = {
+    name: re.compile(rf"<{name}\b[^<>]*>", re.IGNORECASE)
+    for name in ("h1", "title", "script", "style")
+}
+_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in _OPEN}
+_CODE = re.compile(r"<(script|style)\b[^<>]*>", re.IGNORECASE)
+
+
+def _element(html: str, name: str) -> str | None:
+    """The inside of the first ``<name>`` element, if it is closed."""
+    start = _OPEN[name].search(html)
+    if start is None:
+        return None
+    end = _CLOSE[name].search(html, start.end())
+    return None if end is None else html[start.end() : end.start()]
+
+
+def _without_code(html: str) -> str:
+    """``html`` without its script and style elements (an unclosed one runs to the end)."""
+    kept, position = [], 0
+    while (start := _CODE.search(html, position)) is not None:
+        kept.append(html[position : start.start()])
+        end = _CLOSE[start.group(1).lower()].search(html, start.end())
+        if end is None:
+            return " ".join(kept)
+        position = end.end()
+    kept.append(html[position:])
+    return " ".join(kept)
 
 
 def _text_of_html(html: str) -> str:
-    for pattern in (_HEADING, _TITLE):
-        match = pattern.search(html)
-        if match:
-            found = _TAG.sub(" ", match.group(1)).strip()
+    for name in ("h1", "title"):
+        inside = _element(html, name)
+        if inside is not None:
+            found = _TAG.sub(" ", inside).strip()
             if found:
                 return _shorten(found)
-    return _shorten(_TAG.sub(" ", _SCRIPT.sub(" ", html)))
+    return _shorten(_TAG.sub(" ", _without_code(html)))
 
 
 def _as_text(value: Any) -> str | None:
@@ -135,16 +168,18 @@ def unwrap_message(message: str, *, depth: int = 3) -> str:
     parsed: Any = None
     try:
         parsed = json.loads(inner_text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             parsed = ast.literal_eval(inner_text)  # literals only: never runs code
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return message
     if not isinstance(parsed, Mapping) or not _MESSAGE_KEYS.intersection(parsed):
         return message
-    words = describe_body(parsed)[0].strip()
-    if not words or words == inner_text:
-        return message
+    # _describe, not describe_body: describe_body unwraps again with a fresh depth, and text
+    # such as "{'error': None}" (read back as its own JSON text) would recurse without end.
+    words = _describe(parsed)[0].strip()
+    if not words or words in (inner_text, _as_text(parsed)):
+        return message  # no words of its own inside: the text stays as the server sent it
     prefix, suffix = message[:start], message[end + 1 :]
     if _STATUS_PREFIX.match(prefix):
         prefix = ""  # "400: " repeats the status the message starts with anyway
@@ -157,6 +192,8 @@ def describe_body(body: Any) -> tuple[str, str | None, str | None, str | None]:
     A ``type``, ``code`` or ``param`` sent as ``"None"`` (LiteLLM) reads as ``None``, and a
     message that embeds dict text reads as the words inside it (:func:`unwrap_message`)."""
     message, error_type, error_code, error_param = _describe(body)
+    if _field(message) is None:
+        message = ""  # "None" is no message either: the caller says there was none
     return (
         unwrap_message(message),
         _field(error_type),
@@ -285,7 +322,10 @@ def error_from_response(
     if isinstance(body, str) and "html" in content_type.lower():
         # An HTML fragment (no <html> tag for describe_body to spot) is still not a message.
         server_message = _text_of_html(body)
-    server_message = _shorten(server_message) if server_message.strip() else "(empty body)"
+    if server_message.strip():
+        server_message = _shorten(server_message)
+    else:
+        server_message = "(no message)" if content.strip() else "(empty body)"
     if truncated:
         server_message += " [body truncated]"
     cls = _STATUS_ERRORS.get(status_code)

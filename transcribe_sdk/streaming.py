@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
@@ -44,7 +43,7 @@ from ._events import (
     UnknownStreamEvent,
     _cut_off,
 )
-from ._http.inflate import Inflater, is_gzip
+from ._http.inflate import BodyDecodeError, Decoder
 from ._route import Route, combine, route_from_headers
 from .errors import StreamFailedError
 from .models import Logprob, total_usage
@@ -106,11 +105,10 @@ class _StreamBase:
         """The text that has arrived so far (the whole text once the stream is done)."""
         return self._reader.text
 
-    def _inflater(self) -> Inflater | None:
-        # A gzip body is inflated here, a bounded piece at a time (httpx would inflate each
-        # read whole); any other encoding is left to httpx.
-        encoding = self.http_response.headers.get("content-encoding", "")
-        return Inflater() if is_gzip(encoding) else None
+    def _inflater(self) -> Decoder | None:
+        # A gzip or deflate body (or one stacking them) is decoded here, a bounded piece at a
+        # time (httpx would decode each read whole); br and zstd are left to httpx.
+        return Decoder.for_encoding(self.http_response.headers.get("content-encoding", ""))
 
     def _finish(self) -> list[StreamEvent]:
         try:
@@ -146,8 +144,8 @@ class TranscriptionStream(_StreamBase):
             if self._whole is not None:
                 yield self._whole
                 return
-            inflater = self._inflater()
             try:
+                inflater = self._inflater()
                 chunks = (
                     self.http_response.iter_bytes()
                     if inflater is None
@@ -163,8 +161,8 @@ class TranscriptionStream(_StreamBase):
                         break  # the transcript is whole, or failed: the rest is not read
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            except zlib.error as exc:
-                raise self._reader.interrupted(f"the body is not valid gzip ({exc})") from None
+            except BodyDecodeError as exc:
+                raise self._reader.interrupted(str(exc)) from None
             yield from self._finish()
         finally:
             self.close()
@@ -189,8 +187,8 @@ class AsyncTranscriptionStream(_StreamBase):
             if self._whole is not None:
                 yield self._whole
                 return
-            inflater = self._inflater()
             try:
+                inflater = self._inflater()
                 if inflater is None:
                     async for chunk in self.http_response.aiter_bytes():
                         for event in self._feed(chunk):
@@ -208,8 +206,8 @@ class AsyncTranscriptionStream(_StreamBase):
                             break
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            except zlib.error as exc:
-                raise self._reader.interrupted(f"the body is not valid gzip ({exc})") from None
+            except BodyDecodeError as exc:
+                raise self._reader.interrupted(str(exc)) from None
             for event in self._finish():
                 yield event
         finally:

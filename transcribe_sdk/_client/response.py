@@ -149,7 +149,7 @@ def parse_success(
         raise _unexpected("its body is empty", status, headers, text)
     try:
         data = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         if _looks_like_html(content_type, text):
             raise _unexpected("sent an HTML page instead of JSON", status, headers, text) from None
         if response_format not in (None, "json", "verbose_json", "diarized_json") or (
@@ -170,7 +170,9 @@ def parse_success(
         )
     if "error" in data and "text" not in data:
         message = describe_body(data)[0]
-        raise _unexpected(f"its body is an error: {message}", status, headers, data)
+        raise _unexpected(
+            f"its body is an error: {message or '(no message)'}", status, headers, data
+        )
     # Imported here, not at the top: building the models costs most of the package's import time,
     # and a program that never gets an answer should not pay it.
     import pydantic

@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from .._http import wire
+from .._http.decoded import aiter_decoded, iter_decoded
 from .._inputs.async_files import AsyncFileInput, aopen, aprepare_file, aspool
 from .._inputs.multipart import MultipartBody
 from .._inputs.tee import atee, tee
@@ -167,7 +168,7 @@ class SyncShell(BaseClient):
                     return OpenStream(response)  # read by the caller, event by event
                 sink = BodySink(call, response)
                 try:
-                    for chunk in response.iter_bytes():
+                    for chunk in iter_decoded(response):  # bounded per step: a gzip bomb
                         if sink.add(chunk):
                             break
                 finally:
@@ -287,9 +288,10 @@ class AsyncShell(BaseClient):
                     return OpenStream(response)  # read by the caller, event by event
                 sink = BodySink(call, response)
                 try:
-                    async for chunk in response.aiter_bytes():
-                        if sink.add(chunk):
-                            break
+                    async with aclosing(aiter_decoded(response)) as chunks:  # bounded per step
+                        async for chunk in chunks:
+                            if sink.add(chunk):
+                                break
                 finally:
                     await response.aclose()
                 return sink.exchange()

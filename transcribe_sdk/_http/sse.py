@@ -1,11 +1,11 @@
 """Reading ``text/event-stream`` bodies: bytes in, server-sent events out.
 
 Pure code, fed whatever chunks the network gives: an event may arrive split across chunks, and
-lines may end in ``\\n``, ``\\r\\n`` or ``\\r`` (the WHATWG rules). Comments (``:``) and
-``retry`` fields are skipped. One event may hold at most :data:`MAX_EVENT_BYTES`: a server that
-sends a line without end cannot make the client hold more than that; and at most
-:data:`MAX_IDLE_LINES` lines that add nothing may come between two events. The work is linear in
-the bytes fed, however the lines end.
+lines may end in ``\\n``, ``\\r\\n`` or ``\\r`` (the WHATWG rules). A leading byte order mark
+is dropped; comments (``:``) and ``retry`` fields are skipped. One event may hold at most
+:data:`MAX_EVENT_BYTES`: a server that sends a line without end cannot make the client hold
+more than that; and at most :data:`MAX_IDLE_LINES` lines that add nothing may come between two
+events. The work is linear in the bytes fed, however the lines end.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ a fraction of a second, not minutes."""
 # A run of line ends, found in C: one match for a million blank lines, however they end. A run
 # of two is one line end only when it is CR LF; any longer run holds a blank line.
 _LINE_ENDS = re.compile(rb"[\r\n]+")
+_BOM = b"\xef\xbb\xbf"
 
 
 class EventTooLargeError(ValueError):
@@ -62,9 +63,21 @@ class SSEDecoder:
         self._event: str | None = None
         self._id: str | None = None
         self._skip_lf = False
+        # The stream's first bytes until a leading byte order mark is ruled out (it may be split
+        # across chunks); None once it is. Servers that write UTF-8 "with BOM" send one, and the
+        # WHATWG rules drop it: kept, it would hide the first line's field name.
+        self._head: bytes | None = b""
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events completed by ``chunk``."""
+        if self._head is not None:
+            chunk = self._head + chunk
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._head = chunk
+                return []
+            self._head = None
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
         if self._skip_lf and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two chunks
         self._skip_lf = False

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from .._http.decoded import iter_decoded
 from .._http.wire import apart, expired
 from ..errors import InvalidFileError, InvalidInputError
 from ..files import AudioFile, check_content_type, finish_name
@@ -110,7 +111,8 @@ class _Download:
             status = self.response.status_code
             self.close()
             raise InvalidFileError(f"could not download {shown}: the server answered {status}")
-        self._chunks = self.response.iter_bytes()  # as they arrive: the cap is checked early
+        # As they arrive, decoded a bounded piece at a time: the cap is checked early.
+        self._chunks = iter_decoded(self.response)
         self._buffer = b""
         self.read_so_far = 0
 
@@ -191,9 +193,15 @@ def _shown(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+MAX_DISPOSITION_CHARS = 2048
+"""The longest ``Content-Disposition`` read for a filename; a longer one is ignored (the URL
+names the file). The standard library's parameter parser is quadratic in some headers: 100 kB
+of ``;`` in a quoted filename took 22 s."""
+
+
 def _filename(response: httpx.Response) -> str | None:
     disposition = response.headers.get("content-disposition")
-    if disposition:
+    if disposition and len(disposition) <= MAX_DISPOSITION_CHARS:
         message = Message()
         message["content-disposition"] = disposition
         name = message.get_filename()
