@@ -12,7 +12,8 @@ the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of tha
   ``TRANSCRIBE_API_KEY`` set to :data:`KEY`.
 - ``serve``: :func:`serve`, the installed ``transcribe-sdk serve`` on a free port (its default
   local model), stopped with Ctrl+C (SIGINT) after the page's run, killed if it is not gone
-  within ``_serving.STOP_TIMEOUT`` seconds.
+  within ``_serving.STOP_TIMEOUT`` seconds. Its access log must show every transcription
+  request answered with a 200 (``curl`` exits with 0 on an error status).
 
 A block names the real addresses, as a user copies them: :data:`ROUTER_URL` (openai-python's
 ``base_url``) and :data:`SERVE_URL` (serve's default port). The runner puts the stand-in's
@@ -92,6 +93,10 @@ def serve(folder: Path) -> Iterator[str]:
     with command(folder, env=env_without_keys()) as process:
         yield process.base_url.removesuffix("/v1")
         process.stop(signal.SIGINT)  # bounded: killed by ``command`` if it overstays
+    # curl exits with 0 whatever the status: the access log says how each request went
+    answered = re.findall(r'"POST /v1/audio/transcriptions HTTP/[0-9.]+" ([0-9]{3})', process.log())
+    assert answered, "no block reached the server's stand-in"
+    assert set(answered) == {"200"}, process.log()
 
 
 def localise(code: str, addresses: dict[str, str]) -> str:
