@@ -10,6 +10,10 @@ the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of tha
   for ``diarized_json`` (named after ``known_speaker_names`` when given), and a 401 to a request
   without a bearer key. The block runs with ``TRANSCRIBE_BASE_URL`` set to it and
   ``TRANSCRIBE_API_KEY`` set to :data:`KEY`.
+- ``ray``: a Ray cluster on this machine (the block's ``ray.init()``, or the one Ray Data starts
+  by itself), whose actors send to the ``router`` stand-in, with the same environment. The
+  ``ray`` blocks of a page share one namespace, in the page's order, as in one session (the
+  ``ds`` of the first is the ``ds`` of the next); the cluster ends with the page's process.
 - ``serve``: :func:`serve`, the installed ``transcribe-sdk serve`` on a free port (its default
   local model), stopped with Ctrl+C (SIGINT) after the page's run, killed if it is not gone
   within ``_serving.STOP_TIMEOUT`` seconds. Its access log must show every transcription
@@ -35,10 +39,12 @@ from socket_server import Answer, Recorded, ScriptedServer
 
 from transcribe_sdk.testing import LITELLM_HEADERS, FakeServer
 
-KINDS = ("router", "serve")
+KINDS = ("router", "serve", "ray")
 """The stand-ins there are (a marker naming another is an error of the page)."""
 ROUTER_URL = "https://api.cortecs.ai/v1"
 SERVE_URL = "http://127.0.0.1:8000"
+SESSIONS = ("ray",)
+"""The stand-ins whose blocks on a page continue one another (one namespace)."""
 KEY = "sk-docs-stand-in"
 """The API key in the environment of a ``router`` block (the stand-in wants one, as the router
 does)."""

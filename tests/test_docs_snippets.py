@@ -96,11 +96,13 @@ import inspect, json, os, sys, traceback
 blocks = json.load(open(sys.argv[1], encoding="utf-8"))
 results = []
 page_env = dict(os.environ)
+sessions = {}  # a stand-in's blocks that continue one another share one namespace
 for block in blocks:
     sys.stdin.buffer.seek(0)  # each block that reads standard input gets the whole file
     os.environ.clear()
     os.environ.update(page_env, **block["env"])  # a stand-in's environment, for this block only
-    namespace = {"__name__": "__main__"}
+    fresh = {"__name__": "__main__"}
+    namespace = sessions.setdefault(block["session"], fresh) if block["session"] else fresh
     try:
         exec(compile(block["code"], block["where"], "exec"), namespace)
         for name, value in list(namespace.items()):
@@ -127,6 +129,9 @@ _INPUTS = {
     "call.wav": "hello.wav",
     "samples/agent.wav": "hello.wav",
     "samples/customer.mp3": "hello.mp3",
+    # ray.md and README.md: the archive Ray reads
+    "audio/hello.wav": "hello.wav",
+    "audio/hello.mp3": "hello.mp3",
 }
 
 
@@ -165,13 +170,14 @@ def _start_stand_ins(kinds: set[str], folder: Path, stack: ExitStack) -> StandIn
     unknown = kinds - set(_standins.KINDS)
     assert not unknown, f"no such stand-in: {sorted(unknown)}"
     running = StandIns({}, {})
-    if "router" in kinds:
+    if kinds & {"router", "ray"}:  # Ray's actors send to the router's stand-in
         server = stack.enter_context(_standins.router())
-        running.env["router"] = {
-            "TRANSCRIBE_BASE_URL": server.base_url,
-            "TRANSCRIBE_API_KEY": _standins.KEY,
-        }
-        running.addresses["router"] = {_standins.ROUTER_URL: server.base_url}
+        for kind in ("router", "ray"):
+            running.env[kind] = {
+                "TRANSCRIBE_BASE_URL": server.base_url,
+                "TRANSCRIBE_API_KEY": _standins.KEY,
+            }
+            running.addresses[kind] = {_standins.ROUTER_URL: server.base_url}
     if "serve" in kinds:
         root = stack.enter_context(_standins.serve(folder))
         running.addresses["serve"] = {_standins.SERVE_URL: root}
@@ -212,7 +218,12 @@ def _run_blocks(snippets: list[Snippet], folder: Path, stand_ins: StandIns) -> l
     blocks = folder / "blocks.json"
     out = folder / "results.json"
     listed = [
-        {"where": f"{s.page}:{s.line}", "code": stand_ins.code(s), "env": stand_ins.env_of(s)}
+        {
+            "where": f"{s.page}:{s.line}",
+            "code": stand_ins.code(s),
+            "env": stand_ins.env_of(s),
+            "session": s.stand_in if s.stand_in in _standins.SESSIONS else None,
+        }
         for s in runnable
     ]
     blocks.write_text(json.dumps(listed), encoding="utf-8")
