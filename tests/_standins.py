@@ -90,7 +90,6 @@ def router() -> Iterator[ScriptedServer]:
     with ScriptedServer(_as_router) as server:
         yield server
     assert not server.errors, server.errors
-    assert server.requests, "no block reached the router's stand-in"
 
 
 @contextlib.contextmanager
