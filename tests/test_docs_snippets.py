@@ -14,11 +14,19 @@ command that would call the router (``transcribe talk.mp3``) runs against the lo
 instead, the offline stand-in for the network. The folder also holds the inputs the commands
 name (``talk.mp3``, ``recordings/``, ``calls/*.wav``, ...), copies of the sample audio.
 
-A block that cannot run here (it installs packages, starts a server that runs until stopped,
-needs a running server, a Ray cluster or a program the project does not depend on) is preceded
-by ``<!-- snippet: skip (why) -->`` and is compiled (python) or syntax-checked (bash) only;
-:func:`test_snippet_census` counts them. Nothing a block writes lands in the repository: the
-clone's ``git status`` is the same before and after.
+A block that needs a server this machine does not have is preceded by
+``<!-- snippet: stand-in (NAME) -->`` and runs against a local stand-in on 127.0.0.1, started for
+the page's run and stopped after it (``tests/_standins.py`` describes them): ``router`` (the
+router, with ``TRANSCRIBE_BASE_URL`` and ``TRANSCRIBE_API_KEY`` set for that block only) and
+``serve`` (a running ``transcribe-sdk serve``). Such a block is run as a user copies it, except
+that the real address it names (``https://api.cortecs.ai/v1``, ``http://127.0.0.1:8000``) is
+replaced in the text run by the stand-in's (a free port, so a busy port 8000 does not matter).
+
+A block that cannot run here at all (it installs packages, starts a server that runs until
+stopped, needs a program the project does not depend on, or a host outside this machine) is
+preceded by ``<!-- snippet: skip (why) -->`` and is compiled (python) or syntax-checked (bash)
+only. :func:`test_snippet_census` counts both kinds. Nothing a block writes lands in the
+repository: the clone's ``git status`` is the same before and after.
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import _standins
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +56,7 @@ _FENCE = re.compile(
     r"^(?P<indent>[ \t]*)```(?P<lang>python|bash)[ \t]*\n(?P<body>.*?)^(?P=indent)```",
     re.S | re.M,
 )
-_SKIP = re.compile(r"<!--\s*snippet:\s*skip\s*\((?P<why>[^)]+)\)\s*-->\s*$")
+_MARKER = re.compile(r"<!--\s*snippet:\s*(?P<kind>skip|stand-in)\s*\((?P<why>[^)]+)\)\s*-->\s*$")
 
 
 @dataclass
@@ -56,6 +66,8 @@ class Snippet:
     code: str
     skip: str | None
     lang: str = "python"
+    stand_in: str | None = None
+    """The stand-in the block runs against (``router``, ``serve``), or ``None``."""
 
 
 def snippets_of(path: Path) -> list[Snippet]:
@@ -63,27 +75,34 @@ def snippets_of(path: Path) -> list[Snippet]:
     found = []
     for match in _FENCE.finditer(text):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
-        marker = _SKIP.search(before)
+        marker = _MARKER.search(before)
+        kind = marker.group("kind") if marker else None
         found.append(
             Snippet(
                 page=path.name,
                 line=text.count("\n", 0, match.start()) + 1,
                 code=textwrap.dedent(match.group("body")),
-                skip=marker.group("why") if marker else None,
+                skip=marker.group("why").strip() if marker and kind == "skip" else None,
                 lang=match.group("lang"),
+                stand_in=marker.group("why").strip() if marker and kind == "stand-in" else None,
             )
         )
     return found
 
 
 _RUNNER = r"""
-import inspect, json, sys, traceback
+import inspect, json, os, sys, traceback
 
 blocks = json.load(open(sys.argv[1], encoding="utf-8"))
 results = []
+page_env = dict(os.environ)
+sessions = {}  # a stand-in's blocks that continue one another share one namespace
 for block in blocks:
     sys.stdin.buffer.seek(0)  # each block that reads standard input gets the whole file
-    namespace = {"__name__": "__main__"}
+    os.environ.clear()
+    os.environ.update(page_env, **block["env"])  # a stand-in's environment, for this block only
+    fresh = {"__name__": "__main__"}
+    namespace = sessions.setdefault(block["session"], fresh) if block["session"] else fresh
     try:
         exec(compile(block["code"], block["where"], "exec"), namespace)
         for name, value in list(namespace.items()):
@@ -105,6 +124,14 @@ _INPUTS = {
     "recordings/talk.wav": "hello.wav",
     "calls/a.wav": "hello.wav",
     "interviews/one.wav": "hello.wav",
+    # diarization.md: the recordings, and a 2-10 s sample of each known speaker
+    "meeting.wav": "hello.wav",
+    "call.wav": "hello.wav",
+    "samples/agent.wav": "hello.wav",
+    "samples/customer.mp3": "hello.mp3",
+    # ray.md and README.md: the archive Ray reads
+    "audio/hello.wav": "hello.wav",
+    "audio/hello.mp3": "hello.mp3",
 }
 
 
@@ -125,10 +152,42 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _run_bash(snippet: Snippet, work: Path, env: dict[str, str]) -> str | None:
+@dataclass
+class StandIns:
+    """The stand-ins running for a page: the environment and the addresses of each."""
+
+    env: dict[str, dict[str, str]]
+    addresses: dict[str, dict[str, str]]
+
+    def code(self, snippet: Snippet) -> str:
+        return _standins.localise(snippet.code, self.addresses.get(snippet.stand_in or "", {}))
+
+    def env_of(self, snippet: Snippet) -> dict[str, str]:
+        return self.env.get(snippet.stand_in or "", {})
+
+
+def _start_stand_ins(kinds: set[str], folder: Path, stack: ExitStack) -> StandIns:
+    unknown = kinds - set(_standins.KINDS)
+    assert not unknown, f"no such stand-in: {sorted(unknown)}"
+    running = StandIns({}, {})
+    if kinds & {"router", "ray"}:  # Ray's actors send to the router's stand-in
+        server = stack.enter_context(_standins.router())
+        for kind in ("router", "ray"):
+            running.env[kind] = {
+                "TRANSCRIBE_BASE_URL": server.base_url,
+                "TRANSCRIBE_API_KEY": _standins.KEY,
+            }
+            running.addresses[kind] = {_standins.ROUTER_URL: server.base_url}
+    if "serve" in kinds:
+        root = stack.enter_context(_standins.serve(folder))
+        running.addresses["serve"] = {_standins.SERVE_URL: root}
+    return running
+
+
+def _run_bash(snippet: Snippet, work: Path, env: dict[str, str], code: str) -> str | None:
     with open(work / "examples" / "audio" / "hello.wav", "rb") as stdin:
         done = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", snippet.code],
+            ["bash", "-e", "-o", "pipefail", "-c", code],
             cwd=work,
             env=env,
             stdin=stdin,
@@ -143,18 +202,31 @@ def _run_bash(snippet: Snippet, work: Path, env: dict[str, str]) -> str | None:
 
 
 def run_page(path: Path, folder: Path) -> list[str | None]:
-    """Run the page's runnable blocks, python first, then bash; for each, in the page's
-    order, ``None`` or what went wrong."""
+    """Run the page's runnable blocks, python first, then bash, with the stand-ins they
+    name running; for each, in the page's order, ``None`` or what went wrong."""
     snippets = [s for s in snippets_of(path) if s.skip is None]
+    with ExitStack() as stack:
+        kinds = {s.stand_in for s in snippets if s.stand_in is not None}
+        stand_ins = _start_stand_ins(kinds, folder, stack)
+        return _run_blocks(snippets, folder, stand_ins)
+
+
+def _run_blocks(snippets: list[Snippet], folder: Path, stand_ins: StandIns) -> list[str | None]:
     runnable = [s for s in snippets if s.lang == "python"]
-    work = _workspace(folder)
+    work = _workspace(folder / "work")
     env = _environment()
     blocks = folder / "blocks.json"
     out = folder / "results.json"
-    blocks.write_text(
-        json.dumps([{"where": f"{s.page}:{s.line}", "code": s.code} for s in runnable]),
-        encoding="utf-8",
-    )
+    listed = [
+        {
+            "where": f"{s.page}:{s.line}",
+            "code": stand_ins.code(s),
+            "env": stand_ins.env_of(s),
+            "session": s.stand_in if s.stand_in in _standins.SESSIONS else None,
+        }
+        for s in runnable
+    ]
+    blocks.write_text(json.dumps(listed), encoding="utf-8")
     errors: dict[int, str | None] = {}
     if runnable:
         with open(work / "examples" / "audio" / "hello.wav", "rb") as stdin:
@@ -173,7 +245,8 @@ def run_page(path: Path, folder: Path) -> list[str | None]:
         errors.update({s.line: e for s, e in zip(runnable, ran, strict=True)})
     for snippet in snippets:
         if snippet.lang == "bash":
-            errors[snippet.line] = _run_bash(snippet, work, env)
+            bash_env = {**env, **stand_ins.env_of(snippet)}
+            errors[snippet.line] = _run_bash(snippet, work, bash_env, stand_ins.code(snippet))
     return [errors[s.line] for s in snippets]
 
 
@@ -239,16 +312,24 @@ def test_the_clone_is_left_clean(status_before: str, page_runs: dict[str, Future
 
 
 def test_snippet_census() -> None:
-    """How many blocks run and how many are skipped, and why: printed (``pytest -s``) and
-    bounded, so a page cannot quietly stop running its blocks."""
+    """How many blocks run (against a stand-in or not) and how many are skipped, and why:
+    printed (``pytest -s``) and bounded, so a page cannot quietly stop running its blocks."""
     every = [s for page in PAGES for s in snippets_of(page)]
     run = [s for s in every if s.skip is None]
+    standing_in = [s for s in run if s.stand_in is not None]
     skipped = [s for s in every if s.skip is not None]
-    print(f"\n{len(every)} blocks: {len(run)} run, {len(skipped)} skipped")
+    print(
+        f"\n{len(every)} blocks: {len(run)} run ({len(standing_in)} against a stand-in), "
+        f"{len(skipped)} skipped"
+    )
+    for snippet in standing_in:
+        print(f"  stand-in {snippet.page}:{snippet.line} ({snippet.lang}): {snippet.stand_in}")
     for snippet in skipped:
         print(f"  skipped {snippet.page}:{snippet.line} ({snippet.lang}): {snippet.skip}")
+    assert {s.stand_in for s in standing_in} <= set(_standins.KINDS)
+    assert len(standing_in) >= 15
     assert len([s for s in run if s.lang == "bash"]) >= 5
-    assert len(skipped) <= len(every) // 3
+    assert len(skipped) <= len(every) // 6
 
 
 def test_snippets_are_found_and_skips_say_why() -> None:
@@ -265,9 +346,23 @@ def test_snippets_are_found_and_skips_say_why() -> None:
 def test_the_skip_marker_is_read(tmp_path: Path) -> None:
     page = "text\n\n<!-- snippet: skip (needs an API key) -->\n```python\nx = 1\n```\n"
     page += "\n```python\ny = 2\n```\n"
+    page += "\n<!-- snippet: stand-in (router) -->\n```bash\ntranscribe a.wav\n```\n"
     (tmp_path / "page.md").write_text(page, encoding="utf-8")
     found = snippets_of(tmp_path / "page.md")
-    assert [(s.code, s.skip) for s in found] == [("x = 1\n", "needs an API key"), ("y = 2\n", None)]
+    assert [(s.code, s.skip, s.stand_in) for s in found] == [
+        ("x = 1\n", "needs an API key", None),
+        ("y = 2\n", None, None),
+        ("transcribe a.wav\n", None, "router"),
+    ]
+
+
+def test_a_real_address_is_replaced_by_the_stand_ins() -> None:
+    code = 'OpenAI(base_url="http://127.0.0.1:8000/v1")\nurl = "http://127.0.0.1:80001"\n'
+    local = _standins.localise(code, {_standins.SERVE_URL: "http://127.0.0.1:4321"})
+    assert local.splitlines() == [
+        'OpenAI(base_url="http://127.0.0.1:4321/v1")',
+        'url = "http://127.0.0.1:80001"',
+    ]
 
 
 # -- the reference: every keyword of transcribe described --------------------------------------

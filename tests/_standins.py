@@ -1,0 +1,112 @@
+"""The local stand-ins the docs' blocks run against (a helper of ``tests/test_docs_snippets.py``).
+
+A block marked ``<!-- snippet: stand-in (NAME) -->`` needs something this machine does not have;
+the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of that page:
+
+- ``router``: :func:`router`, a real HTTP server (``socket_server.ScriptedServer``) that answers
+  as the cortecs.ai router would, through ``transcribe_sdk.testing.FakeServer``'s canned bodies:
+  the transcript in the format asked for, ``provider`` ``"ovh"``, LiteLLM's route headers
+  (``FakeServer``'s :data:`~transcribe_sdk.testing.LITELLM_HEADERS`), speaker-labelled segments
+  for ``diarized_json`` (named after ``known_speaker_names`` when given), and a 401 to a request
+  without a bearer key. The block runs with ``TRANSCRIBE_BASE_URL`` set to it and
+  ``TRANSCRIBE_API_KEY`` set to :data:`KEY`.
+- ``ray``: a Ray cluster on this machine (the block's ``ray.init()``, or the one Ray Data starts
+  by itself), whose actors send to the ``router`` stand-in, with the same environment. The
+  ``ray`` blocks of a page share one namespace, in the page's order, as in one session (the
+  ``ds`` of the first is the ``ds`` of the next); the cluster ends with the page's process.
+- ``serve``: :func:`serve`, the installed ``transcribe-sdk serve`` on a free port (its default
+  local model), stopped with Ctrl+C (SIGINT) after the page's run, killed if it is not gone
+  within ``_serving.STOP_TIMEOUT`` seconds. Its access log must show every transcription
+  request answered with a 200 (``curl`` exits with 0 on an error status).
+
+A block names the real addresses, as a user copies them: :data:`ROUTER_URL` (openai-python's
+``base_url``) and :data:`SERVE_URL` (serve's default port). The runner puts the stand-in's
+address in their place in the text it runs (:func:`localise`), so nothing is sent to another
+host, and a port 8000 taken by something else on the machine does not matter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from _serving import command, env_without_keys
+from socket_server import Answer, Recorded, ScriptedServer
+
+from transcribe_sdk.testing import LITELLM_HEADERS, FakeServer
+
+KINDS = ("router", "serve", "ray")
+"""The stand-ins there are (a marker naming another is an error of the page)."""
+ROUTER_URL = "https://api.cortecs.ai/v1"
+SERVE_URL = "http://127.0.0.1:8000"
+SESSIONS = ("ray",)
+"""The stand-ins whose blocks on a page continue one another (one namespace)."""
+KEY = "sk-docs-stand-in"
+"""The API key in the environment of a ``router`` block (the stand-in wants one, as the router
+does)."""
+TEXT = "Hello world. This is a test of the transcription client."
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection"}
+
+
+def _diarized_segments(speakers: list[str]) -> list[dict[str, object]]:
+    words = TEXT.split(". ")
+    return [
+        {"id": f"seg_{i}", "start": 2.0 * i, "end": 2.0 * i + 2.0, "text": text,
+         "speaker": speakers[i % len(speakers)], "type": "transcript.text.segment"}
+        for i, text in enumerate(words)
+    ]  # fmt: skip
+
+
+def _as_router(request: Recorded) -> Answer:
+    """The router's answer to ``request``: FakeServer's canned body, sent over the socket."""
+    fake = FakeServer(default_text=TEXT)
+    if not (request.header("authorization") or "").startswith("Bearer "):
+        fake.add_error(401, "Missing API key", error_type="invalid_request_error")
+    else:
+        form = request.form()
+        if form.field("response_format") == "diarized_json":
+            names = [
+                v for k, v in form.fields() if k in ("known_speaker_names", "known_speaker_names[]")
+            ]
+            segments = _diarized_segments(names or ["A", "B"])
+            fake.add_result(TEXT, response_headers=LITELLM_HEADERS, segments=segments, duration=4.0)
+        elif form.field("stream") != "true":
+            fake.add_result(TEXT, response_headers=LITELLM_HEADERS, provider="ovh")
+    headers = [(k, v) for k, v in request.headers if k.lower() not in _HOP_BY_HOP]
+    asked = httpx.Request(request.method, "http://router" + request.path, headers=headers,
+                          content=request.body)  # fmt: skip
+    answer = fake.handle_request(asked)
+    sent = [(k, v) for k, v in answer.headers.multi_items() if k.lower() not in _HOP_BY_HOP]
+    return Answer(answer.status_code, sent, answer.content)
+
+
+@contextlib.contextmanager
+def router() -> Iterator[ScriptedServer]:
+    """The router's stand-in, until the end of the ``with`` block."""
+    with ScriptedServer(_as_router) as server:
+        yield server
+    assert not server.errors, server.errors
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """``transcribe-sdk serve`` on a free port: its root URL (``http://127.0.0.1:PORT``)."""
+    with command(folder, env=env_without_keys()) as process:
+        yield process.base_url.removesuffix("/v1")
+        process.stop(signal.SIGINT)  # bounded: killed by ``command`` if it overstays
+    # curl exits with 0 whatever the status: the access log says how each request went
+    answered = re.findall(r'"POST /v1/audio/transcriptions HTTP/[0-9.]+" ([0-9]{3})', process.log())
+    assert answered, "no block reached the server's stand-in"
+    assert set(answered) == {"200"}, process.log()
+
+
+def localise(code: str, addresses: dict[str, str]) -> str:
+    """``code`` with each real address in ``addresses`` replaced by its stand-in's (a whole
+    address only: port 8000 is not the start of port 80001)."""
+    for real, local in addresses.items():
+        code = re.sub(re.escape(real) + r"(?![0-9])", lambda _, new=local: new, code)
+    return code
