@@ -49,7 +49,6 @@ PRIVATE: dict[str, str] = {
     # -- HTTP: event streams, retry decisions ---------------------------------------------
     "SSEDecoder": "transcribe_sdk._http.sse:SSEDecoder",
     "EventTooLargeError": "transcribe_sdk._http.sse:EventTooLargeError",
-    "Inflater": "transcribe_sdk._http.inflate:Inflater",
     "INFLATE_PIECE": "transcribe_sdk._http.inflate:PIECE",
     "BodyDecoder": "transcribe_sdk._http.inflate:Decoder",
     "error_payload": "transcribe_sdk.local._app:error_payload",

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
+from _serving import long_wav
 from conftest import API_KEY, FIXTURES
 from internals import cli_main as cli
 from socket_server import Answer, Recorded, ScriptedServer, json_reply, text_reply
@@ -297,12 +297,8 @@ def test_a_stopped_command_does_not_wait_for_its_client_to_close() -> None:
 def test_ctrl_c_in_the_local_command_ends_it_without_waiting_for_the_model(
     tmp_path: Path,
 ) -> None:
-    with wave.open(str(LONG)) as source:  # three minutes: off a terminal, a line per quarter
-        params, frames = source.getparams(), source.readframes(source.getnframes())
-    for name in ("one.wav", "two.wav"):
-        with wave.open(str(tmp_path / name), "wb") as out:
-            out.setparams(params)
-            out.writeframes(frames * 3)
+    for name in ("one.wav", "two.wav"):  # three minutes: off a terminal, a line per quarter
+        long_wav(tmp_path / name, repeats=3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSCRIBE_")}
     env["HF_HUB_OFFLINE"] = "1"
     process = subprocess.Popen(

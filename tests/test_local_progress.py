@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import re
 import threading
-import wave
 from pathlib import Path
 
 import anyio
 import pytest
+from _serving import long_wav
 from cli_fake import TTY
 from internals import Progress
 from internals import cli_main as cli
@@ -33,26 +33,14 @@ MODEL = "tiny.en"
 SPEECH_SECONDS = 63  # long_speech.wav, about
 
 
-def _long_wav(path: Path, repeats: int) -> Path:
-    """``long_speech.wav`` ``repeats`` times over, as one WAV."""
-    with wave.open(str(FIXTURES / "long_speech.wav"), "rb") as source:
-        params = source.getparams()
-        frames = source.readframes(source.getnframes())
-    with wave.open(str(path), "wb") as out:
-        out.setparams(params)
-        for _ in range(repeats):
-            out.writeframes(frames)
-    return path
-
-
 @pytest.fixture(scope="module")
 def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _long_wav(tmp_path_factory.mktemp("audio") / "two minutes.wav", repeats=2)
+    return long_wav(tmp_path_factory.mktemp("audio") / "two minutes.wav", repeats=2)
 
 
 @pytest.fixture(scope="module")
 def three_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _long_wav(tmp_path_factory.mktemp("audio") / "long.wav", repeats=3)
+    return long_wav(tmp_path_factory.mktemp("audio") / "long.wav", repeats=3)
 
 
 def _expected(repeats: int) -> str:

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ from ._events import (
     UnknownStreamEvent,
     _cut_off,
 )
-from ._http.inflate import BodyDecodeError, Decoder
+from ._http.decoded import aiter_decoded, iter_decoded
 from ._route import Route, combine, route_from_headers
 from .errors import StreamFailedError
 from .models import Logprob, total_usage
@@ -105,11 +106,6 @@ class _StreamBase:
         """The text that has arrived so far (the whole text once the stream is done)."""
         return self._reader.text
 
-    def _inflater(self) -> Decoder | None:
-        # A gzip or deflate body (or one stacking them) is decoded here, a bounded piece at a
-        # time (httpx would decode each read whole); br and zstd are left to httpx.
-        return Decoder.for_encoding(self.http_response.headers.get("content-encoding", ""))
-
     def _finish(self) -> list[StreamEvent]:
         try:
             return self._reader.finish()
@@ -145,24 +141,15 @@ class TranscriptionStream(_StreamBase):
                 yield self._whole
                 return
             try:
-                inflater = self._inflater()
-                chunks = (
-                    self.http_response.iter_bytes()
-                    if inflater is None
-                    else (
-                        piece
-                        for raw in self.http_response.iter_raw()
-                        for piece in inflater.feed(raw)
-                    )
-                )
-                for chunk in chunks:
+                # Decoded a bounded piece at a time (httpx would inflate each read whole).
+                for chunk in iter_decoded(self.http_response):
                     yield from self._feed(chunk)
                     if self._reader.over:
                         break  # the transcript is whole, or failed: the rest is not read
+            except httpx.DecodingError as exc:
+                raise self._reader.interrupted(str(exc)) from None
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            except BodyDecodeError as exc:
-                raise self._reader.interrupted(str(exc)) from None
             yield from self._finish()
         finally:
             self.close()
@@ -188,26 +175,16 @@ class AsyncTranscriptionStream(_StreamBase):
                 yield self._whole
                 return
             try:
-                inflater = self._inflater()
-                if inflater is None:
-                    async for chunk in self.http_response.aiter_bytes():
+                async with aclosing(aiter_decoded(self.http_response)) as chunks:
+                    async for chunk in chunks:
                         for event in self._feed(chunk):
                             yield event
                         if self._reader.over:
                             break  # the transcript is whole, or failed: the rest is not read
-                else:
-                    async for raw in self.http_response.aiter_raw():
-                        for chunk in inflater.feed(raw):
-                            for event in self._feed(chunk):
-                                yield event
-                            if self._reader.over:
-                                break
-                        if self._reader.over:
-                            break
+            except httpx.DecodingError as exc:
+                raise self._reader.interrupted(str(exc)) from None
             except httpx.HTTPError as exc:
                 raise _cut_off(self._reader, exc) from None
-            except BodyDecodeError as exc:
-                raise self._reader.interrupted(str(exc)) from None
             for event in self._finish():
                 yield event
         finally:

@@ -32,7 +32,7 @@ from .response import as_format
 
 if TYPE_CHECKING:
     from ..streaming import AsyncPiecewiseStream, PiecewiseStream, StreamEvent
-    from .response import AnyResult
+    from .response import AnyResult, RawResponse
     from .shells import AsyncShell, SyncShell
 
 __all__ = ["check_long", "long_async", "long_sync"]
@@ -63,6 +63,23 @@ def check_long(
     limit = check_concurrency(max_concurrency)
     one_key_per_call(options)
     return plan, limit
+
+
+def _whole(raw: RawResponse[Any], *, again: bool) -> AnyResult:
+    """A file sent in one piece: its result, marked when it was sent a second time, and its
+    warnings given."""
+    if again:
+        sent_again(raw.parsed)
+    emit(list(raw.warnings))
+    result: AnyResult = raw.parsed
+    return result
+
+
+def _stitched(stitched: Any, log: PieceLog, plan: SplitPlan) -> AnyResult:
+    """The pieces' transcript in the format asked for, once every piece's warnings are given."""
+    emit(log.warnings())
+    shaped: AnyResult = as_format(stitched, plan.response_format)
+    return shaped
 
 
 def _probe_split(audio: AudioFile, plan: SplitPlan) -> bool:
@@ -103,12 +120,10 @@ def long_sync(
             stack.callback(copy.close)
         if not _probe_split(audio, plan):  # one piece: sent again once if incomplete
             raw = client._transcribe(audio, model, response_format, options, warn=False)
-            if looks_incomplete(raw):
-                raw = client._transcribe(audio, model, response_format, options, warn=False)
-                sent_again(raw.parsed)
-            emit(list(raw.warnings))
-            result: AnyResult = raw.parsed
-            return result
+            if not looks_incomplete(raw):
+                return _whole(raw, again=False)
+            raw = client._transcribe(audio, model, response_format, options, warn=False)
+            return _whole(raw, again=True)
 
         log = PieceLog()
 
@@ -124,9 +139,7 @@ def long_sync(
             on_progress=on_progress,
             redo=looks_incomplete,
         )
-        emit(log.warnings())
-        shaped: AnyResult = as_format(stitched, plan.response_format)
-        return shaped
+        return _stitched(stitched, log, plan)
 
 
 def _stream_long_sync(
@@ -194,12 +207,10 @@ async def long_async(
         split = await anyio.to_thread.run_sync(_probe_split, audio, plan)
         if not split:  # one piece: sent again once if incomplete
             raw = await client._transcribe(audio, model, response_format, options, warn=False)
-            if looks_incomplete(raw):
-                raw = await client._transcribe(audio, model, response_format, options, warn=False)
-                sent_again(raw.parsed)
-            emit(list(raw.warnings))
-            result: AnyResult = raw.parsed
-            return result
+            if not looks_incomplete(raw):
+                return _whole(raw, again=False)
+            raw = await client._transcribe(audio, model, response_format, options, warn=False)
+            return _whole(raw, again=True)
 
         log = PieceLog()
 
@@ -215,9 +226,7 @@ async def long_async(
             on_progress=on_progress,
             redo=looks_incomplete,
         )
-        emit(log.warnings())
-        shaped: AnyResult = as_format(stitched, plan.response_format)
-        return shaped
+        return _stitched(stitched, log, plan)
 
 
 def _stream_long_async(

@@ -29,11 +29,6 @@ class BodyDecodeError(ValueError):
     """The body is not what its ``Content-Encoding`` says, or stacks too many codings."""
 
 
-def is_gzip(content_encoding: str) -> bool:
-    """Whether a body with this ``Content-Encoding`` is one gzip layer (the common case)."""
-    return content_encoding.strip().lower() in ("gzip", "x-gzip")
-
-
 class _Layer:
     """One coding undone: gzip (members in a row) or deflate (zlib-wrapped, or raw as some
     servers send it, as httpx accepts)."""
@@ -113,10 +108,3 @@ class Decoder:
             return
         for piece in self._layers[index].feed(data):
             yield from self._through(index + 1, piece)
-
-
-class Inflater(Decoder):
-    """A :class:`Decoder` of one gzip layer (several gzip members may follow each other)."""
-
-    def __init__(self) -> None:
-        super().__init__(["gzip"])
