@@ -14,15 +14,19 @@ the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of tha
   by itself), whose actors send to the ``router`` stand-in, with the same environment. The
   ``ray`` blocks of a page share one namespace, in the page's order, as in one session (the
   ``ds`` of the first is the ``ds`` of the next); the cluster ends with the page's process.
+- ``web``: :func:`web`, a web server holding the sample speech (``hello.mp3``) at every path,
+  in place of :data:`WEB_URL`, the host a ``from_url`` example downloads from. It answers as a
+  file host does (``Content-Type: audio/mpeg``, ``Content-Length``), and each block must have
+  fetched from it.
 - ``serve``: :func:`serve`, the installed ``transcribe-sdk serve`` on a free port (its default
   local model), stopped with Ctrl+C (SIGINT) after the page's run, killed if it is not gone
   within ``_serving.STOP_TIMEOUT`` seconds. Its access log must show every transcription
   request answered with a 200 (``curl`` exits with 0 on an error status).
 
 A block names the real addresses, as a user copies them: :data:`ROUTER_URL` (openai-python's
-``base_url``) and :data:`SERVE_URL` (serve's default port). The runner puts the stand-in's
-address in their place in the text it runs (:func:`localise`), so nothing is sent to another
-host, and a port 8000 taken by something else on the machine does not matter.
+``base_url``), :data:`SERVE_URL` (serve's default port) and :data:`WEB_URL`. The runner puts
+the stand-in's address in their place in the text it runs (:func:`localise`), so nothing is
+sent to another host, and a port 8000 taken by something else on the machine does not matter.
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ from socket_server import Answer, Recorded, ScriptedServer
 
 from transcribe_sdk.testing import LITELLM_HEADERS, FakeServer
 
-KINDS = ("router", "serve", "ray")
+KINDS = ("router", "serve", "ray", "web")
 """The stand-ins there are (a marker naming another is an error of the page)."""
 ROUTER_URL = "https://api.cortecs.ai/v1"
 SERVE_URL = "http://127.0.0.1:8000"
+WEB_URL = "https://example.com"
+SPEECH = Path(__file__).parent / "fixtures" / "hello.mp3"
 SESSIONS = ("ray",)
 """The stand-ins whose blocks on a page continue one another (one namespace)."""
 KEY = "sk-docs-stand-in"
@@ -89,6 +95,22 @@ def router() -> Iterator[ScriptedServer]:
     """The router's stand-in, until the end of the ``with`` block."""
     with ScriptedServer(_as_router) as server:
         yield server
+    assert not server.errors, server.errors
+
+
+def _as_file_host(request: Recorded) -> Answer:
+    if request.method != "GET":
+        return Answer(405, [("Allow", "GET")])
+    return Answer(200, [("Content-Type", "audio/mpeg")], SPEECH.read_bytes())
+
+
+@contextlib.contextmanager
+def web() -> Iterator[str]:
+    """A file host holding the sample speech at every path: its root URL, until the end of the
+    ``with`` block, which checks that it was asked."""
+    with ScriptedServer(_as_file_host) as server:
+        yield server.url
+    assert server.requests, "no block reached the web server's stand-in"
     assert not server.errors, server.errors
 
 

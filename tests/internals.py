@@ -106,6 +106,8 @@ PRIVATE: dict[str, str] = {
     "model_folder": "transcribe_sdk.local._engine:model_folder",
     "temperature_schedule": "transcribe_sdk.local._engine:temperature_schedule",
     "inprocess_module": "transcribe_sdk.local._inprocess",
+    "process_module": "transcribe_sdk.local._process",
+    "client_engine": "transcribe_sdk.local._process:client_engine",
     "Form": "transcribe_sdk.local._forms:Form",
     "FormError": "transcribe_sdk.local._forms:FormError",
     "FormReader": "transcribe_sdk.local._forms:FormReader",

@@ -176,8 +176,8 @@ def test_sync_results_keep_input_order_when_completion_order_differs(
         on_progress=lambda _done, _total, item: finished.append(item.index),
     )
     assert server.finished != names  # the server really did finish them out of order
-    assert finished != list(range(5))
-    assert finished[-1] == 0
+    assert finished != list(range(5))  # reported as they finished ...
+    assert sorted(finished) == list(range(5))  # ... each once (a loaded machine decides which last)
     assert [r.index for r in results] == list(range(5))
     assert [r.input[0] for r in results] == names
     assert texts(results) == [f"transcript of {n}" for n in names]

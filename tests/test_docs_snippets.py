@@ -17,10 +17,12 @@ name (``talk.mp3``, ``recordings/``, ``calls/*.wav``, ...), copies of the sample
 A block that needs a server this machine does not have is preceded by
 ``<!-- snippet: stand-in (NAME) -->`` and runs against a local stand-in on 127.0.0.1, started for
 the page's run and stopped after it (``tests/_standins.py`` describes them): ``router`` (the
-router, with ``TRANSCRIBE_BASE_URL`` and ``TRANSCRIBE_API_KEY`` set for that block only) and
-``serve`` (a running ``transcribe-sdk serve``). Such a block is run as a user copies it, except
+router, with ``TRANSCRIBE_BASE_URL`` and ``TRANSCRIBE_API_KEY`` set for that block only),
+``serve`` (a running ``transcribe-sdk serve``) and ``web`` (a host to download audio from).
+Such a block is run as a user copies it, except
 that the real address it names (``https://api.cortecs.ai/v1``, ``http://127.0.0.1:8000``) is
-replaced in the text run by the stand-in's (a free port, so a busy port 8000 does not matter).
+replaced in the text run by the stand-in's (a free port, so a busy port 8000 does not matter;
+``https://example.com`` becomes a plain ``http://127.0.0.1`` address).
 
 A block that cannot run here at all (it installs packages, starts a server that runs until
 stopped, needs a program the project does not depend on, or a host outside this machine) is
@@ -181,6 +183,9 @@ def _start_stand_ins(kinds: set[str], folder: Path, stack: ExitStack) -> StandIn
     if "serve" in kinds:
         root = stack.enter_context(_standins.serve(folder))
         running.addresses["serve"] = {_standins.SERVE_URL: root}
+    if "web" in kinds:
+        root = stack.enter_context(_standins.web())
+        running.addresses["web"] = {_standins.WEB_URL: root}
     return running
 
 
@@ -327,7 +332,7 @@ def test_snippet_census() -> None:
     for snippet in skipped:
         print(f"  skipped {snippet.page}:{snippet.line} ({snippet.lang}): {snippet.skip}")
     assert {s.stand_in for s in standing_in} <= set(_standins.KINDS)
-    assert len(standing_in) >= 15
+    assert len(standing_in) >= 17
     assert len([s for s in run if s.lang == "bash"]) >= 5
     assert len(skipped) <= len(every) // 6
 

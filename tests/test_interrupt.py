@@ -244,6 +244,7 @@ def test_ctrl_c_in_local_transcribe_many_stops_the_model_without_an_abort(
         assert process.stdout is not None
         assert process.stdout.readline() == "started\n"
         time.sleep(3)  # the model is loaded and decoding both files
+        engines = _children(process.pid)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=WAIT_LIMIT)
     finally:
@@ -253,6 +254,25 @@ def test_ctrl_c_in_local_transcribe_many_stops_the_model_without_an_abort(
     assert "terminate called" not in err
     assert process.returncode in (-signal.SIGINT, 1, 130), err
     assert "KeyboardInterrupt" in err
+    if sys.platform == "linux":
+        assert len(engines) == 1  # the model ran in the engine's own process ...
+        deadline = time.monotonic() + WAIT_LIMIT
+        while Path(f"/proc/{engines[0]}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{engines[0]}").exists()  # ... which ended with the program
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's process table; elsewhere none)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.mark.anyio

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from internals import temperature_schedule
 from wer import edit_distance, in_order_recall, normalise, word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import BadRequestError, InternalServerError, MissingAPIKeyError
-from transcribe_sdk.local import shared_engine
+from transcribe_sdk.local import LocalApp, LocalTransport, WhisperEngine, shared_engine
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -129,6 +130,14 @@ class Batch:
 def sync_client() -> Iterator[Client]:
     with Client(base_url="local") as client:
         yield client
+
+
+def in_process(engine: WhisperEngine) -> Client:
+    """A client on the model in this process, where a test's spy can watch it (a
+    ``base_url="local"`` client runs the model in a process of its own)."""
+    transport = LocalTransport(LocalApp(engine))
+    http = httpx.Client(transport=transport, base_url="http://local.invalid/v1")
+    return Client(http_client=http, api_key="")
 
 
 @pytest.fixture(scope="module")
@@ -462,10 +471,11 @@ def test_temperature_above_zero_works(sync_batch: Batch) -> None:
     assert_close(HELLO_TEXT, result.text)
 
 
-def test_options_reach_the_model(sync_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_options_reach_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """language, prompt, temperature, word timestamps and VAD settings arrive at faster-whisper
     as asked."""
     model = shared_engine().model(MODEL)
+    sync_client = in_process(shared_engine())
     seen: list[dict[str, Any]] = []
     real = model.transcribe
 
@@ -600,9 +610,11 @@ def test_a_model_that_cannot_load_is_the_models_problem(
 
 
 def test_a_model_that_cannot_load_keeps_its_advice_whatever_the_cause(
-    sync_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import faster_whisper
+
+    sync_client = in_process(shared_engine())
 
     def fails(*args: object, **kwargs: object) -> None:  # as a hub error of many lines reads
         raise RuntimeError("\n".join(["the hub could not be reached " * 8] * 4))
@@ -679,29 +691,18 @@ def test_a_key_never_selects_the_engine() -> None:
 
 # -- one model, shared ---------------------------------------------------------------------------
 @pytest.mark.anyio
-async def test_the_model_is_loaded_once(
-    sync_batch: Batch,
-    async_batch: Batch,
-    sync_client: Client,
-    async_client: AsyncClient,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    engine = shared_engine()
-    assert shared_engine() is engine
-    assert shared_engine(MODEL) is engine
-    assert list(engine._models) == [MODEL]  # both clients' calls ran on this one engine
+async def test_the_model_is_loaded_once(sync_batch: Batch, async_batch: Batch) -> None:
+    from internals import client_engine
 
-    import faster_whisper
-
-    def no_second_load(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the model was loaded a second time")
-
-    monkeypatch.setattr(faster_whisper, "WhisperModel", no_second_load)
+    engine = client_engine()
+    assert client_engine(MODEL) is engine
+    pid = engine.pid
+    assert pid is not None  # both clients' calls ran in the one engine process
     with Client(base_url="local") as fresh:
         assert fresh.transcribe(EMPTY, model=MODEL).provider == "local"
     async with AsyncClient(base_url=f"local://{MODEL}") as afresh:
         assert (await afresh.transcribe(EMPTY, model=MODEL)).provider == "local"
-    assert list(engine._models) == [MODEL]
+    assert engine.pid == pid  # new clients, the same process: its model loaded once
 
 
 # -- concurrency ---------------------------------------------------------------------------------

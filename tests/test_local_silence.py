@@ -132,13 +132,12 @@ def test_speech_passes_the_gate(client: Client) -> None:
     assert "transcription" in result.text.lower()
 
 
-def test_the_gate_can_be_turned_off_per_request(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_gate_can_be_turned_off_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
     # With the gate off the model runs on silence (what it then hears is up to the machine).
     from transcribe_sdk.local import shared_engine
 
     model = shared_engine().model("tiny.en")
+    client = Client(http_client=_local_http(shared_engine()), api_key="")
     calls: list[dict[str, Any]] = []
     real = model.transcribe
 

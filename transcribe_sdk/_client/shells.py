@@ -58,10 +58,10 @@ def own_http_settings(client: BaseClient, *, asynchronous: bool) -> dict[str, An
     transport (``base_url="local"``), or ours (:mod:`transcribe_sdk._http`)."""
     if client.local_model is not None:
         from ..local._app import LocalApp
-        from ..local._engine import shared_engine
         from ..local._inprocess import LocalTransport
+        from ..local._process import client_engine
 
-        engine = shared_engine(client.local_model or None)
+        engine = client_engine(client.local_model or None)
         return {"timeout": client.timeout, "transport": LocalTransport(LocalApp(engine))}
     from .._http.transport import DEFAULT_LIMITS, client_settings  # httpcore, h11: loaded here
 

@@ -238,9 +238,9 @@ def _local_language_problem(client: Client, args: argparse.Namespace) -> str | N
         return None
     if args.language not in ISO_639_1:
         return None  # refused by the library's own check, in its words
-    from ..local._engine import shared_engine
+    from ..local._process import client_engine
 
-    engine = shared_engine(local or None)
+    engine = client_engine(local or None)
     name = engine.resolve(args.model)
     if not english_only(engine, name):
         return None
@@ -258,9 +258,10 @@ def _local_model_problem(client: Client, args: argparse.Namespace, stderr: TextI
     local = client.local_model
     if local is None:
         return None
-    from ..local._engine import ModelLoadError, model_folder, shared_engine
+    from ..local._engine import ModelLoadError, model_folder
+    from ..local._process import client_engine
 
-    engine = shared_engine(local or None)
+    engine = client_engine(local or None)
     name = engine.resolve(args.model)
     if name == args.model and Path(name).is_dir() and not model_folder(name):
         stderr.write(
@@ -268,7 +269,7 @@ def _local_model_problem(client: Client, args: argparse.Namespace, stderr: TextI
             f"folder {name}/ here; write -m ./{name} for the folder\n"
         )
     try:
-        engine.model(name)
+        engine.check_model(name)
     except ModelLoadError as exc:
         return f"-m/--model {args.model}: {printable(str(exc))}"
     return None
@@ -280,10 +281,9 @@ def english_only(engine: Any, name: str) -> bool:
     if name.endswith(".en"):
         return True
     try:
-        model = engine.model(name)
+        return not engine.check_model(name)
     except Exception:  # a model that cannot load fails each file with its own message
         return False
-    return not bool(model.model.is_multilingual)
 
 
 def _run(

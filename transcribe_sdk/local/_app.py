@@ -25,9 +25,11 @@ from ._engine import (
     AudioDecodeError,
     AudioTooLong,
     Cancelled,
+    Engine,
     ModelLoadError,
     WhisperEngine,
     WrongLanguageError,
+    failure_words,
 )
 from ._forms import Form, FormError, FormReader, Upload
 from ._options import Options, parse_options
@@ -106,7 +108,7 @@ def _event(payload: Mapping[str, Any]) -> bytes:
 class Job:
     """One checked transcription request, ready to run in a worker thread."""
 
-    engine: WhisperEngine
+    engine: Engine
     model_name: str
     options: Options
     response_format: str
@@ -196,7 +198,7 @@ class Job:
         except Cancelled:
             raise
         except Exception as exc:  # the engine failed midway: the status line is long gone
-            message = f"the local engine failed: {type(exc).__name__}: {exc}"
+            message = f"the local engine failed: {failure_words(exc)}"
             yield _event(error_payload(500, message))
             return
         if report is not None:
@@ -213,14 +215,12 @@ def _usage(duration: float) -> dict[str, Any]:
 class LocalApp:
     """Answers ``POST .../audio/transcriptions`` (and ``GET .../models``) with a local model."""
 
-    def __init__(
-        self, engine: WhisperEngine | None = None, *, honour_model_field: bool = True
-    ) -> None:
+    def __init__(self, engine: Engine | None = None, *, honour_model_field: bool = True) -> None:
         # A server's clients must not make it load (or download) whatever model they name: the
         # server runs the model it was started with. The process that owns an in-process
         # engine may choose per request.
         self.honour_model_field = honour_model_field
-        self.engine: WhisperEngine = engine or WhisperEngine()
+        self.engine: Engine = engine or WhisperEngine()
         """The engine that transcribes (a new one on the default model when none is given)."""
 
     def models(self) -> Reply:
@@ -298,7 +298,7 @@ class LocalApp:
         except Cancelled:
             raise
         except Exception as exc:  # an engine failure is the server's fault: a 500, as elsewhere
-            return error_reply(500, f"the local engine failed: {type(exc).__name__}: {exc}")
+            return error_reply(500, f"the local engine failed: {failure_words(exc)}")
         finally:
             if not handed_over:
                 form.close()

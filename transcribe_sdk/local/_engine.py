@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import InvalidInputError, TranscribeError
@@ -85,41 +85,52 @@ def _check(cancel: threading.Event) -> None:
         raise Cancelled("the transcription was cancelled")
 
 
+def verbose_segment(piece: Any) -> dict[str, Any]:
+    """faster-whisper's segment as OpenAI's verbose one (without its ``id``), with the
+    segment's words under ``"words"`` when word timestamps were asked for."""
+    segment: dict[str, Any] = {
+        "seek": piece.seek,
+        "start": round(piece.start, 3),
+        "end": round(piece.end, 3),
+        "text": piece.text,
+        "tokens": list(piece.tokens),
+        "temperature": piece.temperature,
+        "avg_logprob": piece.avg_logprob,
+        "compression_ratio": piece.compression_ratio,
+        "no_speech_prob": piece.no_speech_prob,
+    }
+    if piece.words is not None:
+        segment["words"] = [
+            {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
+            for w in piece.words
+        ]
+    return segment
+
+
 class Transcript:
     """A transcription under way: language and duration are known, segments come as the
     model decodes them (iterate once). Each item is OpenAI's verbose segment, with the
-    segment's words under ``"words"`` when word timestamps were asked for."""
+    segment's words under ``"words"`` when word timestamps were asked for.
+
+    ``segments`` gives them as :func:`verbose_segment` makes them (numbered here), whether
+    the model runs in this process or in the engine's own (:mod:`._process`)."""
 
     def __init__(
-        self, language: str, duration: float, pieces: Iterator[Any], cancel: threading.Event
+        self,
+        language: str,
+        duration: float,
+        segments: Iterator[dict[str, Any]],
+        cancel: threading.Event,
     ) -> None:
         self.language = language
         self.duration = duration
-        self._pieces = pieces
+        self._segments = segments
         self._cancel = cancel
-        self._count = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for piece in self._pieces:
+        for count, segment in enumerate(self._segments):
             _check(self._cancel)
-            segment = {
-                "id": self._count,
-                "seek": piece.seek,
-                "start": round(piece.start, 3),
-                "end": round(piece.end, 3),
-                "text": piece.text,
-                "tokens": list(piece.tokens),
-                "temperature": piece.temperature,
-                "avg_logprob": piece.avg_logprob,
-                "compression_ratio": piece.compression_ratio,
-                "no_speech_prob": piece.no_speech_prob,
-            }
-            self._count += 1
-            words = [
-                {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
-                for w in piece.words or ()
-            ]
-            yield {**segment, "words": words} if piece.words is not None else segment
+            yield {"id": count, **segment}
         _check(self._cancel)
 
     def result(self, on_segment: Callable[[float], None] | None = None) -> Result:
@@ -157,6 +168,16 @@ class ModelLoadError(ValueError):
     """The requested model could not be loaded (not a model folder, or not downloadable)."""
 
 
+class EngineFailure(RuntimeError):
+    """The engine's own process failed in a way that is not the request's (the message is the
+    cause, ``Type: words``, as that process gave it), or ended while a request was under way."""
+
+
+def failure_words(exc: BaseException) -> str:
+    """``exc`` as a 500's message gives it: its type and words."""
+    return str(exc) if isinstance(exc, EngineFailure) else f"{type(exc).__name__}: {exc}"
+
+
 TEMPERATURE_STEP = 0.2
 """How much the temperature rises on each fallback, as in openai-whisper."""
 
@@ -188,6 +209,32 @@ def check_batch_size(value: object) -> int:
             f"(each unit costs about {BATCH_UNIT_MB} MB with tiny.en)",
         )
     return value
+
+
+class Engine(Protocol):
+    """What the request handling (:class:`~._app.LocalApp`) needs of an engine: the model in
+    this process (:class:`WhisperEngine`) or in a process of its own
+    (:class:`~._process.EngineProcess`)."""
+
+    default_model: str
+
+    def resolve(self, requested: str | None) -> str:
+        """The model a request's ``model`` field selects."""
+        ...
+
+    def check_model(self, name: str) -> bool:
+        """Load ``name`` (raising :class:`ModelLoadError`); whether it is multilingual."""
+        ...
+
+    def start(
+        self,
+        audio: bytes | str | os.PathLike[str] | IO[bytes],
+        model_name: str,
+        options: Options,
+        cancel: threading.Event | None = None,
+    ) -> Transcript:
+        """Decode and gate ``audio``; its segments come from the transcript."""
+        ...
 
 
 class WhisperEngine:
@@ -236,20 +283,8 @@ class WhisperEngine:
         self._lock = threading.Lock()
 
     def resolve(self, requested: str | None) -> str:
-        """The model a request's ``model`` field selects.
-
-        A faster-whisper model name (``small``) is always that model, even where a folder of
-        that name sits in the current directory; a folder is used when it is written as a path
-        (``./small``, ``models/small``, ``~/small``) or holds a model (``model.bin``); anything
-        else (a hosted model's name such as ``whisper-large-v3``) gets the engine's default.
-        """
-        from faster_whisper import available_models
-
-        if not requested:
-            return self.default_model
-        if requested in available_models() or model_folder(requested):
-            return requested
-        return self.default_model
+        """The model a request's ``model`` field selects (see :func:`resolve_model`)."""
+        return resolve_model(requested, self.default_model)
 
     def _location(self, name: str) -> str:
         if name == DEFAULT_MODEL:
@@ -285,6 +320,11 @@ class WhisperEngine:
                     ) from exc
                 self._models[name] = loaded
             return loaded
+
+    def check_model(self, name: str) -> bool:
+        """Load the model called ``name`` (raising :class:`ModelLoadError` when it cannot)
+        and say whether it is multilingual (``False``: it transcribes English only)."""
+        return bool(self.model(name).model.is_multilingual)
 
     def transcribe(
         self,
@@ -359,11 +399,12 @@ class WhisperEngine:
                         kwargs=kwargs,
                         check=lambda: _check(cancel),
                     )
-                    return Transcript(language, duration, batched, cancel)
+                    segments = map(verbose_segment, batched)
+                    return Transcript(language, duration, segments, cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         pieces, info = model.transcribe(samples, **kwargs)
         del samples  # faster-whisper keeps what it needs; the generator holds the rest
-        return Transcript(info.language, duration, pieces, cancel)
+        return Transcript(info.language, duration, map(verbose_segment, pieces), cancel)
 
     def close(self) -> None:
         """Unload every model (the next call loads again). A server calls this once no call
@@ -413,6 +454,23 @@ def model_folder(requested: str) -> bool:
         return False
     as_path = requested.startswith((".", "~")) or os.sep in requested or "/" in requested
     return as_path or (path / "model.bin").is_file()
+
+
+def resolve_model(requested: str | None, default: str) -> str:
+    """The model a request's ``model`` field selects, ``default`` when it selects none.
+
+    A faster-whisper model name (``small``) is always that model, even where a folder of
+    that name sits in the current directory; a folder is used when it is written as a path
+    (``./small``, ``models/small``, ``~/small``) or holds a model (``model.bin``); anything
+    else (a hosted model's name such as ``whisper-large-v3``) gets the engine's default.
+    """
+    from faster_whisper import available_models
+
+    if not requested:
+        return default
+    if requested in available_models() or model_folder(requested):
+        return requested
+    return default
 
 
 def shared_engine(default_model: str | None = None) -> WhisperEngine:

@@ -1,16 +1,19 @@
-"""The local engine as an httpx transport: requests are answered in-process, never sent.
+"""The local engine as an httpx transport: requests are answered on this machine, never sent.
 
 The request goes through the same :class:`~._app.LocalApp` as the HTTP server's: the body is
 fed to its form reader as the client produces it (the upload spools to disk past a megabyte),
-and ``stream=true`` answers with events produced as the model decodes. The async side runs the
-model in a worker thread so the event loop keeps going.
+and ``stream=true`` answers with events produced as the model decodes. The async side waits
+for the model in a worker thread so the event loop keeps going.
 
-Stopping: every transcription gets a cancel event the engine checks at each segment. A
-cancelled async call (Ctrl+C, a timeout scope) sets it and returns at once, leaving the thread
-to stop at its next segment; closing the client's transport sets the events of its calls and
-waits (at most :data:`STOP_WAIT` seconds) for them to stop; and so does the interpreter's exit,
-for every transport: CTranslate2's threads must not be running when the interpreter tears down
-(they abort the process: "terminate called without an active exception").
+Stopping: every transcription gets a cancel event the engine checks while it waits for, or
+decodes, the next segment. A cancelled async call (Ctrl+C, a timeout scope) sets it and
+returns at once; closing the client's transport sets the events of its calls and waits (at
+most :data:`STOP_WAIT` seconds) for them to stop; and so does the interpreter's exit, for
+every transport. With ``base_url="local"`` the model runs in the engine's own process
+(:mod:`._process`), so those waits end within a poll; a :class:`~._engine.WhisperEngine` in
+this process stops at its next segment, since CTranslate2's threads must not be running when
+the interpreter tears down (they abort the process: "terminate called without an active
+exception").
 """
 
 from __future__ import annotations
