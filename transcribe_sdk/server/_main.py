@@ -31,7 +31,7 @@ _SETTINGS_ENV = "TRANSCRIBE_SDK_SERVE_SETTINGS"  # hands the settings (never the
 LOCAL_INSTALL = "in a clone of transcribe-sdk, pip install -e '.[local]'"
 
 
-FORCED_STOP = 1.0
+FORCED_STOP = 0.5
 """After a second Ctrl+C, how long the model's threads get to reach their next segment (their
 clients have had their 503 already) before the process ends without waiting for them."""
 FORCED_STOP_LIMIT = 3.0
