@@ -30,6 +30,7 @@ from ._batched import (
     speech_windows,
 )
 from ._options import Options, check_vad_parameters
+from ._sections import SECTION_SECONDS, section_ranges, sectioned
 
 DEFAULT_MODEL = "tiny.en"
 """The name the bundled model answers to."""
@@ -178,6 +179,9 @@ def failure_words(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, EngineFailure) else f"{type(exc).__name__}: {exc}"
 
 
+MIN_SECTION_SECONDS = 60.0
+"""The shortest section a long file may be cut into (shorter ones cost context at every cut)."""
+
 TEMPERATURE_STEP = 0.2
 """How much the temperature rises on each fallback, as in openai-whisper."""
 
@@ -256,6 +260,7 @@ class WhisperEngine:
         vad_parameters: Mapping[str, float] | None = None,
         max_audio_seconds: float | None = DEFAULT_MAX_AUDIO_SECONDS,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        section_seconds: float = SECTION_SECONDS,
     ) -> None:
         self.batch_size: int = check_batch_size(batch_size)
         """Windows of one request decoded together; 1 decodes them one after another, each
@@ -273,6 +278,13 @@ class WhisperEngine:
             raise ValueError("max_audio_seconds must be a positive number of seconds, or None")
         self.max_audio_seconds = max_audio_seconds
         """The longest audio decoded (``None``: no limit); longer audio is a 400."""
+        if not (math.isfinite(section_seconds) and section_seconds >= MIN_SECTION_SECONDS):
+            raise ValueError(
+                f"section_seconds must be a number of seconds from {MIN_SECTION_SECONDS:g}"
+            )
+        self.section_seconds: float = section_seconds
+        """Audio longer than this goes to the model a section at a time, cut in pauses (see
+        :data:`~._sections.SECTION_SECONDS`): what bounds one pass's memory."""
         self._settings = {
             "device": device,
             "compute_type": compute_type,
@@ -402,6 +414,17 @@ class WhisperEngine:
                     segments = map(verbose_segment, batched)
                     return Transcript(language, duration, segments, cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
+        ranges = section_ranges(samples, self.section_seconds)
+        if len(ranges) > 1:  # long audio: a pass's features would grow with the file
+            language, parts = sectioned(
+                model,
+                samples,
+                ranges,
+                kwargs,
+                convert=verbose_segment,
+                check=lambda: _check(cancel),
+            )
+            return Transcript(language, duration, parts, cancel)
         pieces, info = model.transcribe(samples, **kwargs)
         del samples  # faster-whisper keeps what it needs; the generator holds the rest
         return Transcript(info.language, duration, map(verbose_segment, pieces), cancel)
