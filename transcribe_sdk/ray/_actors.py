@@ -8,9 +8,9 @@ thread can take its lock while Ray's exit path is tearing the process down: the 
 with an abseil "Mutex corrupt: both reader and writer lock held ... SIGABRT" dump that Ray
 forwards to the driver's terminal. No row is lost (the actor had finished), but it reads as a
 crash. With ``RAY_enable_metrics_collection=0`` Ray never starts that thread (the worker's log
-says "Disabled stats."). The variable is set through the actors'
-``runtime_env``, so it touches only these actors, and only when the driver's environment does
-not name it: whoever sets it there (to ``1`` to keep Ray's metrics for these actors too) decides.
+says "Disabled stats."). The variable goes in the actors' ``runtime_env``, so it touches only
+these actors, and only when the driver's environment does not name it: whoever sets it there
+(to ``1`` to keep Ray's metrics for these actors too) decides.
 """
 
 from __future__ import annotations
