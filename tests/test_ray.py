@@ -40,6 +40,7 @@ from transcribe_sdk.ray import (  # noqa: E402
     default_concurrency,
     transcribe_dataset,
 )
+from transcribe_sdk.ray._actors import RAY_METRICS_ENV, actor_runtime_env  # noqa: E402
 from transcribe_sdk.testing import LITELLM_HEADERS  # noqa: E402
 
 pytestmark = [
@@ -255,6 +256,30 @@ def test_an_unreachable_cluster_is_one_line_naming_ray(tmp_path: Path) -> None:
     no_client = ValueError("Ray Client requires pip package `ray[client]`.")
     assert "pip install 'ray[client]'" in _unreachable("ray://head:10001", no_client)
     assert "\n" not in _unreachable("h:6379", OSError("a\nb"))
+
+
+def test_the_actors_start_with_rays_metrics_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ray's metrics thread can abort an actor while Ray Data releases it (transcribe_sdk/ray/
+    # _actors.py): the actors start with Ray's metrics off, unless the driver's environment
+    # names the switch itself.
+    asked: list[Any] = []
+    map_batches = ray.data.Dataset.map_batches
+
+    def recording(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") == "TranscribeBatch":
+            asked.append(kwargs.get("runtime_env"))
+        return map_batches(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ray.data.Dataset, "map_batches", recording)
+    monkeypatch.delenv(RAY_METRICS_ENV, raising=False)
+    limit = RateLimit(max_in_flight=2, name="metrics-off")
+    with ScriptedServer(echo_upload) as server:
+        rows = _run(server, _items(2, "m"), concurrency=1, rate_limit=limit)
+    assert [(r["error"], r["text"]) for r in rows] == [(None, "m0.wav"), (None, "m1.wav")]
+    assert asked == [{"env_vars": {RAY_METRICS_ENV: "0"}}]
+    for choice in ("1", "0"):  # the user's own setting wins, either way
+        monkeypatch.setenv(RAY_METRICS_ENV, choice)
+        assert actor_runtime_env() is None
 
 
 def test_local_engine_loads_once_per_actor_and_transcribes(manifest: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from typing_extensions import Unpack
 
 from .._client.options import ENV_API_KEY, ENV_BASE_URL, TranscribeOptions
 from ..errors import InvalidInputError
+from ._actors import actor_runtime_env
 from ._limit import RateLimit
 from ._rows import done_keys, params_digest
 from ._worker import Settings, TranscribeBatch
@@ -207,6 +208,8 @@ def transcribe_dataset(
         if isinstance(actors, tuple)
         else ActorPoolStrategy(size=actors)
     )
+    runtime_env = actor_runtime_env()  # Ray's metrics off in the actors: see _actors.py
+    extra: dict[str, Any] = {} if runtime_env is None else {"runtime_env": runtime_env}
     return ds.map_batches(
         TranscribeBatch,
         fn_constructor_kwargs={"settings": settings, "limiter": limiter},
@@ -214,4 +217,5 @@ def transcribe_dataset(
         batch_format="pyarrow",
         compute=pool,
         num_cpus=cpus,
+        **extra,
     )

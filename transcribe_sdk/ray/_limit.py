@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInputError
+from ._actors import actor_runtime_env
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "MAX_WAITING", "RateLimit"]
 
@@ -81,11 +82,17 @@ class RateLimit:
         import ray
 
         mine = (self.max_in_flight, self.requests_per_minute, self.lease_seconds)
+        runtime_env = actor_runtime_env()  # as the transcribing actors: see _actors.py
+        extra: dict[str, Any] = {} if runtime_env is None else {"runtime_env": runtime_env}
         for attempt in range(START_ATTEMPTS):
             handle: Any = (
                 ray.remote(_Limiter)
                 .options(
-                    num_cpus=0, max_concurrency=MAX_WAITING, name=self.name, get_if_exists=True
+                    num_cpus=0,
+                    max_concurrency=MAX_WAITING,
+                    name=self.name,
+                    get_if_exists=True,
+                    **extra,
                 )
                 .remote(*mine)
             )
