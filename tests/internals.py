@@ -109,6 +109,8 @@ PRIVATE: dict[str, str] = {
     "process_module": "transcribe_sdk.local._process",
     "client_engine": "transcribe_sdk.local._process:client_engine",
     "section_ranges": "transcribe_sdk.local._sections:section_ranges",
+    "RAY_METRICS_ENV": "transcribe_sdk.ray._actors:RAY_METRICS_ENV",
+    "actor_runtime_env": "transcribe_sdk.ray._actors:actor_runtime_env",
     "Form": "transcribe_sdk.local._forms:Form",
     "FormError": "transcribe_sdk.local._forms:FormError",
     "FormReader": "transcribe_sdk.local._forms:FormReader",

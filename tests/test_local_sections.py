@@ -4,6 +4,7 @@ file's, and the segments are timed against the whole file."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import wave
 from pathlib import Path
@@ -30,12 +31,14 @@ def test_sections_are_cut_in_the_quietest_place_before_their_limit() -> None:
     loud[RATE * 80 : RATE * 80 + RATE // 2] = 0.0  # half a second of silence at 80 s
     loud[RATE * 170 : RATE * 170 + RATE // 2] = 0.0  # and at 170 s
     ranges = section_ranges(loud, limit=100.0, search=30.0)
-    assert ranges[0][0] == 0 and ranges[-1][1] == len(loud)  # the whole file, end to end
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # no gap, no overlap
+    assert ranges[0][0] == 0  # the whole file, end to end ...
+    assert ranges[-1][1] == len(loud)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # ... no gap, no overlap
     assert all(end - start <= 100 * RATE for start, end in ranges)
     cuts = [end / RATE for _, end in ranges[:-1]]
     assert len(cuts) == 2
-    assert 80.0 <= cuts[0] <= 80.5 and 170.0 <= cuts[1] <= 170.5  # in the silences
+    assert 80.0 <= cuts[0] <= 80.5  # in the silences
+    assert 170.0 <= cuts[1] <= 170.5
     assert section_ranges(loud[: RATE * 100], limit=100.0) == [(0, RATE * 100)]  # one pass
 
 

@@ -25,7 +25,9 @@ pytest.importorskip("ray.data")
 import pyarrow.parquet as pq  # noqa: E402  (comes with ray[data])
 from conftest import API_KEY, FIXTURES  # noqa: E402
 from internals import (  # noqa: E402
+    RAY_METRICS_ENV,
     RemoteFailure,
+    actor_runtime_env,
     add_ray_arguments,
     as_json,
     transcribe_args_on_ray,
@@ -40,7 +42,6 @@ from transcribe_sdk.ray import (  # noqa: E402
     default_concurrency,
     transcribe_dataset,
 )
-from transcribe_sdk.ray._actors import RAY_METRICS_ENV, actor_runtime_env  # noqa: E402
 from transcribe_sdk.testing import LITELLM_HEADERS  # noqa: E402
 
 pytestmark = [
