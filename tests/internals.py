@@ -108,6 +108,7 @@ PRIVATE: dict[str, str] = {
     "inprocess_module": "transcribe_sdk.local._inprocess",
     "process_module": "transcribe_sdk.local._process",
     "client_engine": "transcribe_sdk.local._process:client_engine",
+    "EngineChild": "transcribe_sdk.local._child:_Child",
     "Form": "transcribe_sdk.local._forms:Form",
     "FormError": "transcribe_sdk.local._forms:FormError",
     "FormReader": "transcribe_sdk.local._forms:FormReader",
