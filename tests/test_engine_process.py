@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from conftest import FIXTURES
 from internals import EngineChild, Options, client_engine
@@ -395,3 +396,22 @@ def test_a_library_that_exits_in_the_engine_fails_the_request_instead_of_leaving
     child.run(3, child.requests[3])
     assert pickle.loads(replies.getvalue())[:2] == (3, "error")
     assert not child.requests
+
+
+@pytest.mark.anyio
+async def test_an_async_stream_cancelled_while_waiting_returns_at_once_and_lets_go_of_it() -> None:
+    engine = client_engine()
+    async with AsyncClient(base_url="local", max_retries=0) as client:
+        await client.transcribe(HELLO, model="tiny.en")  # the process runs
+        events = 0
+        with anyio.CancelScope() as scope:
+            stream = await client.transcribe(LONG, model="tiny.en", stream=True)
+            async with stream:
+                async for _ in stream:
+                    events += 1
+                    scope.cancel()  # while the next segment is being decoded
+        assert events == 1  # cancelled at once, not after the segments decoded meanwhile
+        assert not engine._jobs  # the stream's close reached the engine, cancelled or not
+        # and the engine is free for the next call: no minute of audio queued before it
+        text = (await client.transcribe(HELLO, model="tiny.en")).text
+        assert _hello_wer(text) < 0.3
