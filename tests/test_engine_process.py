@@ -7,6 +7,8 @@ model is at work) and check what the caller sees, and that the next call gets a 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import io
 import json
@@ -415,3 +417,38 @@ async def test_an_async_stream_cancelled_while_waiting_returns_at_once_and_lets_
         # and the engine is free for the next call: no minute of audio queued before it
         text = (await client.transcribe(HELLO, model="tiny.en")).text
         assert _hello_wer(text) < 0.3
+
+
+@linux_only
+def test_many_calls_at_once_share_one_process_and_leave_nothing_behind() -> None:
+    names = ["hello.wav", "numbers.wav", "hello.flac", "hello.mp3"] * 2
+    engine = client_engine()
+    with Client(base_url="local", max_retries=0) as client:
+        alone = {name: client.transcribe(FIXTURES / name, model="tiny.en").text for name in names}
+        pid = engine.pid
+        descriptors = len(os.listdir("/proc/self/fd"))
+        children = _children()
+        many = client.transcribe_many([FIXTURES / n for n in names], model="tiny.en")
+        assert [r.error for r in many] == [None] * len(names)
+        assert [r.result.text for r in many if r.result] == [alone[n] for n in names]
+
+    async def gathered() -> list[str]:
+        async with AsyncClient(base_url="local", max_retries=0) as client:
+            calls = [client.transcribe(FIXTURES / n, model="tiny.en") for n in names]
+            return [result.text for result in await asyncio.gather(*calls)]
+
+    assert asyncio.run(gathered()) == [alone[n] for n in names]
+    assert not engine._jobs
+    assert engine.pid == pid  # one process served them all
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert _children() == children  # no stray process
+    assert str(pid) in children
+
+
+def _children() -> set[str]:
+    """The ids of this process's children (whichever of its threads started them)."""
+    found: set[str] = set()
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            found.update((task / "children").read_text().split())
+    return found
