@@ -78,7 +78,12 @@ def _raise(payload: tuple[str, str]) -> None:
 
 class _Link:
     """One engine process and the two pipes to it: requests on its stdin, replies on a pipe of
-    their own (so nothing the child's start-up prints can reach them)."""
+    their own (so nothing the child's start-up prints can reach them).
+
+    Requests are written by a thread of the link's own (:meth:`send` hands them over). A
+    signal handler that raises (Ctrl+C's ``KeyboardInterrupt``) runs in the main thread, and
+    a buffered write it interrupts stops part way: half a message in the pipe would garble
+    every message after it, other calls' included. The writer thread is never interrupted."""
 
     def __init__(self, process: subprocess.Popen[bytes], replies: IO[bytes]) -> None:
         self.process = process
@@ -89,9 +94,56 @@ class _Link:
         """Set by the reader at the child's first reply: it started and imported the engine."""
         self.reading = True
         """Cleared (under the engine's lock) when its replies end: no job may go to it then."""
+        self.broken = False
+        """Set when a request could not be written: the child is gone (or going)."""
+        self._outbox: queue.SimpleQueue[tuple[bytes, threading.Event] | None] = queue.SimpleQueue()
+        self._gate = threading.Lock()  # the writer's end, against a message queued after it
+        self._stopped = False
+        threading.Thread(target=self._write, name="transcribe-sdk-engine-in", daemon=True).start()
 
     def usable(self) -> bool:
         return self.reading and self.owner == os.getpid() and self.process.poll() is None
+
+    def send(self, data: bytes, wait: bool = True) -> bool:
+        """Have ``data`` written whole; with ``wait``, block until it is and say whether it
+        was (a caller interrupted meanwhile leaves it to be written all the same). At most
+        one message per calling thread waits here: what a peer can queue is bounded by
+        :data:`CHUNK` a call."""
+        written = threading.Event()
+        with self._gate:
+            if self._stopped or self.broken:
+                return False
+            self._outbox.put((data, written))
+        if wait:
+            written.wait()
+        return not self.broken
+
+    def stop(self) -> None:
+        """End the writer once what is queued has been tried."""
+        self._outbox.put(None)
+
+    def _write(self) -> None:
+        pipe = self.requests
+        while (item := self._outbox.get()) is not None:
+            data, written = item
+            if not self.broken:
+                try:
+                    if pipe is None:
+                        raise BrokenPipeError
+                    pipe.write(data)
+                    pipe.flush()
+                except (OSError, ValueError):  # a closed pipe: the child ended
+                    self.broken = True
+            written.set()
+        with self._gate:
+            self._stopped = True
+        while True:  # anything queued behind the end: nobody writes it now
+            try:
+                item = self._outbox.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[1].set()
 
 
 class _Job:
@@ -116,7 +168,7 @@ class EngineProcess:
         check_installed()
         self.default_model: str = default_model or DEFAULT_MODEL
         """The model a request gets when it names none (or names a hosted model)."""
-        # Starting the child, writing to it, the job table. Reentrant: a transcript dropped
+        # Starting the child, and the job table (the link writes). Reentrant: a transcript dropped
         # unread is forgotten by a finalizer, which the garbage collector may run anywhere.
         self._lock = threading.RLock()
         self._link: _Link | None = None
@@ -216,20 +268,13 @@ class EngineProcess:
         with self._lock:
             job = self._jobs.pop(number, None)
         if job is not None and cancel:
-            with contextlib.suppress(EngineFailure):  # the child is gone, and the job with it
-                self._send(job, "cancel", None)
+            # Not waited for: a finalizer may run this in any thread, the writer's included.
+            self._send(job, "cancel", None, wait=False)
 
-    def _send(self, job: _Job, kind: str, payload: Any) -> None:
+    def _send(self, job: _Job, kind: str, payload: Any, wait: bool = True) -> None:
         data = pickle.dumps((job.number, kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            pipe = job.link.requests
-            try:
-                if pipe is None or not job.link.reading:
-                    raise BrokenPipeError
-                pipe.write(data)
-                pipe.flush()
-            except (OSError, ValueError):  # a closed pipe: the child ended
-                raise EngineFailure(_ended(job.link)) from None
+        if not (job.link.reading and job.link.send(data, wait)) and wait:
+            raise EngineFailure(_ended(job.link))
 
     def _upload(self, job: _Job, audio: Any, cancel: threading.Event) -> None:
         if isinstance(audio, (str, os.PathLike)):
@@ -355,6 +400,7 @@ def _end(link: _Link, kill: bool = True) -> None:
         return
     if kill:
         link.process.kill()  # the model may be mid-window: nothing of it is worth waiting for
+    link.stop()
     for pipe in (link.requests, link.replies):
         if pipe is not None:
             with contextlib.suppress(OSError):
@@ -377,6 +423,7 @@ def _disown(link: _Link) -> None:
     finally:
         os.close(null)
     link.reading = False
+    link.broken = True  # its writer thread stayed in the parent
 
 
 _EVERY: weakref.WeakSet[EngineProcess] = weakref.WeakSet()
