@@ -156,10 +156,8 @@ class AudioTooLong(AudioDecodeError):
 
 
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
-"""The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples. The
-model's pass costs more (faster-whisper computes the whole audio's features at once: the
-engine peaked at 4.1 GB on one hour with ``tiny.en``). Longer recordings, or long ones on a
-small machine, go through ``transcribe_long``."""
+"""The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, the
+most one request may make the engine hold. Longer recordings go through ``transcribe_long``."""
 
 
 class WrongLanguageError(ValueError):
