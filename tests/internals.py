@@ -105,6 +105,7 @@ PRIVATE: dict[str, str] = {
     "Transcript": "transcribe_sdk.local._engine:Transcript",
     "model_folder": "transcribe_sdk.local._engine:model_folder",
     "temperature_schedule": "transcribe_sdk.local._engine:temperature_schedule",
+    "EngineChild": "transcribe_sdk.local._child:_Child",
     "inprocess_module": "transcribe_sdk.local._inprocess",
     "process_module": "transcribe_sdk.local._process",
     "client_engine": "transcribe_sdk.local._process:client_engine",

@@ -1,9 +1,11 @@
 """The engine's own process, started by :class:`~._process.EngineProcess` (never by hand) as
-this interpreter running :func:`main` with the default model's name as its one argument.
+this interpreter running :func:`main` with two arguments: the default model's name, and the
+descriptor of the pipe its replies go to.
 
-It reads requests from stdin and writes replies to what was its stdout (that descriptor is
-kept for the replies; file descriptor 1 then points at stderr, so a library that prints cannot
-corrupt them). Each transcription runs on a thread of its own with the one shared
+It reads requests from stdin and writes replies to that pipe of their own, first a ``ready``
+once the engine is imported; its stdout points at stderr, so a library that prints (at start-up
+included) cannot corrupt them, and its words reach the terminal as warnings do. Each
+transcription runs on a thread of its own with the one shared
 :class:`~._engine.WhisperEngine`; it decodes a segment when the parent asks for the next one.
 When its input ends (the parent closed it, or died) the process ends at once, whatever the
 model is doing.
@@ -56,7 +58,11 @@ class _Child:
                 os._exit(0)
 
     def fail(self, number: int, exc: BaseException) -> None:
-        self.send(number, "error", (type(exc).__name__, str(exc)))
+        try:
+            words = str(exc)
+        except Exception:  # an exception whose message cannot be made still ends its request
+            words = "(its message could not be read)"
+        self.send(number, "error", (type(exc).__name__, words))
 
     def handle(self, number: int, kind: str, payload: Any) -> None:
         """One message from the parent (read by the one reading thread, so never blocking)."""
@@ -88,7 +94,7 @@ class _Child:
     def load(self, number: int, name: str) -> None:
         try:
             self.send(number, "loaded", self.engine.check_model(name))
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a library too: the caller waits for it
             self.fail(number, exc)
 
     def run(self, number: int, request: _Request) -> None:
@@ -111,8 +117,8 @@ class _Child:
                 close = getattr(segments, "close", None)
                 if close is not None:
                     close()
-        except Exception as exc:  # Cancelled included: the parent has stopped listening
-            self.fail(number, exc)
+        except BaseException as exc:  # Cancelled included (the parent has stopped listening);
+            self.fail(number, exc)  # SystemExit from a library too: the caller waits for it
         finally:
             request.audio.close()
             self.requests.pop(number, None)
@@ -120,9 +126,10 @@ class _Child:
 
 def main() -> None:
     """Serve the parent until it closes our input."""
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
+    os.dup2(2, 1)  # print() in a library goes where warnings go
+    replies = os.fdopen(int(sys.argv[2]), "wb")
     child = _Child(sys.argv[1], replies)
+    child.send(0, "ready", None)
     requests = sys.stdin.buffer
     while True:
         try:

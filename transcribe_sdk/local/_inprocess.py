@@ -19,6 +19,7 @@ exception").
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 import weakref
@@ -109,24 +110,53 @@ class _Events(httpx.SyncByteStream):
 
 
 class _AsyncEvents(httpx.AsyncByteStream):
-    def __init__(self, events: Iterator[bytes]) -> None:
+    """The events, each waited for in a worker thread. A cancelled task (a timeout scope,
+    Ctrl+C) returns at once: ``cancel`` tells the engine to stop, and the events are closed,
+    shielded, once the abandoned ``next()`` has ended (within a poll with the engine's
+    process; at its next segment with the model in this process)."""
+
+    def __init__(self, events: Iterator[bytes], cancel: threading.Event) -> None:
         self._events = events
+        self._cancel = cancel
+        self._idle = threading.Event()  # no next() running in a worker thread
+        self._idle.set()
+
+    def _next(self) -> Any:
+        try:
+            return next(self._events, _END)
+        finally:
+            self._idle.set()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
-            item = await anyio.to_thread.run_sync(next, self._events, _END)
+            self._idle.clear()
+            try:
+                item = await anyio.to_thread.run_sync(self._next, abandon_on_cancel=True)
+            except BaseException:
+                self._cancel.set()
+                raise
             if item is _END:
                 return
-            yield item  # type: ignore[misc]
+            yield item
 
-    async def aclose(self) -> None:
+    def _close(self) -> None:
+        self._idle.wait(STOP_WAIT)
         close = getattr(self._events, "close", None)
         if close is not None:
-            await anyio.to_thread.run_sync(close)
+            with contextlib.suppress(ValueError):  # still running after STOP_WAIT: left to it
+                close()
+
+    async def aclose(self) -> None:
+        # Shielded: the close of a cancelled task's stream is what tells the engine to let go
+        # of the file; skipped, the file stays there until the garbage collector comes.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._close)
 
 
-def _stream_response(events: Iterator[bytes], request: httpx.Request, *, sync: bool) -> Any:
-    stream = _Events(events) if sync else _AsyncEvents(events)
+def _stream_response(
+    events: Iterator[bytes], request: httpx.Request, cancel: threading.Event, *, sync: bool
+) -> Any:
+    stream = _Events(events) if sync else _AsyncEvents(events, cancel)
     headers = {"content-type": SSE_CONTENT_TYPE, "cache-control": "no-store"}
     return httpx.Response(200, headers=headers, stream=stream, request=request)
 
@@ -170,8 +200,9 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         except FormError as exc:
             opened.close()
             return _response(self.app.rejected(exc), request)
-        answered = self._answer(form, threading.Event(), current())
-        return self._answered(answered, request, sync=True)
+        cancel = threading.Event()
+        answered = self._answer(form, cancel, current())
+        return self._answered(answered, request, cancel, sync=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Answer ``request``, transcribing in a worker thread (httpx's async interface)."""
@@ -196,12 +227,16 @@ class LocalTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         except BaseException:
             cancel.set()
             raise
-        return self._answered(answered, request, sync=False)
+        return self._answered(answered, request, cancel, sync=False)
 
     @staticmethod
     def _answered(
-        answered: Reply | Iterator[bytes], request: httpx.Request, *, sync: bool
+        answered: Reply | Iterator[bytes],
+        request: httpx.Request,
+        cancel: threading.Event,
+        *,
+        sync: bool,
     ) -> httpx.Response:
         if isinstance(answered, Reply):
             return _response(answered, request)
-        return _stream_response(answered, request, sync=sync)  # type: ignore[no-any-return]
+        return _stream_response(answered, request, cancel, sync=sync)  # type: ignore[no-any-return]
