@@ -559,6 +559,7 @@ def test_local_without_the_extra_is_a_clear_error(
         lambda name, *a: None if name == "faster_whisper" else real(name, *a),
     )
     monkeypatch.setattr(resolve("engine_module"), "_ENGINES", {})
+    monkeypatch.setattr(resolve("process_module"), "_SHARED", {})  # no engine made earlier
     wav = tmp_path / "a.wav"
     wav.write_bytes((Path(__file__).parent / "fixtures" / "hello.wav").read_bytes())
     out, err = io.StringIO(), io.StringIO()

@@ -119,14 +119,14 @@ def test_a_transcript_dropped_unread_is_forgotten_on_both_sides() -> None:
 def test_bad_audio_and_a_bad_model_keep_their_own_errors_across_the_process(
     tmp_path: Path,
 ) -> None:
-    from internals import engine_module
+    from internals import results_module
 
     engine = client_engine()
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(HELLO.read_bytes()[:44] + b"\xff" * 4000)
-    with pytest.raises(engine_module.ModelLoadError, match="could not be loaded"):
+    with pytest.raises(results_module.ModelLoadError, match="could not be loaded"):
         engine.check_model(str(tmp_path))
-    with pytest.raises(engine_module.AudioDecodeError):
+    with pytest.raises(results_module.AudioDecodeError):
         list(engine.start(b"RIFF....WAVEnot audio at all", "tiny.en", Options()))
     assert engine.check_model("tiny.en") is False  # English only
 

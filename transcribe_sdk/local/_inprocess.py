@@ -31,9 +31,9 @@ import anyio.to_thread
 import httpx
 
 from ._app import SSE_CONTENT_TYPE, LocalApp, Reply, error_reply
-from ._engine import Cancelled
 from ._forms import Form, FormError
 from ._progress import DecodingProgress, current
+from ._results import Cancelled
 
 __all__ = ["STOP_WAIT", "LocalTransport"]
 

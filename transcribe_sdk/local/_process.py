@@ -33,19 +33,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._engine import (
-    DEFAULT_MODEL,
+from ._engine import DEFAULT_MODEL, Engine, check_installed, resolve_model, shared_engine
+from ._results import (
     AudioDecodeError,
     AudioTooLong,
     Cancelled,
-    Engine,
     EngineFailure,
     ModelLoadError,
     Transcript,
     WrongLanguageError,
-    check_installed,
-    resolve_model,
-    shared_engine,
 )
 
 if TYPE_CHECKING:

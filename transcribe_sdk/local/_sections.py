@@ -4,10 +4,12 @@ faster-whisper computes the features of everything one ``transcribe`` call is gi
 with ``tiny.en`` the engine peaked at 4.1 GB on an hour of speech. Audio longer than
 :data:`SECTION_SECONDS` is therefore given to the model a section at a time, each cut at the
 quietest tenth of a second in the last :data:`CUT_SEARCH_SECONDS` before the section's limit
-(a pause between words, not a word cut in two). Each section after the first is prompted with
-the text before it and decoded in the language the first was heard in, as one pass would, and
-its segments are timed against the whole file. Audio up to a section long is one pass, exactly
-as before.
+(a pause between words, not a word cut in two). Each section after the first is decoded in the
+language the first was heard in, and its segments are timed against the whole file. It starts
+without the text before it: given as a prompt (plain text, no timestamps), that text made the
+model answer in 30-second segments without timestamps and drop words (0.084 word error rate on
+26 minutes against 0.047 in one pass); without it, the cost is a few words at each cut. Audio
+up to a section long is one pass, exactly as before.
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ over the decoded samples, whatever the file's length."""
 CUT_SEARCH_SECONDS = 30.0
 """How far before a section's limit its cut is looked for."""
 _FRAME_SECONDS = 0.1
-_PROMPT_CHARACTERS = 600
-"""The end of the text before a section that prompts it (faster-whisper keeps the last 223
-tokens of a prompt; this is more than that in English)."""
 
 
 def section_ranges(
@@ -57,15 +56,17 @@ def section_ranges(
     return ranges
 
 
-def _shifted(segment: dict[str, Any], seconds: float) -> dict[str, Any]:
-    if not seconds:
-        return segment
-    segment["seek"] += round(seconds * 100)  # faster-whisper counts seek in 10 ms frames
-    segment["start"] = round(segment["start"] + seconds, 3)
-    segment["end"] = round(segment["end"] + seconds, 3)
+def _shifted(segment: dict[str, Any], offset: float, limit: float) -> dict[str, Any]:
+    """``segment`` (and its words) moved ``offset`` seconds on, no time past ``limit`` (the
+    section's end: the model may place its last timestamp after the audio it was given)."""
+
+    def moved(seconds: float) -> float:
+        return round(min(seconds + offset, limit), 3)
+
+    segment["seek"] += round(offset * 100)  # faster-whisper counts seek in 10 ms frames
+    segment["start"], segment["end"] = moved(segment["start"]), moved(segment["end"])
     for word in segment.get("words", ()):
-        word["start"] = round(word["start"] + seconds, 3)
-        word["end"] = round(word["end"] + seconds, 3)
+        word["start"], word["end"] = moved(word["start"]), moved(word["end"])
     return segment
 
 
@@ -80,23 +81,20 @@ def sectioned(
 ) -> tuple[str, Iterator[dict[str, Any]]]:
     """Decode ``samples`` section by section (``ranges`` from :func:`section_ranges`) with
     ``model.transcribe(section, **kwargs)``: the language heard (the first section is started
-    here) and the segments as ``convert`` makes them, timed against the whole file."""
+    here) and the segments as ``convert`` makes them, timed against the whole file. The
+    caller's ``initial_prompt`` goes with the first section, as faster-whisper gives it to the
+    first window only."""
     first, info = model.transcribe(samples[ranges[0][0] : ranges[0][1]], **kwargs)
     language: str = info.language
     later = {**kwargs, "language": kwargs.get("language") or language}
 
     def segments() -> Iterator[dict[str, Any]]:
-        heard: list[str] = []
         pieces = first
         for number, (start, end) in enumerate(ranges):
             if number:
                 check()
-                before = "".join(heard)[-_PROMPT_CHARACTERS:].strip()
-                prompt = {"initial_prompt": before or kwargs.get("initial_prompt")}
-                pieces, _ = model.transcribe(samples[start:end], **{**later, **prompt})
+                pieces, _ = model.transcribe(samples[start:end], **later)
             for piece in pieces:
-                segment = _shifted(convert(piece), start / SAMPLE_RATE)
-                heard.append(segment["text"])
-                yield segment
+                yield _shifted(convert(piece), start / SAMPLE_RATE, end / SAMPLE_RATE)
 
     return language, segments()

@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..local._app import SSE_CONTENT_TYPE, LocalApp, Reply, RequestError, error_payload
-from ..local._engine import Cancelled
 from ..local._forms import Form, FormError, FormReader
+from ..local._results import Cancelled
 from ._jobs import Abandoned, Jobs
 
 if TYPE_CHECKING:

@@ -123,7 +123,8 @@ def allow_descriptors(settings: ServerSettings) -> None:
 def make_engine(settings: ServerSettings) -> Any:
     """The engine, with its model loaded (so a model that does not load stops start-up)."""
     try:
-        from ..local._engine import LocalEngineUnavailable, ModelLoadError, WhisperEngine
+        from ..local._engine import LocalEngineUnavailable, WhisperEngine
+        from ..local._results import ModelLoadError
     except ImportError as exc:
         raise StartupError(f"{exc}; {LOCAL_INSTALL}") from None
     try:
