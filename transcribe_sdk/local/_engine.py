@@ -76,8 +76,10 @@ def bundled_model_path() -> Path:
 
 
 DEFAULT_MAX_AUDIO_SECONDS = 4 * 3600.0
-"""The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, the
-most one request may make the engine hold. Longer recordings go through ``transcribe_long``."""
+"""The longest audio the engine decodes: 4 hours is 922 MB of 16 kHz float32 samples, held
+with one section's working memory (:data:`~._sections.SECTION_SECONDS`; under 1 GB with
+``tiny.en``): the most one request may make the engine hold. Longer recordings go through
+``transcribe_long``."""
 
 
 MIN_SECTION_SECONDS = 60.0
