@@ -11,8 +11,9 @@ so the terminal's Ctrl+C reaches only this process, which then ends the child; a
 parent is gone sees its input end and exits. It loads each model once and serves every
 request of this process, several at a time, as the in-process engine does.
 
-The two talk in pickled ``(job, kind, payload)`` tuples over the child's stdin and stdout
-(ours at both ends; nothing else writes there). A request's audio goes over in pieces of
+The two talk in pickled ``(job, kind, payload)`` tuples over the child's stdin and a pipe of
+its own for the replies (:mod:`._link` starts the child and carries the bytes; ours at both
+ends). A request's audio goes over in pieces of
 :data:`CHUNK` bytes (a path goes as its name); its segments come back one per ``next``, so no
 more than one segment waits in a pipe whatever the reader does, and a transcription nobody
 reads stops after the segment it was decoding.
@@ -21,12 +22,9 @@ reads stops after the segment it was decoding.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import pickle
 import queue
-import subprocess
-import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._engine import DEFAULT_MODEL, Engine, check_installed, resolve_model, shared_engine
+from ._link import Link, can_start_child, disown, end, ended_words, start
 from ._results import (
     AudioDecodeError,
     AudioTooLong,
@@ -54,8 +53,6 @@ CHUNK = 1 << 20
 (the child spools what it receives, to disk past a megabyte)."""
 _POLL = 0.05
 """Seconds between looks at a call's cancel event while it waits for the child."""
-# The child finds this very package even where it is not installed (a path put on sys.path).
-_HOME = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _READY = "ready"
 """The child's first reply (job 0): it imported the engine and listens."""
 _ERRORS: dict[str, type[Exception]] = {
@@ -72,80 +69,10 @@ def _raise(payload: tuple[str, str]) -> None:
     raise EngineFailure(f"{name}: {message}")
 
 
-class _Link:
-    """One engine process and the two pipes to it: requests on its stdin, replies on a pipe of
-    their own (so nothing the child's start-up prints can reach them).
-
-    Requests are written by a thread of the link's own (:meth:`send` hands them over). A
-    signal handler that raises (Ctrl+C's ``KeyboardInterrupt``) runs in the main thread, and
-    a buffered write it interrupts stops part way: half a message in the pipe would garble
-    every message after it, other calls' included. The writer thread is never interrupted."""
-
-    def __init__(self, process: subprocess.Popen[bytes], replies: IO[bytes]) -> None:
-        self.process = process
-        self.requests = process.stdin
-        self.replies = replies
-        self.owner = os.getpid()
-        self.ready = False
-        """Set by the reader at the child's first reply: it started and imported the engine."""
-        self.reading = True
-        """Cleared (under the engine's lock) when its replies end: no job may go to it then."""
-        self.broken = False
-        """Set when a request could not be written: the child is gone (or going)."""
-        self._outbox: queue.SimpleQueue[tuple[bytes, threading.Event] | None] = queue.SimpleQueue()
-        self._gate = threading.Lock()  # the writer's end, against a message queued after it
-        self._stopped = False
-        threading.Thread(target=self._write, name="transcribe-sdk-engine-in", daemon=True).start()
-
-    def usable(self) -> bool:
-        return self.reading and self.owner == os.getpid() and self.process.poll() is None
-
-    def send(self, data: bytes, wait: bool = True) -> bool:
-        """Have ``data`` written whole; with ``wait``, block until it is and say whether it
-        was (a caller interrupted meanwhile leaves it to be written all the same). At most
-        one message per calling thread waits here: what a peer can queue is bounded by
-        :data:`CHUNK` a call."""
-        written = threading.Event()
-        with self._gate:
-            if self._stopped or self.broken:
-                return False
-            self._outbox.put((data, written))
-        if wait:
-            written.wait()
-        return not self.broken
-
-    def stop(self) -> None:
-        """End the writer once what is queued has been tried."""
-        self._outbox.put(None)
-
-    def _write(self) -> None:
-        pipe = self.requests
-        while (item := self._outbox.get()) is not None:
-            data, written = item
-            if not self.broken:
-                try:
-                    if pipe is None:
-                        raise BrokenPipeError
-                    pipe.write(data)
-                    pipe.flush()
-                except (OSError, ValueError):  # a closed pipe: the child ended
-                    self.broken = True
-            written.set()
-        with self._gate:
-            self._stopped = True
-        while True:  # anything queued behind the end: nobody writes it now
-            try:
-                item = self._outbox.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                item[1].set()
-
-
 class _Job:
     """One call's side of the conversation: the replies for it, and the child it went to."""
 
-    def __init__(self, number: int, link: _Link) -> None:
+    def __init__(self, number: int, link: Link) -> None:
         self.number = number
         self.link = link
         self.replies: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -167,7 +94,7 @@ class EngineProcess:
         # Starting the child, and the job table (the link writes). Reentrant: a transcript dropped
         # unread is forgotten by a finalizer, which the garbage collector may run anywhere.
         self._lock = threading.RLock()
-        self._link: _Link | None = None
+        self._link: Link | None = None
         self._jobs: dict[int, _Job] = {}
         self._numbers = 0
         _EVERY.add(self)
@@ -224,29 +151,16 @@ class EngineProcess:
         with self._lock:
             link, self._link = self._link, None
         if link is not None:
-            _end(link)
+            end(link)
 
     # -- the conversation ---------------------------------------------------------------------
-    def _running_child(self) -> _Link:
+    def _running_child(self) -> Link:
         link = self._link
         if link is not None:
             if link.usable():
                 return link
-            _end(link)  # ended (its calls were told by the reader), or no longer heard
-        replies, writer = os.pipe()
-        try:
-            process = subprocess.Popen(
-                _command(writer, self.default_model),
-                stdin=subprocess.PIPE,
-                pass_fds=(writer,),
-                start_new_session=True,  # the terminal's Ctrl+C is ours to act on, not the child's
-            )
-        except BaseException:
-            os.close(replies)
-            raise
-        finally:
-            os.close(writer)
-        link = self._link = _Link(process, os.fdopen(replies, "rb"))
+            end(link)  # ended (its calls were told by the reader), or no longer heard
+        link = self._link = start(self.default_model)
         reader = threading.Thread(
             target=self._read, args=(link,), name="transcribe-sdk-engine", daemon=True
         )
@@ -270,7 +184,7 @@ class EngineProcess:
     def _send(self, job: _Job, kind: str, payload: Any, wait: bool = True) -> None:
         data = pickle.dumps((job.number, kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
         if not (job.link.reading and job.link.send(data, wait)) and wait:
-            raise EngineFailure(_ended(job.link))
+            raise EngineFailure(ended_words(job.link))
 
     def _upload(self, job: _Job, audio: Any, cancel: threading.Event) -> None:
         if isinstance(audio, (str, os.PathLike)):
@@ -296,7 +210,7 @@ class EngineProcess:
             if kind == "error":
                 _raise(payload)
             if kind == "gone":
-                raise EngineFailure(_ended(job.link))
+                raise EngineFailure(ended_words(job.link))
             return kind, payload
 
     def _segments(self, job: _Job, cancel: threading.Event) -> Iterator[dict[str, Any]]:
@@ -312,7 +226,7 @@ class EngineProcess:
         finally:
             self._forget(job.number, cancel=not done)
 
-    def _read(self, link: _Link) -> None:
+    def _read(self, link: Link) -> None:
         """The replies of one child, handed to the calls they are for, until they end."""
         try:
             while True:
@@ -330,7 +244,7 @@ class EngineProcess:
             link.reading = False  # no job goes to it from now on: none would hear back
             orphans = [job for job in self._jobs.values() if job.link is link]
         # A child still running whose replies cannot be read is of no use to anyone.
-        _end(link, kill=link.owner == os.getpid())
+        end(link, kill=link.owner == os.getpid())
         for job in orphans:
             job.replies.put(("gone", None))
 
@@ -340,29 +254,7 @@ class EngineProcess:
         self._jobs = {}
         link, self._link = self._link, None
         if link is not None:
-            _disown(link)
-
-
-def _command(replies: int, default_model: str) -> list[str]:
-    """How the child is started: this interpreter, with the flags and module path it runs
-    with (an isolated ``python -I`` program gets an isolated child), replies on ``replies``."""
-    flags = sys.flags
-    options = [
-        flag
-        for flag, on in (
-            ("-I", flags.isolated),
-            ("-E", flags.ignore_environment and not flags.isolated),
-            ("-s", flags.no_user_site and not flags.isolated),
-            ("-S", flags.no_site),
-        )
-        if on
-    ]
-    paths = [os.path.abspath(path) for path in sys.path if path] + [_HOME]
-    program = (
-        f"import sys; sys.path.extend(p for p in {paths!r} if p not in sys.path); "
-        "from transcribe_sdk.local._child import main; main()"
-    )
-    return [sys.executable, *options, "-c", program, default_model, str(replies)]
+            disown(link)
 
 
 def _for_child(name: str) -> str:
@@ -373,53 +265,6 @@ def _for_child(name: str) -> str:
     if name in available_models() or not Path(name).expanduser().is_dir():
         return name
     return str(Path(name).expanduser().resolve())
-
-
-def _ended(link: _Link) -> str:
-    code = link.process.poll()
-    if not link.ready and code is not None:
-        return (
-            f"the local engine's process could not start (exit code {code}; its error is on "
-            f"this program's stderr): {sys.executable!r} could not import transcribe_sdk's "
-            "local engine"
-        )
-    how = "is ending" if code is None else f"ended (exit code {code})"
-    return (
-        f"the local engine's process {how} while this transcription was under way (closed, "
-        "out of memory, or killed); send the file again"
-    )
-
-
-def _end(link: _Link, kill: bool = True) -> None:
-    if link.owner != os.getpid():  # a forked copy's: the child is its parent's
-        _disown(link)
-        return
-    if kill:
-        link.process.kill()  # the model may be mid-window: nothing of it is worth waiting for
-    link.stop()
-    for pipe in (link.requests, link.replies):
-        if pipe is not None:
-            with contextlib.suppress(OSError):
-                pipe.close()
-    if kill:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            link.process.wait(timeout=5)
-
-
-def _disown(link: _Link) -> None:
-    """Let go of a link inherited through ``fork()``: its pipes are pointed at /dev/null (not
-    closed: a half-written buffer flushed on close would reach the parent's child), and the
-    child is neither signalled nor waited for."""
-    null = os.open(os.devnull, os.O_RDWR)
-    try:
-        for pipe in (link.requests, link.replies):
-            if pipe is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    os.dup2(null, pipe.fileno())
-    finally:
-        os.close(null)
-    link.reading = False
-    link.broken = True  # its writer thread stayed in the parent
 
 
 _EVERY: weakref.WeakSet[EngineProcess] = weakref.WeakSet()
@@ -451,26 +296,10 @@ if hasattr(os, "register_at_fork"):
 
 def client_engine(default_model: str | None = None) -> Engine:
     """The engine behind ``Client(base_url="local")``: the shared engine process, or the
-    model in this process where no child can be started (see :func:`can_start_child`)."""
+    model in this process where no child can be started (see :func:`~._link.can_start_child`)."""
     if can_start_child():
         return shared_process(default_model)
     return shared_engine(default_model)
-
-
-def can_start_child() -> bool:
-    """Whether ``sys.executable`` is a Python interpreter this process can run the engine in.
-
-    Not in a frozen application (PyInstaller, cx_Freeze: ``sys.executable`` is the application
-    itself, which would start another copy of it), nor where the executable is not named as a
-    Python interpreter (an embedding program such as uWSGI sets it to its own binary, and an
-    embedded Python may leave it empty), nor off POSIX (the replies travel on an inherited
-    descriptor)."""
-    executable = sys.executable
-    if getattr(sys, "frozen", False) or os.name != "posix" or not executable:
-        return False
-    if not os.path.basename(executable).lower().startswith(("python", "pypy")):
-        return False
-    return os.access(executable, os.X_OK)
 
 
 def shared_process(default_model: str | None = None) -> EngineProcess:
