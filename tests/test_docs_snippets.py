@@ -134,6 +134,8 @@ _INPUTS = {
     # ray.md and README.md: the archive Ray reads
     "audio/hello.wav": "hello.wav",
     "audio/hello.mp3": "hello.mp3",
+    "archive/talk.wav": "hello.wav",
+    "archive/call.mp3": "hello.mp3",
 }
 
 
