@@ -76,3 +76,25 @@ def test_a_section_must_be_a_minute_or_more() -> None:
         WhisperEngine(section_seconds=10.0)
     with pytest.raises(ValueError, match="section_seconds"):
         WhisperEngine(section_seconds=float("nan"))
+
+
+def test_the_callers_prompt_goes_with_the_first_section_only(
+    two_minutes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # faster-whisper gives initial_prompt to the first window only; a plain-text prompt on a
+    # later section made the model drop its timestamps and words (_sections' docstring).
+    engine = WhisperEngine(section_seconds=60.0)
+    model = engine.model("tiny.en")
+    seen: list[dict[str, object]] = []
+    real = model.transcribe
+
+    def spy(audio: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    list(engine.start(two_minutes, "tiny.en", Options(prompt="Meeting notes.")))
+    assert len(seen) >= 2
+    assert seen[0]["initial_prompt"] == "Meeting notes."
+    assert all(call["initial_prompt"] is None for call in seen[1:])
+    assert all(call["language"] == "en" for call in seen[1:])  # the first section's language

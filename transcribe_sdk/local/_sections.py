@@ -86,7 +86,7 @@ def sectioned(
     first window only."""
     first, info = model.transcribe(samples[ranges[0][0] : ranges[0][1]], **kwargs)
     language: str = info.language
-    later = {**kwargs, "language": kwargs.get("language") or language}
+    later = {**kwargs, "language": kwargs.get("language") or language, "initial_prompt": None}
 
     def segments() -> Iterator[dict[str, Any]]:
         pieces = first
