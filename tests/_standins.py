@@ -14,6 +14,12 @@ the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of tha
   by itself), whose actors send to the ``router`` stand-in, with the same environment. The
   ``ray`` blocks of a page share one namespace, in the page's order, as in one session (the
   ``ds`` of the first is the ``ds`` of the next); the cluster ends with the page's process.
+- ``cluster``: :func:`cluster`, a Ray cluster started as a user starts one (``ray start --head``,
+  2 CPUs, every address on 127.0.0.1), for the blocks that join a cluster already running
+  (``--ray auto``). It keeps its files in a folder of its own, so it is not the machine's "last
+  cluster": the block finds it by ``RAY_ADDRESS``, as Ray looks there first. Its actors send to
+  the ``router`` stand-in. It is stopped by signals to its own process group (``ray stop``
+  would end every cluster on the machine).
 - ``web``: :func:`web`, a web server holding the sample speech (``hello.mp3``) at every path,
   in place of :data:`WEB_URL`, the host a ``from_url`` example downloads from. It answers as a
   file host does (``Content-Type: audio/mpeg``, ``Content-Length``), and each block must have
@@ -32,18 +38,26 @@ sent to another host, and a port 8000 taken by something else on the machine doe
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from _serving import command, env_without_keys
 from socket_server import Answer, Recorded, ScriptedServer
 
 from transcribe_sdk.testing import LITELLM_HEADERS, FakeServer
 
-KINDS = ("router", "serve", "ray", "web")
+KINDS = ("router", "serve", "ray", "cluster", "web")
 """The stand-ins there are (a marker naming another is an error of the page)."""
 ROUTER_URL = "https://api.cortecs.ai/v1"
 SERVE_URL = "http://127.0.0.1:8000"
@@ -132,3 +146,79 @@ def localise(code: str, addresses: dict[str, str]) -> str:
     for real, local in addresses.items():
         code = re.sub(re.escape(real) + r"(?![0-9])", lambda _, new=local: new, code)
     return code
+
+
+CLUSTER_START = 120.0
+"""Seconds ``ray start`` may take to say the cluster runs (a loaded 2-core machine: ~5 s)."""
+CLUSTER_STOP = 20.0
+"""Seconds the cluster gets to end on SIGTERM before its processes are killed."""
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+"""Ray binds to this machine's network address unless told it is no cluster of several
+machines: then every address is 127.0.0.1 (the setting Ray reads on macOS and Windows)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line holds ``text`` (the cluster's own folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _end_group(process: subprocess.Popen[bytes], folder: str) -> None:
+    """SIGTERM to the cluster's process group, SIGKILL to what is left after
+    :data:`CLUSTER_STOP` seconds, and to any process still naming its folder."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + CLUSTER_STOP
+    while time.monotonic() < deadline and _processes_naming(folder):
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for pid in _processes_naming(folder):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=CLUSTER_STOP)
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[dict[str, str]]:
+    """A Ray cluster of this machine started by ``ray start --head --block``: the environment a
+    block joins it with (``RAY_ADDRESS``), until the end of the ``with`` block."""
+    pytest.importorskip("ray.data")
+    port = _free_port()
+    # short: Ray's socket paths under it must stay within 107 bytes
+    folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    log = Path(folder) / "start.log"
+    command = [
+        str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+        f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+        "--disable-usage-stats", f"--temp-dir={folder}",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **LOOPBACK_ONLY},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, ended as one
+        )
+    try:
+        deadline = time.monotonic() + CLUSTER_START
+        while b"Ray runtime started" not in log.read_bytes():
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "ray start did not start within the time"
+            time.sleep(0.2)
+        yield {"RAY_ADDRESS": f"127.0.0.1:{port}", **LOOPBACK_ONLY}
+    finally:
+        _end_group(process, folder)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,8 @@ A block that needs a server this machine does not have is preceded by
 ``<!-- snippet: stand-in (NAME) -->`` and runs against a local stand-in on 127.0.0.1, started for
 the page's run and stopped after it (``tests/_standins.py`` describes them): ``router`` (the
 router, with ``TRANSCRIBE_BASE_URL`` and ``TRANSCRIBE_API_KEY`` set for that block only),
-``serve`` (a running ``transcribe-sdk serve``) and ``web`` (a host to download audio from).
+``serve`` (a running ``transcribe-sdk serve``), ``ray`` and ``cluster`` (a Ray cluster the
+block starts, or one already running) and ``web`` (a host to download audio from).
 Such a block is run as a user copies it, except
 that the real address it names (``https://api.cortecs.ai/v1``, ``http://127.0.0.1:8000``) is
 replaced in the text run by the stand-in's (a free port, so a busy port 8000 does not matter;
@@ -174,14 +175,16 @@ def _start_stand_ins(kinds: set[str], folder: Path, stack: ExitStack) -> StandIn
     unknown = kinds - set(_standins.KINDS)
     assert not unknown, f"no such stand-in: {sorted(unknown)}"
     running = StandIns({}, {})
-    if kinds & {"router", "ray"}:  # Ray's actors send to the router's stand-in
+    if kinds & {"router", "ray", "cluster"}:  # Ray's actors send to the router's stand-in
         server = stack.enter_context(_standins.router())
-        for kind in ("router", "ray"):
+        for kind in ("router", "ray", "cluster"):
             running.env[kind] = {
                 "TRANSCRIBE_BASE_URL": server.base_url,
                 "TRANSCRIBE_API_KEY": _standins.KEY,
             }
             running.addresses[kind] = {_standins.ROUTER_URL: server.base_url}
+    if "cluster" in kinds:
+        running.env["cluster"].update(stack.enter_context(_standins.cluster()))
     if "serve" in kinds:
         root = stack.enter_context(_standins.serve(folder))
         running.addresses["serve"] = {_standins.SERVE_URL: root}

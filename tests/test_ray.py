@@ -254,9 +254,21 @@ def test_an_unreachable_cluster_is_one_line_naming_ray(tmp_path: Path) -> None:
 
     no_cluster = ConnectionError("Could not find any running Ray instance.")
     assert "ray start --head" in _unreachable("auto", no_cluster)
-    no_client = ValueError("Ray Client requires pip package `ray[client]`.")
-    assert "pip install 'ray[client]'" in _unreachable("ray://head:10001", no_client)
     assert "\n" not in _unreachable("h:6379", OSError("a\nb"))
+
+
+def test_an_existing_cluster_that_refuses_names_rays_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ray 2.59+ `ray start` turns token authentication on, but a driver sends the token only
+    # with RAY_AUTH_MODE=token, and the refusal is in Ray's log, not in the exception.
+    from internals import unreachable as _unreachable
+
+    refused = ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6379")
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    for address in ("auto", "127.0.0.1:6379"):
+        assert "RAY_AUTH_MODE=token" in _unreachable(address, refused)
+    assert "RAY_AUTH_MODE" not in _unreachable("", refused)  # a new cluster of our own
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert "RAY_AUTH_MODE" not in _unreachable("auto", refused)
 
 
 def test_the_actors_start_with_rays_metrics_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,6 +419,17 @@ def test_cli_path_rejects_a_bad_option_before_sending(
             options={},
             deliver=lambda item: stream.write(str(item)),
             split=True,
+        )
+    # Ray Data's executor needs a driver on the cluster: through Ray's client it fails deep
+    # inside Ray Data, so a ray:// address is refused before connecting, with what to do.
+    with pytest.raises(InvalidInputError, match="ray job submit"):
+        transcribe_on_ray(
+            [path],
+            address="ray://127.0.0.1:9",
+            model="whisper-1",
+            response_format="text",
+            options={},
+            deliver=lambda item: stream.write(str(item)),
         )
     assert stream.getvalue() == ""
 

@@ -247,7 +247,7 @@ def _ray_address(value: str) -> str:
     if value == "" or _RAY_ADDRESS.match(value):
         return value
     raise argparse.ArgumentTypeError(
-        f"{value!r} is not a Ray address (auto, ray://HOST:10001 or HOST:6379); put --ray after "
+        f"{value!r} is not a Ray address (auto or HOST:6379); put --ray after "
         "the inputs, or write --ray=ADDRESS"
     )
 
@@ -266,8 +266,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         type=_ray_address,
         metavar="ADDRESS",
-        help="run on a Ray cluster: ADDRESS (auto, ray://HOST:10001), or a new one on this "
-        "machine when left out",
+        help="run on a Ray cluster: ADDRESS (auto, HOST:6379) from one of its machines, or a "
+        "new one on this machine when left out",
     )
     group.add_argument(
         "--max-in-flight",

@@ -12,11 +12,13 @@ import argparse
 import contextlib
 import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._client.batch import BatchResult
+from .._client.options import ENV_BASE_URL
 from ..errors import InvalidInputError, TranscribeError
 
 __all__ = ["RemoteFailure", "transcribe_args_on_ray", "transcribe_on_ray"]
@@ -79,19 +81,26 @@ def _start(address: str) -> bool:
     return True
 
 
+THROUGH_CLIENT = (
+    "{address} is a Ray Client address, and Ray Data does not run through Ray's client: run "
+    "transcribe on a machine of the cluster with --ray auto (from outside, with ray job submit)"
+)
+TOKEN_HINT = (
+    "; a cluster that ray start began (Ray 2.59 or later) wants its token: set "
+    "RAY_AUTH_MODE=token here too"
+)
+
+
 def _unreachable(address: str, exc: Exception) -> str:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    if address.startswith("ray://") and "ray[client]" in str(exc):
-        return (
-            f"{address} is a Ray Client address, which needs Ray's client on this machine: "
-            "pip install 'ray[client]' (the same Ray version as the cluster)"
-        )
+    # An existing cluster may refuse us for want of its token; Ray says so only in its log.
+    token = TOKEN_HINT if address and "RAY_AUTH_MODE" not in os.environ else ""
     if address == "auto":
         return (
             "auto: no Ray cluster runs on this machine (start one with ray start --head, or "
-            f"write --ray alone for a new one just for this run) ({first})"
+            f"write --ray alone for a new one just for this run) ({first}){token}"
         )
-    return f"cannot connect to the Ray cluster at {address or 'a new local one'}: {first}"
+    return f"cannot connect to the Ray cluster at {address or 'a new local one'}: {first}{token}"
 
 
 class _Say(logging.Handler):
@@ -160,6 +169,8 @@ def transcribe_on_ray(
     """
     if split:
         raise InvalidInputError("--split", "does not combine with --ray")
+    if address.startswith("ray://"):
+        raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=address))
     try:
         import ray
     except ImportError:
@@ -170,7 +181,10 @@ def transcribe_on_ray(
     if not files:
         return []
     cap = max_in_flight or concurrency
-    local = base_url is not None and base_url.startswith("local")
+    # the engine the client will use: --base-url / --local, else $TRANSCRIBE_BASE_URL, as
+    # transcribe_dataset reads them (an actor of the local engine reserves a whole CPU)
+    where = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
+    local = where is not None and where.startswith("local")
     limit = None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
     with _ray_logs_to(say):
         started = _start(address)
