@@ -392,6 +392,29 @@ def test_cli_path_delivers_each_file_in_input_order(
         assert json.loads(as_json(ok))["cost"] == ok.route.cost
 
 
+def test_cli_path_sizes_the_local_engine_chosen_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # TRANSCRIBE_BASE_URL=local and no --local: each actor reserves a whole CPU, so the
+    # command's default --concurrency 4 on this 2-CPU cluster must scale from 1, not ask for 4
+    # (which transcribe_dataset refuses as a placement that can never happen).
+    monkeypatch.setenv("TRANSCRIBE_BASE_URL", "local")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    delivered: list[BatchResult[Any]] = []
+    results = transcribe_on_ray(
+        [FIXTURES / "hello.wav"],
+        address="",
+        model="tiny.en",
+        response_format="text",
+        options={},
+        deliver=delivered.append,
+        concurrency=4,
+    )
+    assert [r.ok for r in results] == [True], [str(r.error) for r in results]
+    assert "hello" in results[0].unwrap().lower()
+    assert len(delivered) == 1
+
+
 def test_cli_path_rejects_a_bad_option_before_sending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
