@@ -110,6 +110,8 @@ PRIVATE: dict[str, str] = {
     "process_module": "transcribe_sdk.local._process",
     "client_engine": "transcribe_sdk.local._process:client_engine",
     "section_ranges": "transcribe_sdk.local._sections:section_ranges",
+    "threads_per_worker": "transcribe_sdk.local._options:threads_per_worker",
+    "usable_cpus": "transcribe_sdk.local._options:usable_cpus",
     "results_module": "transcribe_sdk.local._results",
     "RAY_METRICS_ENV": "transcribe_sdk.ray._actors:RAY_METRICS_ENV",
     "actor_runtime_env": "transcribe_sdk.ray._actors:actor_runtime_env",

@@ -195,3 +195,43 @@ def test_a_window_the_model_hears_as_silence_is_dropped() -> None:
     assert heard(window(0.9, -0.3))  # the text is likely: kept
     assert heard(window(0.1, -1.5))  # speech, badly heard: kept
     assert not heard(window(0.9, -1.5))
+
+
+def test_threads_follow_the_machine_and_serves_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CTranslate2's own 0 gives every worker all the cores (4 threads on 2 cores for serve's
+    # two slots). 0 is now the CPUs this process may use, which serve shares among its slots.
+    from internals import make_engine, settings_from, threads_per_worker, usable_cpus
+    from internals import server_parser as build_parser
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cpus = usable_cpus()
+    assert threads_per_worker(0) == cpus
+    assert threads_per_worker(0, 2) == max(1, cpus // 2)
+    assert threads_per_worker(0, 4 * cpus) == 1  # never 0, CTranslate2's all-the-cores
+    assert threads_per_worker(3, 2) == 3
+    assert WhisperEngine().cpu_threads == cpus
+    assert WhisperEngine(cpu_threads=3).cpu_threads == 3
+
+    def served(*flags: str) -> int:
+        settings = settings_from(build_parser().parse_args(["serve", *flags]))
+        return int(make_engine(settings).cpu_threads)
+
+    assert served() == max(1, cpus // 2)  # two slots
+    assert served("--concurrency", "1") == cpus
+    assert served("--cpu-threads", "3") == 3
+    assert served("--workers", "2", "--concurrency", "2") == max(1, cpus // 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert threads_per_worker(0, 2) == 0  # CTranslate2 reads OMP_NUM_THREADS itself
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="cpu_threads"):
+            threads_per_worker(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["-1", "2.5", "four"])
+def test_serve_refuses_bad_cpu_threads(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from internals import server_parser as build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["serve", "--cpu-threads", bad])
+    assert stopped.value.code == 2
+    assert "--cpu-threads" in capsys.readouterr().err

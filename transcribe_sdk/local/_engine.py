@@ -28,7 +28,7 @@ from ._batched import (
     decode_batched,
     speech_windows,
 )
-from ._options import Options, check_vad_parameters
+from ._options import Options, check_vad_parameters, threads_per_worker
 from ._results import (
     AudioDecodeError,
     AudioTooLong,
@@ -148,7 +148,10 @@ class WhisperEngine:
     """Loads faster-whisper models on first use and keeps them for every later call.
 
     Thread-safe: loading is serialised by a lock, and a loaded model serves calls from many
-    threads at once (``num_workers`` of them truly in parallel).
+    threads at once (``num_workers`` of them truly in parallel). Each worker decodes with
+    ``cpu_threads`` threads; ``0`` (the default) is the CPUs this process may use (or
+    ``OMP_NUM_THREADS`` when that is set), the fastest for one file at a time. ``serve``
+    shares them among its ``--concurrency`` slots instead.
     """
 
     def __init__(
@@ -188,10 +191,13 @@ class WhisperEngine:
         self.section_seconds: float = section_seconds
         """Audio longer than this goes to the model a section at a time, cut in pauses (see
         :data:`~._sections.SECTION_SECONDS`): what bounds one pass's memory."""
+        self.cpu_threads: int = threads_per_worker(cpu_threads)
+        """The threads each worker decodes with, as given to CTranslate2 (``0``: its own
+        choice, which reads ``OMP_NUM_THREADS``)."""
         self._settings = {
             "device": device,
             "compute_type": compute_type,
-            "cpu_threads": cpu_threads,
+            "cpu_threads": self.cpu_threads,
             "num_workers": num_workers,
         }
         self._models: dict[str, Any] = {}

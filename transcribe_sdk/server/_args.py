@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from .._version import __version__
 from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
 from ..local._engine import check_batch_size
+from ..local._options import threads_per_worker
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
@@ -44,6 +45,16 @@ def _batch_size(raw: str) -> int:
         raise argparse.ArgumentTypeError(
             f"must be a whole number from 1 to {MAX_BATCH_SIZE}, not {raw!r}"
         ) from None
+
+
+def _threads(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a whole number of threads (0: automatic), not {raw!r}")
+    return value
 
 
 def _port(raw: str) -> int:
@@ -115,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int),
         default=d.concurrency,
         help=f"transcriptions at once per worker (default {d.concurrency})",
+    )
+    add(
+        "--cpu-threads",
+        type=_threads,
+        default=d.cpu_threads,
+        help="threads each transcription slot decodes with (default 0: this machine's CPUs "
+        "shared among the --workers x --concurrency slots, at least 1 each)",
     )
     add(
         "--batch-size",
@@ -196,6 +214,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         max_upload_bytes=int(args.max_upload_mb * MiB),
         max_audio_seconds=args.max_audio_seconds,
         concurrency=args.concurrency,
+        # --workers processes share the machine too: each gets its part, counted here once
+        cpu_threads=args.cpu_threads
+        or (threads_per_worker(0, args.workers * args.concurrency) if args.workers > 1 else 0),
         batch_size=args.batch_size,
         queue_timeout=args.queue_timeout,
         max_connections=args.max_connections,

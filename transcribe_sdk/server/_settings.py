@@ -29,6 +29,10 @@ class ServerSettings:
     the word error rate at each size."""
     concurrency: int = 2
     """Transcriptions running at once (also the model's worker count)."""
+    cpu_threads: int = 0
+    """Threads each transcription slot decodes with; 0 shares the CPUs this process may use
+    among the ``concurrency`` slots, at least one each (``OMP_NUM_THREADS``, when set, is left
+    to CTranslate2). CTranslate2's own default gives each slot all the cores: 4 threads on 2."""
     queue_timeout: float = 10.0
     """How long a request waits for a free transcription slot before its 503 (with
     ``Retry-After``)."""
