@@ -20,6 +20,12 @@ the stand-in called NAME takes its place, on 127.0.0.1, for the whole run of tha
   cluster": the block finds it by ``RAY_ADDRESS``, as Ray looks there first. Its actors send to
   the ``router`` stand-in. It is stopped by signals to its own process group (``ray stop``
   would end every cluster on the machine).
+- ``proxy``: :func:`company_network`, a company network's way out: a proxy that answers
+  ``CONNECT`` (what an HTTPS request through an HTTP proxy sends) and joins every tunnel to the
+  ``router`` stand-in, served over TLS under the router's real name (``api.cortecs.ai``) with a
+  certificate from a CA of its own, as a proxy that re-signs traffic would. The block names
+  :data:`PROXY_URL` and :data:`COMPANY_CA`, which become the proxy's address and the CA's
+  file; it runs with the router's key and its real URL, and must have gone through the proxy.
 - ``web``: :func:`web`, a web server holding the sample speech (``hello.mp3``) at every path,
   in place of :data:`WEB_URL`, the host a ``from_url`` example downloads from. It answers as a
   file host does (``Content-Type: audio/mpeg``, ``Content-Length``), and each block must have
@@ -40,28 +46,35 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
+import socketserver
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from _serving import command, env_without_keys
 from socket_server import Answer, Recorded, ScriptedServer
 
 from transcribe_sdk.testing import LITELLM_HEADERS, FakeServer
 
-KINDS = ("router", "serve", "ray", "cluster", "web")
+KINDS = ("router", "serve", "ray", "cluster", "proxy", "web")
 """The stand-ins there are (a marker naming another is an error of the page)."""
 ROUTER_URL = "https://api.cortecs.ai/v1"
 SERVE_URL = "http://127.0.0.1:8000"
 WEB_URL = "https://example.com"
+PROXY_URL = "http://proxy.internal:3128"
+COMPANY_CA = "/etc/ssl/certs/company-root-ca.pem"
 SPEECH = Path(__file__).parent / "fixtures" / "hello.mp3"
 SESSIONS = ("ray",)
 """The stand-ins whose blocks on a page continue one another (one namespace)."""
@@ -109,6 +122,86 @@ def router() -> Iterator[ScriptedServer]:
     """The router's stand-in, until the end of the ``with`` block."""
     with ScriptedServer(_as_router) as server:
         yield server
+    assert not server.errors, server.errors
+
+
+TUNNEL_IDLE = 30.0
+"""Seconds a proxy tunnel may carry nothing before it is closed."""
+_HEAD_LIMIT = 16 * 1024
+
+
+class _Tunnels(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        super().__init__(("127.0.0.1", 0), _Tunnel)
+        self.target = target
+        self.asked: list[str] = []  # the CONNECT targets, in order
+
+
+class _Tunnel(socketserver.BaseRequestHandler):
+    """One client of the proxy: its ``CONNECT`` head, then bytes both ways until either side
+    closes or :data:`TUNNEL_IDLE` passes."""
+
+    server: _Tunnels
+
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < _HEAD_LIMIT:
+            got = self.request.recv(4096)
+            if not got:
+                return
+            head += got
+        method, _, rest = head.partition(b" ")
+        if method != b"CONNECT":
+            self.request.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        self.server.asked.append(rest.split(b" ", 1)[0].decode("ascii", "replace"))
+        with socket.create_connection(self.server.target, timeout=TUNNEL_IDLE) as upstream:
+            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _relay(self.request, upstream)
+
+
+def _relay(one: socket.socket, other: socket.socket) -> None:
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(one, selectors.EVENT_READ, other)
+        waiting.register(other, selectors.EVENT_READ, one)
+        while True:
+            ready = waiting.select(TUNNEL_IDLE)
+            if not ready:
+                return
+            for key, _ in ready:
+                data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                if not data:
+                    return
+                key.data.sendall(data)
+
+
+@contextlib.contextmanager
+def company_network(folder: Path) -> Iterator[dict[str, str]]:
+    """The router behind a re-signing proxy: the addresses to put in place of
+    :data:`PROXY_URL` and :data:`COMPANY_CA`, until the end of the ``with`` block, which
+    checks that the proxy carried a request to the router."""
+    ca = trustme.CA()
+    ca_file = folder / "company-root-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(httpx.URL(ROUTER_URL).host).configure_cert(context)
+    with ScriptedServer(_as_router, tls=context) as server:
+        tunnels = _Tunnels(("127.0.0.1", server.port))
+        thread = threading.Thread(target=tunnels.serve_forever, name="proxy", daemon=True)
+        thread.start()
+        try:
+            yield {PROXY_URL: f"http://127.0.0.1:{tunnels.server_address[1]}",
+                   COMPANY_CA: str(ca_file)}  # fmt: skip
+        finally:
+            tunnels.shutdown()
+            tunnels.server_close()
+            thread.join(TUNNEL_IDLE)
+    assert tunnels.asked, "no block went through the proxy's stand-in"
+    assert set(tunnels.asked) == {"api.cortecs.ai:443"}, tunnels.asked
+    assert server.requests, "the proxy's tunnel reached no router"
     assert not server.errors, server.errors
 
 

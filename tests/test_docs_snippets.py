@@ -19,7 +19,8 @@ A block that needs a server this machine does not have is preceded by
 the page's run and stopped after it (``tests/_standins.py`` describes them): ``router`` (the
 router, with ``TRANSCRIBE_BASE_URL`` and ``TRANSCRIBE_API_KEY`` set for that block only),
 ``serve`` (a running ``transcribe-sdk serve``), ``ray`` and ``cluster`` (a Ray cluster the
-block starts, or one already running) and ``web`` (a host to download audio from).
+block starts, or one already running), ``proxy`` (a company's proxy and CA in front of the
+router) and ``web`` (a host to download audio from).
 Such a block is run as a user copies it, except
 that the real address it names (``https://api.cortecs.ai/v1``, ``http://127.0.0.1:8000``) is
 replaced in the text run by the stand-in's (a free port, so a busy port 8000 does not matter;
@@ -188,6 +189,14 @@ def _start_stand_ins(kinds: set[str], folder: Path, stack: ExitStack) -> StandIn
     if "serve" in kinds:
         root = stack.enter_context(_standins.serve(folder))
         running.addresses["serve"] = {_standins.SERVE_URL: root}
+    if "proxy" in kinds:  # the router, by its real name, through a company's proxy
+        network = folder / "company"
+        network.mkdir()
+        running.addresses["proxy"] = stack.enter_context(_standins.company_network(network))
+        running.env["proxy"] = {
+            "TRANSCRIBE_BASE_URL": _standins.ROUTER_URL,
+            "TRANSCRIBE_API_KEY": _standins.KEY,
+        }
     if "web" in kinds:
         root = stack.enter_context(_standins.web())
         running.addresses["web"] = {_standins.WEB_URL: root}
