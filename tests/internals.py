@@ -110,6 +110,8 @@ PRIVATE: dict[str, str] = {
     "process_module": "transcribe_sdk.local._process",
     "client_engine": "transcribe_sdk.local._process:client_engine",
     "section_ranges": "transcribe_sdk.local._sections:section_ranges",
+    "COMPRESSION_RATIO_THRESHOLD": "transcribe_sdk.local._batched:COMPRESSION_RATIO_THRESHOLD",
+    "failed": "transcribe_sdk.local._batched:failed",
     "threads_per_worker": "transcribe_sdk.local._options:threads_per_worker",
     "usable_cpus": "transcribe_sdk.local._options:usable_cpus",
     "results_module": "transcribe_sdk.local._results",

@@ -197,6 +197,64 @@ def test_a_window_the_model_hears_as_silence_is_dropped() -> None:
     assert not heard(window(0.9, -1.5))
 
 
+def _looping(path: Path) -> Path:
+    """hello.wav, then 18 s of its first word over and over, then numbers.wav: audio that
+    makes the model repeat itself (a compression ratio near 10 at temperature 0)."""
+    import wave
+
+    with wave.open(str(FIXTURES / "hello.wav"), "rb") as hello:
+        params, speech = hello.getparams(), hello.readframes(hello.getnframes())
+    with wave.open(str(FIXTURES / "numbers.wav"), "rb") as numbers:
+        tail = numbers.readframes(numbers.getnframes())
+    rate, width = params.framerate, params.sampwidth * params.nchannels
+    word, gap, second = (
+        speech[: int(0.7 * rate) * width],
+        bytes(int(0.15 * rate) * width),
+        bytes(rate * width),
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setparams(params)
+        out.writeframes(speech + second + (word + gap) * 21 + second + tail)
+    return path
+
+
+@pytest.mark.heavy  # about 30 s of audio, decoded again at several temperatures
+def test_a_window_that_repeats_itself_is_decoded_again_with_fallback(
+    engines: dict[int, WhisperEngine], tmp_path: Path
+) -> None:
+    # The pipeline decodes at one temperature; a window whose text fails sequential
+    # decoding's checks is decoded again on its own, with the temperature schedule.
+    from internals import COMPRESSION_RATIO_THRESHOLD, Options
+
+    audio = _looping(tmp_path / "loop.wav")
+    segments = list(engines[4].start(audio, "tiny.en", Options()))
+    assert segments
+    for segment in segments:  # none failing the checks kept without trying hotter
+        assert (
+            segment["compression_ratio"] <= COMPRESSION_RATIO_THRESHOLD
+            or segment["temperature"] > 0
+        ), segment
+    starts = [s["start"] for s in segments]
+    assert starts == sorted(starts)
+    for before, after in itertools.pairwise(segments):
+        assert before["end"] <= after["start"] + 0.01  # redone windows stay inside their own
+    assert all(0 <= s["start"] <= s["end"] <= 30.0 for s in segments)
+    assert "transcription" in segments[0]["text"].lower()
+
+
+def test_failing_the_checks_is_sequential_decodings_rule() -> None:
+    from types import SimpleNamespace
+
+    from internals import failed
+
+    def window(ratio: float, logprob: float) -> SimpleNamespace:
+        return SimpleNamespace(compression_ratio=ratio, avg_logprob=logprob)
+
+    assert not failed(window(1.6, -0.3))
+    assert failed(window(9.6, -0.1))  # repeats itself, however sure the model is
+    assert failed(window(1.6, -1.2))  # the model doubts it
+
+
 def test_threads_follow_the_machine_and_serves_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     # CTranslate2's own 0 gives every worker all the cores (4 threads on 2 cores for serve's
     # two slots). 0 is now the CPUs this process may use, which serve shares among its slots.

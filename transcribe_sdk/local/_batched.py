@@ -10,7 +10,9 @@ What is done here to keep the words: the windows are cut from the engine's own v
 at pauses, at most :data:`BATCH_WINDOW_SECONDS` long, and handed to the pipeline as
 ``clip_timestamps`` (so each segment is also timed against the whole file); each batch is
 prompted with the text of the window decoded just before it; the first window is decoded
-alone, as sequential decoding would, so a stream's first event is not later than before.
+alone, as sequential decoding would, so a stream's first event is not later than before; and a
+window whose text fails sequential decoding's checks (it repeats itself, or the model doubts
+it) is decoded again on its own the sequential way, with its temperature fallback.
 """
 
 from __future__ import annotations
@@ -44,10 +46,44 @@ text it doubts (``avg_logprob`` below the second) is dropped, as sequential deco
 the pipeline itself keeps it. faster-whisper's defaults."""
 
 
+COMPRESSION_RATIO_THRESHOLD = 2.4
+"""Text that gzip shrinks more than this is the model repeating itself; sequential decoding
+then decodes the window again, hotter (faster-whisper's default)."""
+
+
 def heard(piece: Any) -> bool:
     """Whether a decoded window is kept: not both probably silent and improbable text."""
     return not (
         piece.no_speech_prob > NO_SPEECH_THRESHOLD and piece.avg_logprob < LOG_PROB_THRESHOLD
+    )
+
+
+def failed(piece: Any) -> bool:
+    """Whether a kept window fails the checks after which sequential decoding tries a higher
+    temperature: text that repeats itself, or text the model doubts."""
+    return bool(
+        piece.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+        or piece.avg_logprob < LOG_PROB_THRESHOLD
+    )
+
+
+def _moved(piece: Any, window: dict[str, float]) -> Any:
+    """A segment decoded from ``window``'s own samples, timed against the whole file, no time
+    past the window's end (the model may put its last timestamp beyond the audio it had)."""
+
+    def moved(seconds: float) -> float:
+        return min(seconds + window["start"], window["end"])
+
+    words = piece.words
+    if words is not None:
+        words = [replace(w, start=moved(w.start), end=moved(w.end)) for w in words]
+    return replace(
+        piece,
+        # faster-whisper counts seek in 10 ms frames
+        seek=piece.seek + round(window["start"] * 100),
+        start=moved(piece.start),
+        end=moved(piece.end),
+        words=words,
     )
 
 
@@ -114,16 +150,36 @@ def decode_batched(
         return iter(pieces), info
 
     first, info = batch(windows[:1], "")
+    language: str = info.language
 
-    def pieces() -> Iterator[Any]:
-        before = ""
-        for piece in filter(heard, first):
-            before = piece.text.strip() if conditioned else ""
-            yield piece
+    def alone(window: dict[str, float], before: str) -> Iterator[Any]:
+        # As sequential decoding decodes it: its own 30 s, the temperature schedule and
+        # fallback, timestamps; prompted with the text before it.
+        start, end = (int(window[edge] * SAMPLE_RATE) for edge in ("start", "end"))
+        prompt = " ".join(p.strip() for p in (kwargs["initial_prompt"], before) if p)
+        again = {**kwargs, "language": language, "initial_prompt": prompt or None}
+        redone, _ = model.transcribe(samples[start:end], **again)
+        return (_moved(piece, window) for piece in redone)
+
+    def batches() -> Iterator[tuple[Iterator[Any], Sequence[dict[str, float]]]]:
+        yield first, windows[:1]
         for index in range(1, len(windows), batch_size):
             check()
-            for piece in filter(heard, batch(windows[index : index + batch_size], before)[0]):
-                before = piece.text.strip() if conditioned else ""
-                yield piece
+            group = windows[index : index + batch_size]
+            yield batch(group, last[0])[0], group
 
-    return info.language, pieces()
+    last = [""]  # the text decoded last: the next batch's (or redone window's) prompt
+
+    def pieces() -> Iterator[Any]:
+        for got, group in batches():
+            for piece in filter(heard, got):
+                if failed(piece):  # the window the pipeline gave this piece: the nearest start
+                    window = min(group, key=lambda w: abs(w["start"] - piece.start))
+                    redone: Iterator[Any] = alone(window, last[0])
+                else:
+                    redone = iter((piece,))
+                for out in redone:
+                    last[0] = out.text.strip() if conditioned else ""
+                    yield out
+
+    return language, pieces()
