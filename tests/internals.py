@@ -112,8 +112,6 @@ PRIVATE: dict[str, str] = {
     "section_ranges": "transcribe_sdk.local._sections:section_ranges",
     "COMPRESSION_RATIO_THRESHOLD": "transcribe_sdk.local._batched:COMPRESSION_RATIO_THRESHOLD",
     "failed": "transcribe_sdk.local._batched:failed",
-    "threads_per_worker": "transcribe_sdk.local._options:threads_per_worker",
-    "usable_cpus": "transcribe_sdk.local._options:usable_cpus",
     "results_module": "transcribe_sdk.local._results",
     "RAY_METRICS_ENV": "transcribe_sdk.ray._actors:RAY_METRICS_ENV",
     "actor_runtime_env": "transcribe_sdk.ray._actors:actor_runtime_env",

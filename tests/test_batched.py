@@ -255,34 +255,23 @@ def test_failing_the_checks_is_sequential_decodings_rule() -> None:
     assert failed(window(1.6, -1.2))  # the model doubts it
 
 
-def test_threads_follow_the_machine_and_serves_slots(monkeypatch: pytest.MonkeyPatch) -> None:
-    # CTranslate2's own 0 gives every worker all the cores (4 threads on 2 cores for serve's
-    # two slots). 0 is now the CPUs this process may use, which serve shares among its slots.
-    from internals import make_engine, settings_from, threads_per_worker, usable_cpus
+def test_threads_are_a_setting_of_the_engine_and_serve() -> None:
+    # 0 (the default) leaves the count to CTranslate2, as 0.2.0 did; a count is passed on.
+    from internals import make_engine, settings_from
     from internals import server_parser as build_parser
 
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    cpus = usable_cpus()
-    assert threads_per_worker(0) == cpus
-    assert threads_per_worker(0, 2) == max(1, cpus // 2)
-    assert threads_per_worker(0, 4 * cpus) == 1  # never 0, CTranslate2's all-the-cores
-    assert threads_per_worker(3, 2) == 3
-    assert WhisperEngine().cpu_threads == cpus
+    assert WhisperEngine().cpu_threads == 0
     assert WhisperEngine(cpu_threads=3).cpu_threads == 3
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="cpu_threads"):
+            WhisperEngine(cpu_threads=bad)  # type: ignore[arg-type]
 
     def served(*flags: str) -> int:
         settings = settings_from(build_parser().parse_args(["serve", *flags]))
         return int(make_engine(settings).cpu_threads)
 
-    assert served() == max(1, cpus // 2)  # two slots
-    assert served("--concurrency", "1") == cpus
-    assert served("--cpu-threads", "3") == 3
-    assert served("--workers", "2", "--concurrency", "2") == max(1, cpus // 4)
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert threads_per_worker(0, 2) == 0  # CTranslate2 reads OMP_NUM_THREADS itself
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="cpu_threads"):
-            threads_per_worker(bad)  # type: ignore[arg-type]
+    assert served() == 0
+    assert served("--cpu-threads", "1") == 1
 
 
 @pytest.mark.parametrize("bad", ["-1", "2.5", "four"])

@@ -28,7 +28,7 @@ from ._batched import (
     decode_batched,
     speech_windows,
 )
-from ._options import Options, check_vad_parameters, threads_per_worker
+from ._options import Options, check_cpu_threads, check_vad_parameters
 from ._results import (
     AudioDecodeError,
     AudioTooLong,
@@ -149,9 +149,8 @@ class WhisperEngine:
 
     Thread-safe: loading is serialised by a lock, and a loaded model serves calls from many
     threads at once (``num_workers`` of them truly in parallel). Each worker decodes with
-    ``cpu_threads`` threads; ``0`` (the default) is the CPUs this process may use (or
-    ``OMP_NUM_THREADS`` when that is set), the fastest for one file at a time. ``serve``
-    shares them among its ``--concurrency`` slots instead.
+    ``cpu_threads`` threads; ``0`` (the default) leaves it to CTranslate2, which gives every
+    worker all the machine's cores (or ``OMP_NUM_THREADS``).
     """
 
     def __init__(
@@ -191,9 +190,9 @@ class WhisperEngine:
         self.section_seconds: float = section_seconds
         """Audio longer than this goes to the model a section at a time, cut in pauses (see
         :data:`~._sections.SECTION_SECONDS`): what bounds one pass's memory."""
-        self.cpu_threads: int = threads_per_worker(cpu_threads)
+        self.cpu_threads: int = check_cpu_threads(cpu_threads)
         """The threads each worker decodes with, as given to CTranslate2 (``0``: its own
-        choice, which reads ``OMP_NUM_THREADS``)."""
+        choice, every worker on all the machine's cores, or ``OMP_NUM_THREADS``)."""
         self._settings = {
             "device": device,
             "compute_type": compute_type,

@@ -4,7 +4,6 @@ form fields by :func:`parse_options`; the VAD settings an engine or a request ma
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,28 +39,13 @@ class Options:
     """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, which a container's CPU set narrows)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def threads_per_worker(cpu_threads: int, share_among: int = 1) -> int:
-    """The threads each model worker decodes with (CTranslate2's ``intra_threads``) for a
-    ``cpu_threads`` setting, when ``share_among`` requests are meant to decode at once.
-
-    ``0`` is automatic: the CPUs this process may use (:func:`usable_cpus`) shared among
-    ``share_among``, at least one each. CTranslate2's own ``0`` gives every worker all the
-    machine's cores, so ``serve``'s two slots ran 4 threads on 2 cores; with 1 each they answer
-    more audio per second (docs/performance.md). Under ``OMP_NUM_THREADS`` it stays ``0``, so
-    CTranslate2 takes that setting, as faster-whisper documents.
-    """
+def check_cpu_threads(cpu_threads: object) -> int:
+    """``cpu_threads`` as CTranslate2 takes it (its ``intra_threads``): the threads each model
+    worker decodes with, ``0`` for CTranslate2's own choice (every worker on all the machine's
+    cores, or ``OMP_NUM_THREADS``)."""
     if isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 0:
         raise ValueError("cpu_threads must be a whole number of threads, or 0 for automatic")
-    if cpu_threads or os.environ.get("OMP_NUM_THREADS"):
-        return cpu_threads
-    return max(1, usable_cpus() // max(1, share_among))
+    return cpu_threads
 
 
 def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:

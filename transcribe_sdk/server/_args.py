@@ -14,7 +14,6 @@ from typing import Any, NoReturn
 from .._version import __version__
 from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
 from ..local._engine import check_batch_size
-from ..local._options import threads_per_worker
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
@@ -131,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-threads",
         type=_threads,
         default=d.cpu_threads,
-        help="threads each transcription slot decodes with (default 0: this machine's CPUs "
-        "shared among the --workers x --concurrency slots, at least 1 each)",
+        help="threads each transcription slot decodes with (default 0: CTranslate2's "
+        "choice, every slot on all the machine's cores)",
     )
     add(
         "--batch-size",
@@ -214,9 +213,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
         max_upload_bytes=int(args.max_upload_mb * MiB),
         max_audio_seconds=args.max_audio_seconds,
         concurrency=args.concurrency,
-        # --workers processes share the machine too: each gets its part, counted here once
-        cpu_threads=args.cpu_threads
-        or (threads_per_worker(0, args.workers * args.concurrency) if args.workers > 1 else 0),
+        cpu_threads=args.cpu_threads,
         batch_size=args.batch_size,
         queue_timeout=args.queue_timeout,
         max_connections=args.max_connections,

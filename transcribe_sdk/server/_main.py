@@ -124,7 +124,6 @@ def make_engine(settings: ServerSettings) -> Any:
     """The engine, with its model loaded (so a model that does not load stops start-up)."""
     try:
         from ..local._engine import LocalEngineUnavailable, WhisperEngine
-        from ..local._options import threads_per_worker
         from ..local._results import ModelLoadError
     except ImportError as exc:
         raise StartupError(f"{exc}; {LOCAL_INSTALL}") from None
@@ -132,7 +131,7 @@ def make_engine(settings: ServerSettings) -> Any:
         engine = WhisperEngine(
             settings.model,
             num_workers=settings.concurrency,
-            cpu_threads=threads_per_worker(settings.cpu_threads, settings.concurrency),
+            cpu_threads=settings.cpu_threads,
             max_audio_seconds=settings.max_audio_seconds,
             batch_size=settings.batch_size,
         )

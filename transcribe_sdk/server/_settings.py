@@ -30,9 +30,10 @@ class ServerSettings:
     concurrency: int = 2
     """Transcriptions running at once (also the model's worker count)."""
     cpu_threads: int = 0
-    """Threads each transcription slot decodes with; 0 shares the CPUs this process may use
-    among the ``concurrency`` slots, at least one each (``OMP_NUM_THREADS``, when set, is left
-    to CTranslate2). CTranslate2's own default gives each slot all the cores: 4 threads on 2."""
+    """Threads each transcription slot decodes with; 0 leaves it to CTranslate2, which gives
+    every slot all the machine's cores (or ``OMP_NUM_THREADS``). On a machine of its own, the
+    cores divided by ``concurrency`` avoids more threads than cores; docs/performance.md has
+    what that measured on a shared 2-core machine."""
     queue_timeout: float = 10.0
     """How long a request waits for a free transcription slot before its 503 (with
     ``Retry-After``)."""
