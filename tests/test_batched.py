@@ -198,36 +198,59 @@ def test_a_window_the_model_hears_as_silence_is_dropped() -> None:
 
 
 def test_threads_follow_the_machine_and_serves_slots(monkeypatch: pytest.MonkeyPatch) -> None:
-    # CTranslate2's own 0 gives every worker all the cores (4 threads on 2 cores for serve's
-    # two slots). 0 is now the CPUs this process may use, which serve shares among its slots.
+    # CTranslate2's own 0 gives every worker its default, up to 4 (4 threads on 2 cores for
+    # serve's two slots). 0 is now the CPUs this process may use, which serve shares among
+    # its slots, never more than CTranslate2's 4 a worker.
     from internals import make_engine, settings_from, threads_per_worker, usable_cpus
     from internals import server_parser as build_parser
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cpus = usable_cpus()
-    assert threads_per_worker(0) == cpus
-    assert threads_per_worker(0, 2) == max(1, cpus // 2)
-    assert threads_per_worker(0, 4 * cpus) == 1  # never 0, CTranslate2's all-the-cores
+
+    def auto(share: int) -> int:
+        return max(1, min(4, cpus // share))
+
+    assert threads_per_worker(0) == auto(1)
+    assert threads_per_worker(0, 2) == auto(2)
+    assert threads_per_worker(0, 4 * cpus) == 1  # never 0, CTranslate2's own default
     assert threads_per_worker(3, 2) == 3
-    assert WhisperEngine().cpu_threads == cpus
+    assert WhisperEngine().cpu_threads == auto(1)
     assert WhisperEngine(cpu_threads=3).cpu_threads == 3
 
     def served(*flags: str) -> int:
         settings = settings_from(build_parser().parse_args(["serve", *flags]))
         return int(make_engine(settings).cpu_threads)
 
-    assert served() == max(1, cpus // 2)  # two slots
-    assert served("--concurrency", "1") == cpus
+    assert served() == auto(2)  # two slots
+    assert served("--concurrency", "1") == auto(1)
     assert served("--cpu-threads", "3") == 3
-    assert served("--workers", "2", "--concurrency", "2") == max(1, cpus // 4)
+    assert served("--workers", "2", "--concurrency", "2") == auto(4)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert threads_per_worker(0, 2) == 0  # CTranslate2 reads OMP_NUM_THREADS itself
-    for bad in (-1, 1.5, True):
+    assert served("--workers", "2") == 0  # and so does each worker
+    assert served("--workers", "2", "--cpu-threads", "3") == 3  # the flag wins over it
+    for bad in (-1, 1.5, True, 1025):
         with pytest.raises(ValueError, match="cpu_threads"):
             threads_per_worker(bad)  # type: ignore[arg-type]
+    assert threads_per_worker(1024) == 1024
 
 
-@pytest.mark.parametrize("bad", ["-1", "2.5", "four"])
+def test_usable_cpus_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    # macOS and Windows have no os.sched_getaffinity: the machine's count stands in.
+    from internals import threads_per_worker, usable_cpus
+
+    monkeypatch.delattr("os.sched_getaffinity", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert usable_cpus() == 8
+    assert threads_per_worker(0) == 4  # CTranslate2's own default, not all eight
+    assert threads_per_worker(0, 2) == 4
+    assert threads_per_worker(0, 4) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert usable_cpus() == 1
+
+
+@pytest.mark.parametrize("bad", ["-1", "2.5", "four", "1025", "99999999999999999999"])
 def test_serve_refuses_bad_cpu_threads(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     from internals import server_parser as build_parser
 

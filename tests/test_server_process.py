@@ -9,6 +9,7 @@ upload or an hour of silence costs it.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import subprocess
@@ -156,6 +157,8 @@ def test_a_second_ctrl_c_stops_at_once_and_tells_the_client(tmp_path: Path) -> N
 def test_several_workers_serve_and_stop(tmp_path: Path) -> None:
     with command(tmp_path, "--workers", "2") as server:
         assert "2 worker(s)" in server.banner
+        # the threads each slot decodes with (OMP_NUM_THREADS: CTranslate2's own count)
+        assert re.search(r"x 2, (\d+ thread\(s\)|OMP_NUM_THREADS threads) each", server.banner)
         for _ in range(4):
             assert health(server.base_url)["status"] == "ok"
         with Client(base_url=server.base_url, api_key="", max_retries=0, timeout=120) as ours:

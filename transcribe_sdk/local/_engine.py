@@ -149,9 +149,9 @@ class WhisperEngine:
 
     Thread-safe: loading is serialised by a lock, and a loaded model serves calls from many
     threads at once (``num_workers`` of them truly in parallel). Each worker decodes with
-    ``cpu_threads`` threads; ``0`` (the default) is the CPUs this process may use (or
-    ``OMP_NUM_THREADS`` when that is set), the fastest for one file at a time. ``serve``
-    shares them among its ``--concurrency`` slots instead.
+    ``cpu_threads`` threads; ``0`` (the default) is the CPUs this process may use up to 4,
+    CTranslate2's own default (or ``OMP_NUM_THREADS`` when that is set). ``serve`` shares them
+    among its ``--concurrency`` slots instead.
     """
 
     def __init__(

@@ -47,21 +47,32 @@ def usable_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+AUTO_THREADS_CAP = 4
+"""The most threads automatic (``0``) gives one worker: CTranslate2's own default (its docs:
+``intra_threads`` defaults to 4), so automatic never runs more threads than 0.2.0 did."""
+MAX_CPU_THREADS = 1024
+"""The most threads a worker may be given: past it a typo, not a machine (each is a thread of
+CTranslate2's pool, started as the model loads)."""
+
+
 def threads_per_worker(cpu_threads: int, share_among: int = 1) -> int:
     """The threads each model worker decodes with (CTranslate2's ``intra_threads``) for a
     ``cpu_threads`` setting, when ``share_among`` requests are meant to decode at once.
 
     ``0`` is automatic: the CPUs this process may use (:func:`usable_cpus`) shared among
-    ``share_among``, at least one each. CTranslate2's own ``0`` gives every worker all the
-    machine's cores, so ``serve``'s two slots ran 4 threads on 2 cores; with 1 each they answer
-    more audio per second (docs/performance.md). Under ``OMP_NUM_THREADS`` it stays ``0``, so
-    CTranslate2 takes that setting, as faster-whisper documents.
+    ``share_among``, at least one each and at most :data:`AUTO_THREADS_CAP` (CTranslate2's
+    own default, which it gives every worker: ``serve``'s two slots ran 4 threads on 2 cores;
+    with 1 each they answer as much audio per second, see docs/performance.md). Under
+    ``OMP_NUM_THREADS`` it stays ``0``, so CTranslate2 takes that setting, as faster-whisper
+    documents. More than :data:`MAX_CPU_THREADS` is a :class:`ValueError`.
     """
     if isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 0:
         raise ValueError("cpu_threads must be a whole number of threads, or 0 for automatic")
+    if cpu_threads > MAX_CPU_THREADS:
+        raise ValueError(f"cpu_threads must be at most {MAX_CPU_THREADS}, not {cpu_threads}")
     if cpu_threads or os.environ.get("OMP_NUM_THREADS"):
         return cpu_threads
-    return max(1, usable_cpus() // max(1, share_among))
+    return max(1, min(AUTO_THREADS_CAP, usable_cpus() // max(1, share_among)))
 
 
 def check_vad_parameters(values: Mapping[str, object]) -> dict[str, float]:

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from .._version import __version__
 from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
 from ..local._engine import check_batch_size
-from ..local._options import threads_per_worker
+from ..local._options import MAX_CPU_THREADS, threads_per_worker
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
@@ -52,8 +52,10 @@ def _threads(raw: str) -> int:
         value = int(raw)
     except ValueError:
         value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a whole number of threads (0: automatic), not {raw!r}")
+    if not 0 <= value <= MAX_CPU_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"a whole number of threads, 0 (automatic) to {MAX_CPU_THREADS}, not {raw!r}"
+        )
     return value
 
 
@@ -132,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_threads,
         default=d.cpu_threads,
         help="threads each transcription slot decodes with (default 0: this machine's CPUs "
-        "shared among the --workers x --concurrency slots, at least 1 each)",
+        "shared among the --workers x --concurrency slots, 1 to 4 each; OMP_NUM_THREADS when "
+        "set)",
     )
     add(
         "--batch-size",

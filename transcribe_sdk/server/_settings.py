@@ -31,8 +31,8 @@ class ServerSettings:
     """Transcriptions running at once (also the model's worker count)."""
     cpu_threads: int = 0
     """Threads each transcription slot decodes with; 0 shares the CPUs this process may use
-    among the ``concurrency`` slots, at least one each (``OMP_NUM_THREADS``, when set, is left
-    to CTranslate2). CTranslate2's own default gives each slot all the cores: 4 threads on 2."""
+    among the ``concurrency`` slots, 1 to 4 each (``OMP_NUM_THREADS``, when set, is left to
+    CTranslate2). CTranslate2's own default gives each slot the cores up to 4: 4 threads on 2."""
     queue_timeout: float = 10.0
     """How long a request waits for a free transcription slot before its 503 (with
     ``Retry-After``)."""
