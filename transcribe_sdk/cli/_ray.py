@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import os
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,37 @@ def _result(response: str | None, response_format: str, route: str | None) -> An
     return result
 
 
+PROBE_SECONDS = 5.0
+"""How long the cluster's address may take to accept a connection before ``--ray`` says that
+nothing answers there (Ray itself retries an address that answers nothing for minutes, its
+C++ warnings on the terminal)."""
+
+
+def _named_address(address: str) -> str | None:
+    """The ``HOST:PORT`` that ``address`` joins: itself, or for ``auto`` the one in
+    ``RAY_ADDRESS`` (where Ray looks first); None for a new cluster or the machine's last."""
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+    _, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or address.startswith("ray://"):
+        return None
+    return address
+
+
+def _probe(address: str) -> None:
+    """An :class:`InvalidInputError` naming ``--ray`` when nothing accepts a connection at
+    ``address`` (``HOST:PORT``, the host perhaps ``[IPv6]``) within :data:`PROBE_SECONDS`."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except (OSError, ValueError) as exc:  # refused, no route, unknown host, timed out, port
+        reason = str(exc).strip() or type(exc).__name__
+        raise InvalidInputError(
+            "--ray", f"cannot connect to the Ray cluster at {address}: nothing answers ({reason})"
+        ) from None
+
+
 def _start(address: str) -> bool:
     """Connect to (or start) the cluster; True when this call started Ray and must stop it.
     A cluster that cannot be reached is an :class:`InvalidInputError` naming ``--ray``."""
@@ -68,6 +100,9 @@ def _start(address: str) -> bool:
 
     if ray.is_initialized():
         return False
+    named = _named_address(address)
+    if named is not None:
+        _probe(named)
     try:
         ray.init(
             address=address or LOCAL_CLUSTER,
@@ -94,7 +129,9 @@ TOKEN_HINT = (
 def _unreachable(address: str, exc: Exception) -> str:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     # An existing cluster may refuse us for want of its token; Ray says so only in its log.
-    token = TOKEN_HINT if address and "RAY_AUTH_MODE" not in os.environ else ""
+    # With no cluster found at all, there was no one to refuse us.
+    found = "Could not find any running Ray instance" not in str(exc)
+    token = TOKEN_HINT if address and found and "RAY_AUTH_MODE" not in os.environ else ""
     if address == "auto":
         return (
             "auto: no Ray cluster runs on this machine (start one with ray start --head, or "
@@ -169,8 +206,10 @@ def transcribe_on_ray(
     """
     if split:
         raise InvalidInputError("--split", "does not combine with --ray")
-    if address.startswith("ray://"):
-        raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=address))
+    joined = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    if joined.startswith("ray://"):  # auto takes RAY_ADDRESS, as Ray does
+        named = address if joined == address else f"RAY_ADDRESS={joined}"
+        raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=named))
     try:
         import ray
     except ImportError:
