@@ -302,6 +302,48 @@ def test_the_command_ends_in_one_line_where_no_cluster_answers(
     assert API_KEY not in done.stderr
 
 
+def test_the_command_sends_this_machines_token_to_a_cluster_ray_start_began(
+    tmp_path: Path,
+) -> None:
+    # ray start (Ray 2.59+) turns token authentication on; a driver sends the token only with
+    # RAY_AUTH_MODE=token, and without it Ray retries for ~20 s, then fails. The command sends
+    # the token this machine holds (here RAY_AUTH_TOKEN, as ray start took it) by itself.
+    from _standins import cluster
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes((FIXTURES / "hello.wav").read_bytes())
+    with ScriptedServer(echo_upload) as server, cluster() as joined:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRANSCRIBE_", "RAY_"))}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "transcribe"), str(audio), "--ray", "auto"],
+            env={
+                **env,
+                **joined,
+                "TRANSCRIBE_BASE_URL": server.base_url,
+                "TRANSCRIBE_API_KEY": API_KEY,
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert "RAY_AUTH_MODE" not in joined
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert len(server.requests) == 1
+    assert "InvalidAuthToken" not in done.stderr  # no retries for want of the token
+    assert "a.wav" in (tmp_path / "a.wav.txt").read_text()  # echo_upload's text: the name
+
+
+def test_a_token_sent_and_refused_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from internals import unreachable as _unreachable
+
+    refused = ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6379")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as the command set it
+    said = _unreachable("auto", refused, sent_token=True)
+    assert "may not be the cluster's" in said
+    assert "\n" not in said
+
+
 def test_an_existing_cluster_that_refuses_names_rays_token(monkeypatch: pytest.MonkeyPatch) -> None:
     # Ray 2.59+ `ray start` turns token authentication on, but a driver sends the token only
     # with RAY_AUTH_MODE=token, and the refusal is in Ray's log, not in the exception.
