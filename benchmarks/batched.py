@@ -23,7 +23,7 @@ audio and the decoding). **WER** is against the known text (``tests/wer.py``); *
 time over bare sequential's in the same run.
 
 Then ``transcribe-sdk serve``: four clients each post ``long_speech.wav`` (63 s) twice at the
-same time, with the defaults (CTranslate2's thread count: every slot on all the cores), with
+same time, with the defaults (CTranslate2's own thread count: 2 a slot on 2 cores), with
 ``--cpu-threads`` the cores shared by the two slots, and with ``--batch-size 4``; the rows
 take turns (``--repeat N`` rounds, the best of each counts).
 The table gives the audio seconds answered per wall-clock second and the server's peak RSS.
@@ -240,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_serve:
         print("\n| serve | audio s per s | ratio | peak RSS (MB) | worst WER |")
         print("| --- | --- | --- | --- | --- |")
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if hasattr(os, "sched_getaffinity"):
+            cpus = len(os.sched_getaffinity(0))
+        else:
+            cpus = os.cpu_count() or 1
         rows = {
-            # the default (0.2.0's): CTranslate2's own count, every slot on all the cores
+            # the default (0.2.0's): CTranslate2's own count
             "defaults (`--cpu-threads 0`, `--batch-size 1`)": (1, 0),
             f"`--cpu-threads {max(1, cpus // 2)}` (the cores shared by the two slots)": (
                 1,

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import selectors
 import shutil
 import signal
@@ -257,8 +258,22 @@ def _free_port() -> int:
 
 
 def _processes_naming(text: str) -> list[int]:
-    """The processes whose command line holds ``text`` (the cluster's own folder)."""
+    """The processes whose command line holds ``text`` (the cluster's own folder): from
+    ``/proc`` on Linux, from ``ps`` where there is none (macOS)."""
     found = []
+    if not Path("/proc/self/cmdline").exists():
+        listing = subprocess.run(
+            ["ps", "-A", "-o", "pid=", "-o", "args="],
+            capture_output=True,
+            text=True,
+            timeout=CLUSTER_STOP,
+            check=True,
+        ).stdout
+        for line in listing.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if text in args and pid.isdigit() and int(pid) != os.getpid():
+                found.append(int(pid))
+        return found
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
@@ -286,9 +301,13 @@ def _end_group(process: subprocess.Popen[bytes], folder: str) -> None:
 @contextlib.contextmanager
 def cluster() -> Iterator[dict[str, str]]:
     """A Ray cluster of this machine started by ``ray start --head --block``: the environment a
-    block joins it with (``RAY_ADDRESS``), until the end of the ``with`` block."""
+    block joins it with (``RAY_ADDRESS``, and the cluster's token as ``RAY_AUTH_TOKEN``), until
+    the end of the ``with`` block."""
     pytest.importorskip("ray.data")
     port = _free_port()
+    # Its own token, given to both sides: ray start would otherwise write one to the user's
+    # ~/.ray/auth_token (or take the one there), outside what the stand-in cleans up.
+    token = {"RAY_AUTH_TOKEN": secrets.token_hex(32)}
     # short: Ray's socket paths under it must stay within 107 bytes
     folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     log = Path(folder) / "start.log"
@@ -296,11 +315,13 @@ def cluster() -> Iterator[dict[str, str]]:
         str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
         f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
         "--disable-usage-stats", f"--temp-dir={folder}",
+        # not Ray's fixed 52365, which a cluster of tests/test_ray.py may hold at the time
+        f"--dashboard-agent-listen-port={_free_port()}",
     ]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
-            env={**os.environ, **LOOPBACK_ONLY},
+            env={**os.environ, **LOOPBACK_ONLY, **token},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, ended as one
@@ -311,7 +332,7 @@ def cluster() -> Iterator[dict[str, str]]:
             assert process.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "ray start did not start within the time"
             time.sleep(0.2)
-        yield {"RAY_ADDRESS": f"127.0.0.1:{port}", **LOOPBACK_ONLY}
+        yield {"RAY_ADDRESS": f"127.0.0.1:{port}", **LOOPBACK_ONLY, **token}
     finally:
         _end_group(process, folder)
         shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -254,7 +258,90 @@ def test_an_unreachable_cluster_is_one_line_naming_ray(tmp_path: Path) -> None:
 
     no_cluster = ConnectionError("Could not find any running Ray instance.")
     assert "ray start --head" in _unreachable("auto", no_cluster)
+    assert "RAY_AUTH_MODE" not in _unreachable("auto", no_cluster)  # no one refused us
     assert "\n" not in _unreachable("h:6379", OSError("a\nb"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "said"),
+    [
+        (["--ray", "127.0.0.1:{port}"], {}, "127.0.0.1:{port}: nothing answers"),
+        (["--ray", "auto"], {"RAY_ADDRESS": "127.0.0.1:{port}"}, "127.0.0.1:{port}: nothing"),
+        (["--ray=ray://127.0.0.1:{port}"], {}, "ray job submit"),
+        (["--ray", "auto"], {"RAY_ADDRESS": "ray://127.0.0.1:{port}"}, "RAY_ADDRESS=ray://"),
+    ],
+)
+def test_the_command_ends_in_one_line_where_no_cluster_answers(
+    tmp_path: Path, argv: list[str], env: dict[str, str], said: str
+) -> None:
+    # Ray retries an address where nothing answers for minutes (its C++ warnings on the
+    # terminal); the command tries the address first and stops at once, exit status 2.
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    audio = tmp_path / "a.wav"
+    audio.write_bytes((FIXTURES / "hello.wav").read_bytes())
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "transcribe"), str(audio)]
+        + [a.format(port=port) for a in argv],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TRANSCRIBE_", "RAY_"))},
+            "TRANSCRIBE_API_KEY": API_KEY,
+            **{k: v.format(port=port) for k, v in env.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("transcribe: --ray: "), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert said.format(port=port) in done.stderr
+    assert "RAY_AUTH_MODE" not in done.stderr
+    assert API_KEY not in done.stderr
+
+
+def test_the_command_sends_this_machines_token_to_a_cluster_ray_start_began(
+    tmp_path: Path,
+) -> None:
+    # ray start (Ray 2.59+) turns token authentication on; a driver sends the token only with
+    # RAY_AUTH_MODE=token, and without it Ray retries for ~20 s, then fails. The command sends
+    # the token this machine holds (here RAY_AUTH_TOKEN, as ray start took it) by itself.
+    from _standins import cluster
+
+    audio = tmp_path / "a.wav"
+    audio.write_bytes((FIXTURES / "hello.wav").read_bytes())
+    with ScriptedServer(echo_upload) as server, cluster() as joined:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRANSCRIBE_", "RAY_"))}
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "transcribe"), str(audio), "--ray", "auto"],
+            env={
+                **env,
+                **joined,
+                "TRANSCRIBE_BASE_URL": server.base_url,
+                "TRANSCRIBE_API_KEY": API_KEY,
+            },
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert "RAY_AUTH_MODE" not in joined
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert len(server.requests) == 1
+    assert "InvalidAuthToken" not in done.stderr  # no retries for want of the token
+    assert "a.wav" in (tmp_path / "a.wav.txt").read_text()  # echo_upload's text: the name
+
+
+def test_a_token_sent_and_refused_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from internals import unreachable as _unreachable
+
+    refused = ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6379")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as the command set it
+    said = _unreachable("auto", refused, sent_token=True)
+    assert "may not be the cluster's" in said
+    assert "\n" not in said
 
 
 def test_an_existing_cluster_that_refuses_names_rays_token(monkeypatch: pytest.MonkeyPatch) -> None:

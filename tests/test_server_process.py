@@ -156,6 +156,8 @@ def test_a_second_ctrl_c_stops_at_once_and_tells_the_client(tmp_path: Path) -> N
 def test_several_workers_serve_and_stop(tmp_path: Path) -> None:
     with command(tmp_path, "--workers", "2") as server:
         assert "2 worker(s)" in server.banner
+        # the threads each slot decodes with (by default CTranslate2's own count)
+        assert "x 2, CTranslate2's default threads each" in server.banner
         for _ in range(4):
             assert health(server.base_url)["status"] == "ok"
         with Client(base_url=server.base_url, api_key="", max_retries=0, timeout=120) as ours:

@@ -13,6 +13,8 @@ import contextlib
 import logging
 import math
 import os
+import socket
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,13 +63,48 @@ def _result(response: str | None, response_format: str, route: str | None) -> An
     return result
 
 
-def _start(address: str) -> bool:
+PROBE_SECONDS = 5.0
+"""How long the cluster's address may take to accept a connection before ``--ray`` says that
+nothing answers there (Ray itself retries an address that answers nothing for minutes, its
+C++ warnings on the terminal)."""
+
+
+def _named_address(address: str) -> str | None:
+    """The ``HOST:PORT`` that ``address`` joins: itself, or for ``auto`` the one in
+    ``RAY_ADDRESS`` (where Ray looks first); None for a new cluster or the machine's last."""
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+    _, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or address.startswith("ray://"):
+        return None
+    return address
+
+
+def _probe(address: str) -> None:
+    """An :class:`InvalidInputError` naming ``--ray`` when nothing accepts a connection at
+    ``address`` (``HOST:PORT``, the host perhaps ``[IPv6]``) within :data:`PROBE_SECONDS`."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS):
+            pass
+    except (OSError, ValueError) as exc:  # refused, no route, unknown host, timed out, port
+        reason = str(exc).strip() or type(exc).__name__
+        raise InvalidInputError(
+            "--ray", f"cannot connect to the Ray cluster at {address}: nothing answers ({reason})"
+        ) from None
+
+
+def _start(address: str, *, sent: bool = False) -> bool:
     """Connect to (or start) the cluster; True when this call started Ray and must stop it.
-    A cluster that cannot be reached is an :class:`InvalidInputError` naming ``--ray``."""
+    A cluster that cannot be reached is an :class:`InvalidInputError` naming ``--ray``.
+    ``sent``: :func:`_send_token` set ``RAY_AUTH_MODE`` for this call."""
     import ray
 
     if ray.is_initialized():
         return False
+    named = _named_address(address)
+    if named is not None:
+        _probe(named)
     try:
         ray.init(
             address=address or LOCAL_CLUSTER,
@@ -77,7 +114,37 @@ def _start(address: str) -> bool:
             logging_level=logging.WARNING,
         )
     except Exception as exc:  # ConnectionError, ValueError (no ray[client]), ...
-        raise InvalidInputError("--ray", _unreachable(address, exc)) from None
+        if sent:
+            del os.environ[AUTH_MODE]  # as it was
+        raise InvalidInputError("--ray", _unreachable(address, exc, sent_token=sent)) from None
+    return True
+
+
+AUTH_MODE = "RAY_AUTH_MODE"
+"""What tells a Ray driver to send the cluster's token (Ray's token authentication docs)."""
+
+
+def _has_token() -> bool:
+    """Whether this machine holds a Ray token where Ray reads one: ``RAY_AUTH_TOKEN``, the file
+    ``RAY_AUTH_TOKEN_PATH`` names, else ``~/.ray/auth_token`` (where ``ray start`` writes it)."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return True
+    named = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    try:
+        return Path(named).is_file() if named else (Path.home() / ".ray" / "auth_token").is_file()
+    except (OSError, RuntimeError):  # no home to look in
+        return False
+
+
+def _send_token(address: str) -> bool:
+    """Set ``RAY_AUTH_MODE=token`` to join an existing cluster when it is not set and this
+    machine holds a token; True when it did. ``ray start`` (Ray 2.59 or later) turns token
+    authentication on and writes the token here, but a driver sends it only with that setting
+    (without it Ray retries for about 20 s, its C++ warnings on the terminal, then fails); a
+    cluster without authentication accepts a driver that sends one."""
+    if address in ("", LOCAL_CLUSTER) or AUTH_MODE in os.environ or not _has_token():
+        return False
+    os.environ[AUTH_MODE] = "token"
     return True
 
 
@@ -86,16 +153,28 @@ THROUGH_CLIENT = (
     "transcribe on a machine of the cluster with --ray auto (from outside, with ray job submit)"
 )
 TOKEN_HINT = (
-    "; a cluster that ray start began (Ray 2.59 or later) wants its token: set "
-    "RAY_AUTH_MODE=token here too"
+    "; a cluster that ray start began (Ray 2.59 or later) wants its token, and this machine has "
+    "none: copy the cluster's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN) and set "
+    "RAY_AUTH_MODE=token"
+)
+SENT_HINT = (
+    "; this machine's Ray token (RAY_AUTH_TOKEN, or ~/.ray/auth_token) was sent, and may not be "
+    "the cluster's"
 )
 
 
-def _unreachable(address: str, exc: Exception) -> str:
+def _unreachable(address: str, exc: Exception, *, sent_token: bool = False) -> str:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     # An existing cluster may refuse us for want of its token; Ray says so only in its log.
-    token = TOKEN_HINT if address and "RAY_AUTH_MODE" not in os.environ else ""
-    if address == "auto":
+    # With no cluster found at all, there was no one to refuse us.
+    found = "Could not find any running Ray instance" not in str(exc)
+    joined = address not in ("", LOCAL_CLUSTER) and found
+    token = ""
+    if joined and sent_token:
+        token = SENT_HINT
+    elif joined and AUTH_MODE not in os.environ:
+        token = TOKEN_HINT
+    if address == "auto" and not found:
         return (
             "auto: no Ray cluster runs on this machine (start one with ray start --head, or "
             f"write --ray alone for a new one just for this run) ({first}){token}"
@@ -169,11 +248,17 @@ def transcribe_on_ray(
     """
     if split:
         raise InvalidInputError("--split", "does not combine with --ray")
-    if address.startswith("ray://"):
-        raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=address))
+    joined = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    if joined.startswith("ray://"):  # auto takes RAY_ADDRESS, as Ray does
+        named = address if joined == address else f"RAY_ADDRESS={joined}"
+        raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=named))
+    # before Ray loads: it reads RAY_AUTH_MODE as it is imported, not as it connects
+    sent = "ray" not in sys.modules and _send_token(address)
     try:
         import ray
     except ImportError:
+        if sent:
+            del os.environ[AUTH_MODE]
         raise InvalidInputError("--ray", f"needs Ray on this machine: {INSTALL_RAY}") from None
     from ..ray._dataset import IO_CPUS, cluster_cpus, default_concurrency, transcribe_dataset
     from ..ray._limit import RateLimit
@@ -187,7 +272,7 @@ def transcribe_on_ray(
     local = where is not None and where.startswith("local")
     limit = None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
     with _ray_logs_to(say):
-        started = _start(address)
+        started = _start(address, sent=sent)
         try:
             if local:
                 per_actor, actors = 1, concurrency

@@ -149,8 +149,8 @@ class WhisperEngine:
 
     Thread-safe: loading is serialised by a lock, and a loaded model serves calls from many
     threads at once (``num_workers`` of them truly in parallel). Each worker decodes with
-    ``cpu_threads`` threads; ``0`` (the default) leaves it to CTranslate2, which gives every
-    worker all the machine's cores (or ``OMP_NUM_THREADS``).
+    ``cpu_threads`` threads; ``0`` (the default) leaves it to CTranslate2 (its own default, or
+    ``OMP_NUM_THREADS``).
     """
 
     def __init__(
@@ -192,7 +192,7 @@ class WhisperEngine:
         :data:`~._sections.SECTION_SECONDS`): what bounds one pass's memory."""
         self.cpu_threads: int = check_cpu_threads(cpu_threads)
         """The threads each worker decodes with, as given to CTranslate2 (``0``: its own
-        choice, every worker on all the machine's cores, or ``OMP_NUM_THREADS``)."""
+        default, or ``OMP_NUM_THREADS``)."""
         self._settings = {
             "device": device,
             "compute_type": compute_type,

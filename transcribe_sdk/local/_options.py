@@ -39,12 +39,19 @@ class Options:
     """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
 
 
+MAX_CPU_THREADS = 1024
+"""The most threads a worker may be given: past it a typo, not a machine (each is a thread of
+CTranslate2's pool, started as the model loads)."""
+
+
 def check_cpu_threads(cpu_threads: object) -> int:
     """``cpu_threads`` as CTranslate2 takes it (its ``intra_threads``): the threads each model
-    worker decodes with, ``0`` for CTranslate2's own choice (every worker on all the machine's
-    cores, or ``OMP_NUM_THREADS``)."""
+    worker decodes with, ``0`` for CTranslate2's own default (its docs say 4; on a 2-core
+    machine a worker got 2) or ``OMP_NUM_THREADS``. At most :data:`MAX_CPU_THREADS`."""
     if isinstance(cpu_threads, bool) or not isinstance(cpu_threads, int) or cpu_threads < 0:
         raise ValueError("cpu_threads must be a whole number of threads, or 0 for automatic")
+    if cpu_threads > MAX_CPU_THREADS:
+        raise ValueError(f"cpu_threads must be at most {MAX_CPU_THREADS}, not {cpu_threads}")
     return cpu_threads
 
 

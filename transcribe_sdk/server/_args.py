@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from .._version import __version__
 from ..local._batched import BATCH_UNIT_MB, MAX_BATCH_SIZE
 from ..local._engine import check_batch_size
+from ..local._options import MAX_CPU_THREADS, check_cpu_threads
 from ._settings import MiB, ServerSettings
 
 KEY_ENV = "TRANSCRIBE_SERVER_API_KEY"
@@ -48,12 +49,11 @@ def _batch_size(raw: str) -> int:
 
 def _threads(raw: str) -> int:
     try:
-        value = int(raw)
+        return check_cpu_threads(int(raw))
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a whole number of threads (0: automatic), not {raw!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"a whole number of threads from 0 (automatic) to {MAX_CPU_THREADS}, not {raw!r}"
+        ) from None
 
 
 def _port(raw: str) -> int:
@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-threads",
         type=_threads,
         default=d.cpu_threads,
-        help="threads each transcription slot decodes with (default 0: CTranslate2's "
-        "choice, every slot on all the machine's cores)",
+        help="threads each transcription slot decodes with, up to 1024 (default 0: "
+        "CTranslate2's own default, or OMP_NUM_THREADS)",
     )
     add(
         "--batch-size",

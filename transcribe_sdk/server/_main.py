@@ -182,12 +182,16 @@ def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     }
 
 
-def _banner(host: str, port: int, settings: ServerSettings, model: str, workers: int) -> str:
+def _banner(
+    host: str, port: int, settings: ServerSettings, model: str, *, workers: int, threads: int
+) -> str:
     shown = f"[{host}]" if ":" in host else host
     auth = "auth on (bearer key)" if settings.api_key else "auth OFF (anyone who can connect)"
+    # 0: CTranslate2 chooses (its own default, or OMP_NUM_THREADS)
+    each = f"{threads} thread(s)" if threads else "CTranslate2's default threads"
     return (
         f"transcribe-sdk serve: model {model} on http://{shown}:{port}/v1, {auth}, "
-        f"{workers} worker(s) x {settings.concurrency} (Ctrl+C to stop)"
+        f"{workers} worker(s) x {settings.concurrency}, {each} each (Ctrl+C to stop)"
     )
 
 
@@ -209,7 +213,10 @@ def serve(args: argparse.Namespace) -> int:
         public = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
         del public["api_key"]
         os.environ[_SETTINGS_ENV] = json.dumps(public)
-        print(_banner(host, port, settings, model, args.workers), flush=True)
+        print(
+            _banner(host, port, settings, model, workers=args.workers, threads=engine.cpu_threads),
+            flush=True,
+        )
         # The socket bound (and listening) above is the one the workers share: connections
         # made since the banner wait in its queue.
         uvicorn.run(
@@ -228,7 +235,7 @@ def serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal that stopped it once it has stopped: these let it return.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    print(_banner(host, port, settings, model, 1), flush=True)
+    print(_banner(host, port, settings, model, workers=1, threads=engine.cpu_threads), flush=True)
     try:
         server.run(sockets=[sock])
     finally:

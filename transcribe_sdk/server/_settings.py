@@ -30,10 +30,10 @@ class ServerSettings:
     concurrency: int = 2
     """Transcriptions running at once (also the model's worker count)."""
     cpu_threads: int = 0
-    """Threads each transcription slot decodes with; 0 leaves it to CTranslate2, which gives
-    every slot all the machine's cores (or ``OMP_NUM_THREADS``). On a machine of its own, the
-    cores divided by ``concurrency`` avoids more threads than cores; docs/performance.md has
-    what that measured on a shared 2-core machine."""
+    """Threads each transcription slot decodes with; 0 leaves it to CTranslate2 (its own
+    default, 2 a slot on a 2-core machine, or ``OMP_NUM_THREADS``). On a machine of its own,
+    the cores divided by ``concurrency`` avoids more threads than cores; docs/performance.md
+    has what that measured on a shared 2-core machine."""
     queue_timeout: float = 10.0
     """How long a request waits for a free transcription slot before its 503 (with
     ``Retry-After``)."""
