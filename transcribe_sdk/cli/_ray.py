@@ -69,11 +69,16 @@ nothing answers there (Ray itself retries an address that answers nothing for mi
 C++ warnings on the terminal)."""
 
 
+def _joined(address: str) -> str:
+    """The address ``--ray ADDRESS`` joins: itself, or for ``auto`` ``RAY_ADDRESS`` (where Ray
+    looks first; ``""`` when unset, and Ray then finds the machine's last cluster)."""
+    return os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+
+
 def _named_address(address: str) -> str | None:
-    """The ``HOST:PORT`` that ``address`` joins: itself, or for ``auto`` the one in
-    ``RAY_ADDRESS`` (where Ray looks first); None for a new cluster or the machine's last."""
-    if address == "auto":
-        address = os.environ.get("RAY_ADDRESS", "")
+    """The ``HOST:PORT`` that ``address`` joins (:func:`_joined`); None for a new cluster, the
+    machine's last, or a ``ray://`` address."""
+    address = _joined(address)
     _, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or address.startswith("ray://"):
         return None
@@ -114,8 +119,6 @@ def _start(address: str, *, sent: bool = False) -> bool:
             logging_level=logging.WARNING,
         )
     except Exception as exc:  # ConnectionError, ValueError (no ray[client]), ...
-        if sent:
-            del os.environ[AUTH_MODE]  # as it was
         raise InvalidInputError("--ray", _unreachable(address, exc, sent_token=sent)) from None
     return True
 
@@ -136,16 +139,27 @@ def _has_token() -> bool:
         return False
 
 
-def _send_token(address: str) -> bool:
-    """Set ``RAY_AUTH_MODE=token`` to join an existing cluster when it is not set and this
-    machine holds a token; True when it did. ``ray start`` (Ray 2.59 or later) turns token
+@contextlib.contextmanager
+def _sending_token(address: str) -> Iterator[bool]:
+    """``RAY_AUTH_MODE=token`` while the block runs, to join an existing cluster, when it is not
+    set, Ray is not loaded yet (it reads the setting as it is imported) and this machine holds
+    a token; yields whether it set it. ``ray start`` (Ray 2.59 or later) turns token
     authentication on and writes the token here, but a driver sends it only with that setting
     (without it Ray retries for about 20 s, its C++ warnings on the terminal, then fails); a
     cluster without authentication accepts a driver that sends one."""
-    if address in ("", LOCAL_CLUSTER) or AUTH_MODE in os.environ or not _has_token():
-        return False
-    os.environ[AUTH_MODE] = "token"
-    return True
+    sent = not (
+        address in ("", LOCAL_CLUSTER)
+        or AUTH_MODE in os.environ
+        or "ray" in sys.modules
+        or not _has_token()
+    )
+    if sent:
+        os.environ[AUTH_MODE] = "token"
+    try:
+        yield sent
+    finally:
+        if sent:
+            os.environ.pop(AUTH_MODE, None)  # as it was
 
 
 THROUGH_CLIENT = (
@@ -248,54 +262,53 @@ def transcribe_on_ray(
     """
     if split:
         raise InvalidInputError("--split", "does not combine with --ray")
-    joined = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    joined = _joined(address)
     if joined.startswith("ray://"):  # auto takes RAY_ADDRESS, as Ray does
         named = address if joined == address else f"RAY_ADDRESS={joined}"
         raise InvalidInputError("--ray", THROUGH_CLIENT.format(address=named))
-    # before Ray loads: it reads RAY_AUTH_MODE as it is imported, not as it connects
-    sent = "ray" not in sys.modules and _send_token(address)
-    try:
-        import ray
-    except ImportError:
-        if sent:
-            del os.environ[AUTH_MODE]
-        raise InvalidInputError("--ray", f"needs Ray on this machine: {INSTALL_RAY}") from None
-    from ..ray._dataset import IO_CPUS, cluster_cpus, default_concurrency, transcribe_dataset
-    from ..ray._limit import RateLimit
-
-    if not files:
-        return []
-    cap = max_in_flight or concurrency
-    # the engine the client will use: --base-url / --local, else $TRANSCRIBE_BASE_URL, as
-    # transcribe_dataset reads them (an actor of the local engine reserves a whole CPU)
-    where = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
-    local = where is not None and where.startswith("local")
-    limit = None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
-    with _ray_logs_to(say):
-        started = _start(address, sent=sent)
+    with _sending_token(address) as sent:
         try:
-            if local:
-                per_actor, actors = 1, concurrency
-            else:  # as many actors as the cluster holds, up to one per request in flight
-                room = min(cap, default_concurrency(IO_CPUS, cluster_cpus()))
-                per_actor = min(PER_ACTOR, math.ceil(cap / room))
-                actors = min(room, math.ceil(cap / per_actor))
-            return _run(
-                files,
-                transcribe_dataset,
-                model=model,
-                response_format=response_format,
-                options=options,
-                deliver=deliver,
-                base_url=base_url,
-                api_key=api_key,
-                limit=limit,
-                concurrency=(1, actors) if local else actors,
-                per_actor=per_actor,
-            )
-        finally:
-            if started:
-                ray.shutdown()
+            import ray
+        except ImportError:
+            raise InvalidInputError("--ray", f"needs Ray on this machine: {INSTALL_RAY}") from None
+        from ..ray._dataset import IO_CPUS, cluster_cpus, default_concurrency, transcribe_dataset
+        from ..ray._limit import RateLimit
+
+        if not files:
+            return []
+        cap = max_in_flight or concurrency
+        # the engine the client will use: --base-url / --local, else $TRANSCRIBE_BASE_URL, as
+        # transcribe_dataset reads them (an actor of the local engine reserves a whole CPU)
+        where = base_url if base_url is not None else os.environ.get(ENV_BASE_URL)
+        local = where is not None and where.startswith("local")
+        limit = (
+            None if local and rpm is None else RateLimit(max_in_flight=cap, requests_per_minute=rpm)
+        )
+        with _ray_logs_to(say):
+            started = _start(address, sent=sent)
+            try:
+                if local:
+                    per_actor, actors = 1, concurrency
+                else:  # as many actors as the cluster holds, up to one per request in flight
+                    room = min(cap, default_concurrency(IO_CPUS, cluster_cpus()))
+                    per_actor = min(PER_ACTOR, math.ceil(cap / room))
+                    actors = min(room, math.ceil(cap / per_actor))
+                return _run(
+                    files,
+                    transcribe_dataset,
+                    model=model,
+                    response_format=response_format,
+                    options=options,
+                    deliver=deliver,
+                    base_url=base_url,
+                    api_key=api_key,
+                    limit=limit,
+                    concurrency=(1, actors) if local else actors,
+                    per_actor=per_actor,
+                )
+            finally:
+                if started:
+                    ray.shutdown()
 
 
 def _run(

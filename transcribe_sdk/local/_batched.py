@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from .._audio.decode import SAMPLE_RATE
+from ._results import shifted
 
 DEFAULT_BATCH_SIZE = 1
 """Sequential decoding unless asked: batched decoding is faster but, on ``tiny.en``, misses
@@ -67,26 +68,6 @@ def failed(piece: Any) -> bool:
     )
 
 
-def _moved(piece: Any, window: dict[str, float]) -> Any:
-    """A segment decoded from ``window``'s own samples, timed against the whole file, no time
-    past the window's end (the model may put its last timestamp beyond the audio it had)."""
-
-    def moved(seconds: float) -> float:
-        return min(seconds + window["start"], window["end"])
-
-    words = piece.words
-    if words is not None:
-        words = [replace(w, start=moved(w.start), end=moved(w.end)) for w in words]
-    return replace(
-        piece,
-        # faster-whisper counts seek in 10 ms frames
-        seek=piece.seek + round(window["start"] * 100),
-        start=moved(piece.start),
-        end=moved(piece.end),
-        words=words,
-    )
-
-
 def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:
     """Where Silero VAD hears speech in ``samples``, as windows (seconds) of at most ``limit``
     seconds: speech longer than that is cut at its longest pause (Silero's own rule for
@@ -111,8 +92,9 @@ def decode_batched(
     *,
     batch_size: int,
     kwargs: dict[str, Any],
+    convert: Callable[[Any], dict[str, Any]],
     check: Callable[[], None],
-) -> tuple[str, Iterator[Any]]:
+) -> tuple[str, Iterator[dict[str, Any]]]:
     """The language and the segments of ``windows`` of ``samples``, decoded with
     faster-whisper's ``BatchedInferencePipeline``: the first window alone (so a stream's first
     event comes as soon as sequentially), then ``batch_size`` at a time.
@@ -152,34 +134,35 @@ def decode_batched(
     first, info = batch(windows[:1], "")
     language: str = info.language
 
-    def alone(window: dict[str, float], before: str) -> Iterator[Any]:
+    def alone(window: dict[str, float], before: str) -> Iterator[dict[str, Any]]:
         # As sequential decoding decodes it: its own 30 s, the temperature schedule and
         # fallback, timestamps; prompted with the text before it.
         start, end = (int(window[edge] * SAMPLE_RATE) for edge in ("start", "end"))
         prompt = " ".join(p.strip() for p in (kwargs["initial_prompt"], before) if p)
         again = {**kwargs, "language": language, "initial_prompt": prompt or None}
         redone, _ = model.transcribe(samples[start:end], **again)
-        return (_moved(piece, window) for piece in redone)
+        return (shifted(convert(p), window["start"], window["end"]) for p in redone)
 
     def batches() -> Iterator[tuple[Iterator[Any], Sequence[dict[str, float]]]]:
         yield first, windows[:1]
         for index in range(1, len(windows), batch_size):
             check()
             group = windows[index : index + batch_size]
-            yield batch(group, last[0])[0], group
+            yield batch(group, before)[0], group
 
-    last = [""]  # the text decoded last: the next batch's (or redone window's) prompt
+    before = ""  # the text decoded last: the next batch's (or redone window's) prompt
 
-    def pieces() -> Iterator[Any]:
+    def pieces() -> Iterator[dict[str, Any]]:
+        nonlocal before
         for got, group in batches():
             for piece in filter(heard, got):
                 if failed(piece):  # the window the pipeline gave this piece: the nearest start
                     window = min(group, key=lambda w: abs(w["start"] - piece.start))
-                    redone: Iterator[Any] = alone(window, last[0])
-                else:
-                    redone = iter((piece,))
+                    redone = alone(window, before)
+                else:  # timed against the whole file already (clip_timestamps)
+                    redone = iter((convert(piece),))
                 for out in redone:
-                    last[0] = out.text.strip() if conditioned else ""
+                    before = out["text"].strip() if conditioned else ""
                     yield out
 
     return language, pieces()

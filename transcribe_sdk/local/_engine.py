@@ -317,10 +317,10 @@ class WhisperEngine:
                         windows,
                         batch_size=self.batch_size,
                         kwargs=kwargs,
+                        convert=verbose_segment,
                         check=lambda: check_cancel(cancel),
                     )
-                    segments = map(verbose_segment, batched)
-                    return Transcript(language, duration, segments, cancel)
+                    return Transcript(language, duration, batched, cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         ranges = section_ranges(samples, self.section_seconds)
         if len(ranges) > 1:  # long audio: a pass's features would grow with the file

@@ -21,6 +21,7 @@ __all__ = [
     "WrongLanguageError",
     "check_cancel",
     "failure_words",
+    "shifted",
     "verbose_segment",
 ]
 
@@ -64,6 +65,21 @@ def verbose_segment(piece: Any) -> dict[str, Any]:
             {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
             for w in piece.words
         ]
+    return segment
+
+
+def shifted(segment: dict[str, Any], offset: float, limit: float) -> dict[str, Any]:
+    """``segment`` (and its words, as :func:`verbose_segment` makes them) moved ``offset``
+    seconds on, no time past ``limit``: the end of the audio it was decoded from (a section, a
+    window), where the model may place its last timestamp after the audio it was given."""
+
+    def moved(seconds: float) -> float:
+        return round(min(seconds + offset, limit), 3)
+
+    segment["seek"] += round(offset * 100)  # faster-whisper counts seek in 10 ms frames
+    segment["start"], segment["end"] = moved(segment["start"]), moved(segment["end"])
+    for word in segment.get("words", ()):
+        word["start"], word["end"] = moved(word["start"]), moved(word["end"])
     return segment
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._audio.decode import SAMPLE_RATE
+from ._results import shifted
 
 __all__ = ["CUT_SEARCH_SECONDS", "SECTION_SECONDS", "section_ranges", "sectioned"]
 
@@ -56,20 +57,6 @@ def section_ranges(
     return ranges
 
 
-def _shifted(segment: dict[str, Any], offset: float, limit: float) -> dict[str, Any]:
-    """``segment`` (and its words) moved ``offset`` seconds on, no time past ``limit`` (the
-    section's end: the model may place its last timestamp after the audio it was given)."""
-
-    def moved(seconds: float) -> float:
-        return round(min(seconds + offset, limit), 3)
-
-    segment["seek"] += round(offset * 100)  # faster-whisper counts seek in 10 ms frames
-    segment["start"], segment["end"] = moved(segment["start"]), moved(segment["end"])
-    for word in segment.get("words", ()):
-        word["start"], word["end"] = moved(word["start"]), moved(word["end"])
-    return segment
-
-
 def sectioned(
     model: Any,
     samples: Any,
@@ -95,6 +82,6 @@ def sectioned(
                 check()
                 pieces, _ = model.transcribe(samples[start:end], **later)
             for piece in pieces:
-                yield _shifted(convert(piece), start / SAMPLE_RATE, end / SAMPLE_RATE)
+                yield shifted(convert(piece), start / SAMPLE_RATE, end / SAMPLE_RATE)
 
     return language, segments()
