@@ -135,6 +135,11 @@ def _command(replies: int, default_model: str) -> list[str]:
 
 def ended_words(link: Link) -> str:
     code = link.process.poll()
+    if code is None and not link.ready:
+        # A child that never said it was ready and whose pipes closed is ending: its exit
+        # status comes a moment after its pipes close, and tells a failed start from a kill.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = link.process.wait(timeout=2)
     if not link.ready and code is not None:
         return (
             f"the local engine's process could not start (exit code {code}; its error is on "
