@@ -91,6 +91,7 @@ class Bench:
         timestamps: bool = False,
         history: bool = False,
         lead: float = 0.0,
+        prompt: bool = True,
     ) -> tuple[str, int]:
         """The text, and how many windows were decoded again."""
         from transcribe_sdk.local._batched import heard
@@ -105,6 +106,7 @@ class Bench:
         again = 0
         for group in groups:
             before = " ".join(texts)[-2000:] if history else (texts[-1] if texts else "")
+            before = before if prompt else ""
             pieces, _ = self.pipeline.transcribe(
                 samples,
                 clip_timestamps=group,

@@ -55,7 +55,7 @@ def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("words", [False, True])
 def test_a_file_in_sections_keeps_its_words_and_its_times(two_minutes: Path, words: bool) -> None:
-    engine = WhisperEngine(section_seconds=60.0)
+    engine = WhisperEngine(section_seconds=60.0, batch_size=1)  # sections are sequential's
     transcript = engine.start(two_minutes, "tiny.en", Options(word_timestamps=words))
     segments = list(transcript)
     text = "".join(s["text"] for s in segments)
@@ -83,7 +83,7 @@ def test_the_callers_prompt_goes_with_the_first_section_only(
 ) -> None:
     # faster-whisper gives initial_prompt to the first window only; a plain-text prompt on a
     # later section made the model drop its timestamps and words (_sections' docstring).
-    engine = WhisperEngine(section_seconds=60.0)
+    engine = WhisperEngine(section_seconds=60.0, batch_size=1)  # sections are sequential's
     model = engine.model("tiny.en")
     seen: list[dict[str, object]] = []
     real = model.transcribe

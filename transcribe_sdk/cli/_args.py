@@ -283,6 +283,10 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _makes_subtitles(args: argparse.Namespace) -> bool:
+    return getattr(args, "min_cue_duration", None) is not None and args.format in ("srt", "vtt")
+
+
 def call_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "language": args.language,
@@ -302,6 +306,9 @@ def call_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_audio_seconds": args.max_audio_seconds,
         "silence_filter": True if args.silence_filter else None,
         "enforce_allowed_providers": True if args.enforce_providers else None,
+        # Subtitles made here from verbose_json need a segment a phrase (the local engine
+        # decodes sequentially for them).
+        "timestamp_granularities": ["segment"] if _makes_subtitles(args) else None,
     }
     return {k: v for k, v in options.items() if v is not None}
 

@@ -1,45 +1,46 @@
 """Batched decoding of long audio: voice-active windows decoded several at a time.
 
 faster-whisper's ``BatchedInferencePipeline`` decodes up to ``batch_size`` windows in one call
-of the model, each on its own: one prompt for the whole batch instead of each window's own
-preceding text, no timestamp tokens (one segment per window, no resuming at the last whole
-sentence) and one temperature (no fallback). That is what makes it fast, and what costs words
-against sequential decoding on small models (docs/performance.md has the measurements).
+of the model, each on its own: no text of the window before it as a prompt, no timestamp
+tokens (one segment per window) and one temperature (no fallback). That is what makes it
+fast. The engine cuts the windows the way the pipeline cuts them when it finds the speech
+itself (Silero VAD with pauses from 160 ms, the voice-active spans packed in order, with the
+silence between them left out, into windows of up to Whisper's 30 s), and measured against
+sequential decoding that cutting kept the words where shorter windows, windows keeping their
+silences or a prompt of the text before lost some (docs/performance.md has the measurements).
 
-What is done here to keep the words: the windows are cut from the engine's own voice detection
-at pauses, at most :data:`BATCH_WINDOW_SECONDS` long, and handed to the pipeline as
-``clip_timestamps`` (so each segment is also timed against the whole file); each batch is
-prompted with the text of the window decoded just before it; the first window is decoded
-alone, as sequential decoding would, so a stream's first event is not later than before; and a
-window whose text fails sequential decoding's checks (it repeats itself, or the model doubts
-it) is decoded again on its own the sequential way, with its temperature fallback.
+What the engine adds: each batch is one call of the pipeline, so only its windows are held
+however long the audio; the first window is decoded alone, so a stream's first event is not
+later than sequentially; and a window whose text fails sequential decoding's checks (it
+repeats itself, or the model doubts it) is decoded again on its own the sequential way, with
+timestamps and its temperature fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import groupby, islice
 from typing import Any
 
 from .._audio.decode import SAMPLE_RATE
-from ._results import shifted
 
-DEFAULT_BATCH_SIZE = 1
-"""Sequential decoding unless asked: batched decoding is faster but, on ``tiny.en``, misses
-more words on long speech (docs/performance.md has the measurements)."""
+DEFAULT_BATCH_SIZE = 4
+"""Windows decoded at once unless asked otherwise (1: sequential decoding). On 2 cores, 4 was
+the fastest of 1, 4 and 8 for one request (docs/performance.md)."""
 MAX_BATCH_SIZE = 32
 """The largest batch: each unit holds a 30 s window's features and decoder state."""
 BATCH_UNIT_MB = 60
 """Peak memory each unit of batch size adds with ``tiny.en`` and int8 on CPU, measured on the
 296 s fixture (``benchmarks/batched.py``); bigger models cost more per unit."""
-BATCH_WINDOW_SECONDS = 20.0
-"""Batched decoding cuts the voice-active audio into windows of at most this many seconds,
-each ending in a pause Silero VAD found. Whisper hears 30 s; 20 s windows gave the fewest
-word errors of 10, 15, 20, 25 and 28 s on the long fixtures (docs/performance.md)."""
+WINDOW_SECONDS = 30.0
+"""The most speech one window holds: what Whisper hears at once."""
+CUT_SILENCE_MS = 160
+"""Pauses at least this long may end a voice-active span (the pipeline's own setting for
+cutting; Silero's default, 2 s, is for finding speech at all). A caller's
+``min_silence_duration_ms`` is used instead when given."""
 
 
-PROMPT_RESET_ON_TEMPERATURE = 0.5
-"""Above this temperature no earlier text is given as a prompt (faster-whisper's default)."""
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 """A window the model thinks holds no speech (``no_speech_prob`` above the first) and whose
@@ -68,27 +69,88 @@ def failed(piece: Any) -> bool:
     )
 
 
-def speech_windows(samples: Any, vad: Any, limit: float) -> list[dict[str, float]]:
-    """Where Silero VAD hears speech in ``samples``, as windows (seconds) of at most ``limit``
-    seconds: speech longer than that is cut at its longest pause (Silero's own rule for
-    ``max_speech_duration_s``), and neighbours are joined while they fit."""
+@dataclass(frozen=True)
+class Window:
+    """Voice-active spans of the file (``(start, end)`` in samples, in order), decoded as one
+    piece of audio: the spans one after another, the silence between them left out."""
+
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def start(self) -> float:
+        """Where the window's first span starts in the file, in seconds."""
+        return self.spans[0][0] / SAMPLE_RATE
+
+    @property
+    def end(self) -> float:
+        """Where its last span ends in the file, in seconds."""
+        return self.spans[-1][1] / SAMPLE_RATE
+
+    @property
+    def length(self) -> int:
+        """The samples of speech it holds."""
+        return sum(end - start for start, end in self.spans)
+
+    def audio(self, samples: Any) -> Any:
+        """Its spans of ``samples``, joined."""
+        import numpy as np
+
+        return np.concatenate([samples[start:end] for start, end in self.spans])
+
+    def file_time(self, seconds: float) -> float:
+        """A time in the window's audio as the time in the file, never past its end."""
+        left = round(seconds * SAMPLE_RATE)
+        for start, end in self.spans:
+            if left <= end - start:
+                return (start + max(left, 0)) / SAMPLE_RATE
+            left -= end - start
+        return self.end
+
+
+def cutting_options(vad: Any, given: Mapping[str, float]) -> Any:
+    """The Silero settings windows are cut with: ``vad`` (what the engine gates speech with),
+    pauses from :data:`CUT_SILENCE_MS` unless ``given`` (the caller's settings) names its own,
+    and no span longer than a window."""
+    pause = given.get("min_silence_duration_ms", CUT_SILENCE_MS)
+    longest = min(vad.max_speech_duration_s, WINDOW_SECONDS)
+    return replace(vad, min_silence_duration_ms=int(pause), max_speech_duration_s=longest)
+
+
+def speech_windows(samples: Any, vad: Any, sections: Sequence[tuple[int, int]]) -> Iterator[Window]:
+    """The voice-active spans Silero VAD finds in ``samples`` with ``vad`` (see
+    :func:`cutting_options`), packed in order into windows of at most :data:`WINDOW_SECONDS`
+    of speech. The spans are looked for a section (``(start, end)`` in samples) at a time, as
+    the windows are asked for: Silero holds a few copies of the audio it is given."""
     from faster_whisper.vad import get_speech_timestamps
 
-    bounded = replace(vad, max_speech_duration_s=min(vad.max_speech_duration_s, limit))
-    windows: list[dict[str, float]] = []
-    for span in get_speech_timestamps(samples, bounded):
-        start, end = span["start"] / SAMPLE_RATE, span["end"] / SAMPLE_RATE
-        if windows and end - windows[-1]["start"] <= limit:
-            windows[-1]["end"] = end
-        else:
-            windows.append({"start": start, "end": end})
-    return windows
+    most = int(WINDOW_SECONDS * SAMPLE_RATE)
+    spans: list[tuple[int, int]] = []
+    length = 0
+    for first, last in sections:
+        for found in get_speech_timestamps(samples[first:last], vad):
+            start, end = first + int(found["start"]), first + int(found["end"])
+            if spans and length + end - start > most:
+                yield Window(tuple(spans))
+                spans, length = [], 0
+            spans.append((start, end))
+            length += end - start
+    if spans:
+        yield Window(tuple(spans))
+
+
+def retimed(segment: dict[str, Any], window: Window, start: float, end: float) -> dict[str, Any]:
+    """``segment`` (as :func:`~._results.verbose_segment` makes it, no words) placed at
+    ``start`` to ``end`` of ``window``'s audio, timed against the whole file."""
+    segment["start"] = round(window.file_time(start), 3)
+    segment["end"] = round(max(window.file_time(end), segment["start"]), 3)
+    segment["seek"] = round(segment["start"] * 100)  # faster-whisper counts in 10 ms frames
+    return segment
 
 
 def decode_batched(
     model: Any,
     samples: Any,
-    windows: Sequence[dict[str, float]],
+    windows: Iterable[Window],
     *,
     batch_size: int,
     kwargs: dict[str, Any],
@@ -99,70 +161,71 @@ def decode_batched(
     faster-whisper's ``BatchedInferencePipeline``: the first window alone (so a stream's first
     event comes as soon as sequentially), then ``batch_size`` at a time.
 
-    Each batch is one call of the pipeline, so only its windows' features (about 1 MB each)
-    are held, however long the audio; ``check`` runs before each batch (it raises to stop).
-    ``kwargs`` are the engine's arguments for ``WhisperModel.transcribe``.
+    Each batch is one call of the pipeline, so only its windows (their audio and features,
+    about 3 MB each) are held, however long the audio; ``check`` runs before each batch (it
+    raises to stop). ``kwargs`` are the engine's arguments for ``WhisperModel.transcribe``;
+    the caller's prompt goes with every window, as the pipeline gives it.
     """
+    import numpy as np
     from faster_whisper import BatchedInferencePipeline
 
     pipeline = BatchedInferencePipeline(model)
-    # The pipeline decodes at one temperature (no fallback): the first of the schedule.
-    temperature = kwargs.get("temperature", (0.0,))[0]
     common = {
         "language": kwargs["language"],
-        "temperature": temperature,
+        # The pipeline decodes at one temperature: the first of the schedule.
+        "temperature": kwargs.get("temperature", (0.0,))[0],
+        "initial_prompt": kwargs["initial_prompt"],
         "vad_filter": False,
         "without_timestamps": True,
     }
-    # Sequential decoding prompts each window with the text before it (and drops it once
-    # decoding runs hot). A batch shares one prompt: the last window decoded before it.
-    conditioned = temperature <= PROMPT_RESET_ON_TEMPERATURE
 
-    def batch(group: Sequence[dict[str, float]], before: str) -> tuple[Iterator[Any], Any]:
-        # Whisper's text tokens carry their leading space: the prompt is written as the
-        # model wrote it (sequential decoding adds the space to a caller's prompt too).
-        prompt = "".join(f" {p.strip()}" for p in (kwargs["initial_prompt"], before) if p)
+    def batch(group: Sequence[Window]) -> tuple[list[tuple[Any, Window, float]], str]:
+        """Each decoded piece with the window it came from and where that window starts in
+        the batch's audio; the language."""
+        starts = [0, *np.cumsum([w.length for w in group]).tolist()]
+        clips = [
+            {"start": starts[n] / SAMPLE_RATE, "end": starts[n + 1] / SAMPLE_RATE}
+            for n in range(len(group))
+        ]
         pieces, info = pipeline.transcribe(
-            samples,
-            clip_timestamps=list(group),
+            np.concatenate([w.audio(samples) for w in group]),
+            clip_timestamps=clips,
             batch_size=len(group),
-            initial_prompt=prompt or None,
             **common,
         )
-        return iter(pieces), info
 
-    first, info = batch(windows[:1], "")
-    language: str = info.language
+        def placed(piece: Any) -> tuple[Any, Window, float]:
+            # The window whose clip holds the piece's start (a window that gave no text
+            # gives no piece).
+            n = max(i for i, clip in enumerate(clips) if i == 0 or clip["start"] <= piece.start)
+            return piece, group[n], clips[n]["start"]
 
-    def alone(window: dict[str, float], before: str) -> Iterator[dict[str, Any]]:
-        # As sequential decoding decodes it: its own 30 s, the temperature schedule and
-        # fallback, timestamps; prompted with the text before it.
-        start, end = (int(window[edge] * SAMPLE_RATE) for edge in ("start", "end"))
-        prompt = " ".join(p.strip() for p in (kwargs["initial_prompt"], before) if p)
-        again = {**kwargs, "language": language, "initial_prompt": prompt or None}
-        redone, _ = model.transcribe(samples[start:end], **again)
-        return (shifted(convert(p), window["start"], window["end"]) for p in redone)
+        return [placed(piece) for piece in pieces], info.language
 
-    def batches() -> Iterator[tuple[Iterator[Any], Sequence[dict[str, float]]]]:
-        yield first, windows[:1]
-        for index in range(1, len(windows), batch_size):
-            check()
-            group = windows[index : index + batch_size]
-            yield batch(group, before)[0], group
+    remaining = iter(windows)
+    first, language = batch([next(remaining)])
+    common["language"] = common["language"] or language  # every later batch in that language
 
-    before = ""  # the text decoded last: the next batch's (or redone window's) prompt
+    def alone(window: Window) -> Iterator[dict[str, Any]]:
+        # As sequential decoding decodes it: timestamps, the temperature schedule and fallback.
+        redone, _ = model.transcribe(window.audio(samples), **{**kwargs, "language": language})
+        for piece in redone:
+            yield retimed(convert(piece), window, piece.start, piece.end)
 
     def pieces() -> Iterator[dict[str, Any]]:
-        nonlocal before
-        for got, group in batches():
-            for piece in filter(heard, got):
-                if failed(piece):  # the window the pipeline gave this piece: the nearest start
-                    window = min(group, key=lambda w: abs(w["start"] - piece.start))
-                    redone = alone(window, before)
-                else:  # timed against the whole file already (clip_timestamps)
-                    redone = iter((convert(piece),))
-                for out in redone:
-                    before = out["text"].strip() if conditioned else ""
-                    yield out
+        found = first
+        while True:
+            for _, placed in groupby(found, key=lambda item: id(item[1])):
+                kept = [(piece, window, offset) for piece, window, offset in placed if heard(piece)]
+                if any(failed(piece) for piece, _, _ in kept):  # the checks are the window's
+                    yield from alone(kept[0][1])
+                    continue
+                for piece, window, offset in kept:
+                    yield retimed(convert(piece), window, piece.start - offset, piece.end - offset)
+            group = list(islice(remaining, batch_size))
+            if not group:
+                return
+            check()
+            found, _ = batch(group)
 
     return language, pieces()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import io
+import itertools
 import math
 import os
 import threading
@@ -22,9 +23,9 @@ from .._audio.decode import SAMPLE_RATE, AudioTooLongError, DecodeError, decode
 from ..errors import InvalidInputError, TranscribeError
 from ._batched import (
     BATCH_UNIT_MB,
-    BATCH_WINDOW_SECONDS,
     DEFAULT_BATCH_SIZE,
     MAX_BATCH_SIZE,
+    cutting_options,
     decode_batched,
     speech_windows,
 )
@@ -168,8 +169,9 @@ class WhisperEngine:
         section_seconds: float = SECTION_SECONDS,
     ) -> None:
         self.batch_size: int = check_batch_size(batch_size)
-        """Windows of one request decoded together; 1 decodes them one after another, each
-        prompted with the text before it. Memory: :data:`~._batched.BATCH_UNIT_MB` a unit."""
+        """Voice-active windows of one request decoded together (see :mod:`._batched`); 1
+        decodes the audio sequentially, each 30 s prompted with the text before it. Memory:
+        :data:`~._batched.BATCH_UNIT_MB` a unit."""
         check_installed()
         self.default_model: str = os.fspath(default_model) if default_model else DEFAULT_MODEL
         """The model a request gets when it names none (or when names are not honoured)."""
@@ -305,22 +307,29 @@ class WhisperEngine:
         gate = self.vad_filter if options.vad_filter is None else options.vad_filter
         if gate:
             vad = self.vad_options(options.vad_parameters)
-            if not speech_found(samples, vad):
-                return silent
-            check_cancel(cancel)
-            if self.batch_size > 1 and not options.word_timestamps:
-                windows = speech_windows(samples, vad, BATCH_WINDOW_SECONDS)
-                if len(windows) > 1:  # one window: nothing to batch, decode as always
+            if self.batch_size > 1 and not (options.word_timestamps or options.phrase_times):
+                # The windows' voice detection is the gate too: no window, no speech.
+                given = {**self.vad_parameters, **options.vad_parameters}
+                sections = section_ranges(samples, self.section_seconds)
+                windows = speech_windows(samples, cutting_options(vad, given), sections)
+                opening = list(itertools.islice(windows, 2))
+                if not opening:
+                    return silent
+                check_cancel(cancel)
+                if len(opening) > 1:  # one window: nothing to batch, decode as always
                     language, batched = decode_batched(
                         model,
                         samples,
-                        windows,
+                        itertools.chain(opening, windows),
                         batch_size=self.batch_size,
                         kwargs=kwargs,
                         convert=verbose_segment,
                         check=lambda: check_cancel(cancel),
                     )
                     return Transcript(language, duration, batched, cancel)
+            elif not speech_found(samples, vad):
+                return silent
+            check_cancel(cancel)
             kwargs.update(vad_filter=True, vad_parameters=vad)
         ranges = section_ranges(samples, self.section_seconds)
         if len(ranges) > 1:  # long audio: a pass's features would grow with the file

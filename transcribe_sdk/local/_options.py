@@ -37,6 +37,10 @@ class Options:
     """Gate on voice activity; ``None``: the engine's setting."""
     vad_parameters: Mapping[str, float] = field(default_factory=dict)
     """Silero VAD settings for this request, over the engine's (see :data:`VAD_PARAMETERS`)."""
+    phrase_times: bool = False
+    """Each segment must be a phrase with its own times (subtitles, or segment timestamps
+    asked for): decoded sequentially, as batched decoding gives a segment per window of up to
+    30 s of speech."""
 
 
 MAX_CPU_THREADS = 1024
@@ -161,5 +165,6 @@ def parse_options(form: Form) -> tuple[Options, str, bool]:
         "word" in granularities,
         vad_filter=_flag(form, "vad_filter"),
         vad_parameters=_vad_parameters(form),
+        phrase_times=fmt in ("srt", "vtt") or "segment" in granularities,
     )
     return options, fmt, stream

@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_batch_size,
         default=d.batch_size,
         help=f"voice-active windows of a request decoded together, 1 to {MAX_BATCH_SIZE} "
-        f"(default {d.batch_size}: one after another); each unit costs about "
+        f"(default {d.batch_size}; 1: sequential decoding); each unit costs about "
         f"{BATCH_UNIT_MB} MB with tiny.en",
     )
     add(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..local._batched import DEFAULT_BATCH_SIZE
+
 MiB = 1024 * 1024
 
 
@@ -22,11 +24,12 @@ class ServerSettings:
     max_audio_seconds: float = 3600.0
     """The longest audio transcribed (checked from the container's header before decoding and
     enforced while decoding). An hour of audio is 230 MB of samples while it is transcribed."""
-    batch_size: int = 1
-    """Voice-active windows of one request the model decodes together (1: one after another,
-    each prompted with the text before it). Each unit above 1 costs about 60 MB with ``tiny.en``
-    (``transcribe_sdk.local._batched.BATCH_UNIT_MB``); docs/performance.md has the speed and
-    the word error rate at each size."""
+    batch_size: int = DEFAULT_BATCH_SIZE
+    """Voice-active windows of one request the model decodes together (1: sequential
+    decoding, each 30 s prompted with the text before it). Each unit costs about 60 MB with
+    ``tiny.en`` (``transcribe_sdk.local._batched.BATCH_UNIT_MB``), for each of the
+    ``concurrency`` slots; docs/performance.md has the speed and the word error rate at each
+    size."""
     concurrency: int = 2
     """Transcriptions running at once (also the model's worker count)."""
     cpu_threads: int = 0
