@@ -119,8 +119,9 @@ def cutting_options(vad: Any, given: Mapping[str, float]) -> Any:
 def speech_windows(samples: Any, vad: Any, sections: Sequence[tuple[int, int]]) -> Iterator[Window]:
     """The voice-active spans Silero VAD finds in ``samples`` with ``vad`` (see
     :func:`cutting_options`), packed in order into windows of at most :data:`WINDOW_SECONDS`
-    of speech. The spans are looked for a section (``(start, end)`` in samples) at a time, as
-    the windows are asked for: Silero holds a few copies of the audio it is given."""
+    of speech. The spans are looked for a section (``(start, end)`` in samples, each ending
+    in a pause) at a time, as the windows are asked for: Silero's working memory grows with
+    the audio it is given."""
     from faster_whisper.vad import get_speech_timestamps
 
     most = int(WINDOW_SECONDS * SAMPLE_RATE)
@@ -195,9 +196,10 @@ def decode_batched(
         )
 
         def placed(piece: Any) -> tuple[Any, Window, float]:
-            # The window whose clip holds the piece's start (a window that gave no text
-            # gives no piece).
-            n = max(i for i, clip in enumerate(clips) if i == 0 or clip["start"] <= piece.start)
+            # The window whose clip holds the piece's start (a window that gave no text gives
+            # no piece); the pipeline rounds a clip's start down to a whole sample.
+            at = piece.start + 0.01
+            n = max(i for i, clip in enumerate(clips) if i == 0 or clip["start"] <= at)
             return piece, group[n], clips[n]["start"]
 
         return [placed(piece) for piece in pieces], info.language

@@ -310,7 +310,9 @@ class WhisperEngine:
             if self.batch_size > 1 and not (options.word_timestamps or options.phrase_times):
                 # The windows' voice detection is the gate too: no window, no speech.
                 given = {**self.vad_parameters, **options.vad_parameters}
-                sections = section_ranges(samples, self.section_seconds)
+                # Found VAD_WINDOW_SECONDS at a time, cut in pauses: Silero's working memory
+                # grows with the audio it is given.
+                sections = section_ranges(samples, VAD_WINDOW_SECONDS)
                 windows = speech_windows(samples, cutting_options(vad, given), sections)
                 opening = list(itertools.islice(windows, 2))
                 if not opening:
