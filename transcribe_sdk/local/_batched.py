@@ -121,7 +121,8 @@ def speech_windows(samples: Any, vad: Any, sections: Sequence[tuple[int, int]]) 
     :func:`cutting_options`), packed in order into windows of at most :data:`WINDOW_SECONDS`
     of speech. The spans are looked for a section (``(start, end)`` in samples, each ending
     in a pause) at a time, as the windows are asked for: Silero's working memory grows with
-    the audio it is given."""
+    the audio it is given (an hour in ten-minute sections grew a server by 280 MB over the
+    samples)."""
     from faster_whisper.vad import get_speech_timestamps
 
     most = int(WINDOW_SECONDS * SAMPLE_RATE)

@@ -307,17 +307,15 @@ class WhisperEngine:
         gate = self.vad_filter if options.vad_filter is None else options.vad_filter
         if gate:
             vad = self.vad_options(options.vad_parameters)
+            if not speech_found(samples, vad):
+                return silent
+            check_cancel(cancel)
             if self.batch_size > 1 and not (options.word_timestamps or options.phrase_times):
-                # The windows' voice detection is the gate too: no window, no speech.
+                # Voice detection a section at a time, as sequential decoding runs it.
                 given = {**self.vad_parameters, **options.vad_parameters}
-                # Found VAD_WINDOW_SECONDS at a time, cut in pauses: Silero's working memory
-                # grows with the audio it is given.
-                sections = section_ranges(samples, VAD_WINDOW_SECONDS)
+                sections = section_ranges(samples, self.section_seconds)
                 windows = speech_windows(samples, cutting_options(vad, given), sections)
                 opening = list(itertools.islice(windows, 2))
-                if not opening:
-                    return silent
-                check_cancel(cancel)
                 if len(opening) > 1:  # one window: nothing to batch, decode as always
                     language, batched = decode_batched(
                         model,
@@ -329,9 +327,8 @@ class WhisperEngine:
                         check=lambda: check_cancel(cancel),
                     )
                     return Transcript(language, duration, batched, cancel)
-            elif not speech_found(samples, vad):
-                return silent
-            check_cancel(cancel)
+                if not opening:  # speech to the gate, none once cut finer: as silence
+                    return silent
             kwargs.update(vad_filter=True, vad_parameters=vad)
         ranges = section_ranges(samples, self.section_seconds)
         if len(ranges) > 1:  # long audio: a pass's features would grow with the file
