@@ -131,6 +131,7 @@ PRIVATE: dict[str, str] = {
     "retimed": "transcribe_sdk.local._batched:retimed",
     "cutting_options": "transcribe_sdk.local._batched:cutting_options",
     "speech_windows": "transcribe_sdk.local._batched:speech_windows",
+    "plan_split": "transcribe_sdk._audio.long:plan_split",
     # -- the server -----------------------------------------------------------------------------
     "create_app": "transcribe_sdk.server._app:create_app",
     "ServerSettings": "transcribe_sdk.server._settings:ServerSettings",

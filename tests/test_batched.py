@@ -187,6 +187,22 @@ def test_windows_hold_at_most_30_s_of_speech_and_leave_silence_out(
     assert sum(w.length for w in again) == pytest.approx(sum(w.length for w in windows), rel=0.05)
 
 
+def test_a_span_longer_than_a_window_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Silero keeps a span under max_speech_duration_s only where its padding lets it.
+    import faster_whisper.vad
+    import numpy as np
+    from internals import speech_windows
+
+    rate = 16000
+    found = [{"start": rate, "end": 71 * rate}, {"start": 72 * rate, "end": 75 * rate}]
+    monkeypatch.setattr(faster_whisper.vad, "get_speech_timestamps", lambda audio, vad: found)
+    samples = np.zeros(80 * rate, dtype=np.float32)
+    windows = list(speech_windows(samples, None, [(0, len(samples))]))
+    assert [w.length for w in windows] == [30 * rate, 30 * rate, 13 * rate]
+    assert windows[0].spans == ((rate, 31 * rate),)
+    assert windows[-1].spans == ((61 * rate, 71 * rate), (72 * rate, 75 * rate))
+
+
 @pytest.mark.heavy  # long_speech.wav decoded twice, sequentially
 def test_subtitles_and_segment_times_are_decoded_phrase_by_phrase(
     engines: dict[int, WhisperEngine],

@@ -808,3 +808,27 @@ async def test_async_local_engine_transcribe_long(tmp_path: Path) -> None:
     assert isinstance(text, str)
     assert pieces == [1, 2]
     assert word_error_rate(expected, text) < 0.35, (expected, text)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "given", "pieces_ask"),
+    [
+        ("srt", None, ["segment"]),
+        ("vtt", None, ["segment"]),
+        ("text", None, None),
+        ("verbose_json", None, None),
+        ("srt", ["word"], ["word"]),
+    ],
+)
+def test_subtitle_pieces_ask_for_a_segment_a_phrase(
+    fmt: str, given: list[str] | None, pieces_ask: list[str] | None
+) -> None:
+    # The pieces' verbose_json becomes subtitles: the local engine decodes batched (a
+    # segment a window of up to 30 s) unless segment timestamps are asked for.
+    from internals import plan_split
+
+    options = {} if given is None else {"timestamp_granularities": given}
+    plan = plan_split(
+        max_chunk_bytes=1 << 20, max_chunk_seconds=None, response_format=fmt, options=options
+    )
+    assert plan.piece_options.get("timestamp_granularities") == pieces_ask

@@ -137,6 +137,18 @@ def test_text_and_subtitles_are_rebuilt_from_what_remains(
     assert "Thank you" not in result
 
 
+@pytest.mark.parametrize(("fmt", "asked"), [("srt", True), ("vtt", True), ("text", False)])
+def test_subtitles_ask_for_a_segment_a_phrase(
+    client: Client, httpx_mock: HTTPXMock, fmt: str, asked: bool
+) -> None:
+    # The local engine decodes batched (a segment a window of up to 30 s) unless asked.
+    httpx_mock.add_response(json=VERBOSE)
+    client.transcribe(FILE, model="m", response_format=fmt, silence_filter=True)
+    body = httpx_mock.get_request().read()  # type: ignore[union-attr]
+    marker = b'name="timestamp_granularities[]"\r\n\r\nsegment\r\n'
+    assert (marker in body) is asked
+
+
 def test_thresholds_decide(client: Client, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(json=VERBOSE)
     httpx_mock.add_response(json=VERBOSE)

@@ -81,6 +81,10 @@ def plan_split(
             )
         limit = min(limit, float(max_chunk_seconds))
     piece_options = dict(options)
+    if response_format in ("srt", "vtt") and options.get("timestamp_granularities") is None:
+        # The pieces' verbose_json becomes subtitles: a segment a phrase (the local engine
+        # decodes batched, a segment a window of up to 30 s, unless asked).
+        piece_options["timestamp_granularities"] = ["segment"]
     return SplitPlan(
         limit, max_chunk_bytes, max_chunk_seconds is not None, piece_options, response_format
     )

@@ -95,11 +95,17 @@ def check_silence_filter(value: object) -> SilenceFilter | None:
 
 
 def ask_for_scores(params: RequestParams) -> RequestParams:
-    """``params`` asking for ``verbose_json``, the format that carries the segments' scores."""
+    """``params`` asking for ``verbose_json``, the format that carries the segments' scores.
+    Subtitles (``srt``, ``vtt``, made here from that answer) also ask for segment timestamps:
+    a segment a phrase, as a server asked for subtitles would time them (the local engine
+    decodes batched, a segment a window of up to 30 s, unless asked)."""
     wanted = ("response_format", "verbose_json")
     fields = [wanted if name == "response_format" else (name, v) for name, v in params.fields]
     if wanted not in fields:
         fields.append(wanted)
+    granular = any(name.startswith("timestamp_granularities") for name, _ in fields)
+    if params.response_format in ("srt", "vtt") and not granular:
+        fields.append(("timestamp_granularities[]", "segment"))
     return type(params)(fields, "verbose_json")
 
 

@@ -31,8 +31,9 @@ the fastest of 1, 4 and 8 for one request (docs/performance.md)."""
 MAX_BATCH_SIZE = 32
 """The largest batch: each unit holds a 30 s window's features and decoder state."""
 BATCH_UNIT_MB = 60
-"""Peak memory each unit of batch size adds with ``tiny.en`` and int8 on CPU, measured on the
-296 s fixture (``benchmarks/batched.py``); bigger models cost more per unit."""
+"""Peak memory each unit of batch size adds with ``tiny.en`` and int8 on CPU: the most
+measured on the 297 s file of ``benchmarks/batched.py`` (20 to 35 MB with today's windows, up
+to 69 with the first design's); bigger models cost more per unit."""
 WINDOW_SECONDS = 30.0
 """The most speech one window holds: what Whisper hears at once."""
 CUT_SILENCE_MS = 160
@@ -130,12 +131,16 @@ def speech_windows(samples: Any, vad: Any, sections: Sequence[tuple[int, int]]) 
     length = 0
     for first, last in sections:
         for found in get_speech_timestamps(samples[first:last], vad):
-            start, end = first + int(found["start"]), first + int(found["end"])
-            if spans and length + end - start > most:
-                yield Window(tuple(spans))
-                spans, length = [], 0
-            spans.append((start, end))
-            length += end - start
+            begin, finish = first + int(found["start"]), first + int(found["end"])
+            # Silero keeps a span under max_speech_duration_s only where its padding lets it:
+            # a longer one is cut, as Whisper hears 30 s.
+            for start in range(begin, finish, most):
+                end = min(start + most, finish)
+                if spans and length + end - start > most:
+                    yield Window(tuple(spans))
+                    spans, length = [], 0
+                spans.append((start, end))
+                length += end - start
     if spans:
         yield Window(tuple(spans))
 

@@ -316,7 +316,7 @@ class WhisperEngine:
                 sections = section_ranges(samples, self.section_seconds)
                 windows = speech_windows(samples, cutting_options(vad, given), sections)
                 opening = list(itertools.islice(windows, 2))
-                if len(opening) > 1:  # one window: nothing to batch, decode as always
+                if len(opening) > 1:  # one window (or none, cut finer): decode as always
                     language, batched = decode_batched(
                         model,
                         samples,
@@ -327,8 +327,6 @@ class WhisperEngine:
                         check=lambda: check_cancel(cancel),
                     )
                     return Transcript(language, duration, batched, cancel)
-                if not opening:  # speech to the gate, none once cut finer: as silence
-                    return silent
             kwargs.update(vad_filter=True, vad_parameters=vad)
         ranges = section_ranges(samples, self.section_seconds)
         if len(ranges) > 1:  # long audio: a pass's features would grow with the file
