@@ -283,7 +283,9 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _makes_subtitles(args: argparse.Namespace) -> bool:
+def makes_subtitles(args: argparse.Namespace) -> bool:
+    """Whether the command makes the subtitles itself, from ``verbose_json``
+    (``--min-cue-duration`` given with srt or vtt)."""
     return getattr(args, "min_cue_duration", None) is not None and args.format in ("srt", "vtt")
 
 
@@ -308,7 +310,7 @@ def call_options(args: argparse.Namespace) -> dict[str, Any]:
         "enforce_allowed_providers": True if args.enforce_providers else None,
         # Subtitles made here from verbose_json need a segment a phrase (the local engine
         # decodes sequentially for them).
-        "timestamp_granularities": ["segment"] if _makes_subtitles(args) else None,
+        "timestamp_granularities": ["segment"] if makes_subtitles(args) else None,
     }
     return {k: v for k, v in options.items() if v is not None}
 

@@ -34,6 +34,7 @@ from typing import Any
 from .._formats import CONTENT_TYPES
 from ..errors import MissingAPIKeyError
 from ..models import Transcription
+from ._args import makes_subtitles
 
 EXTENSIONS = {"json": "json", "verbose_json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
 
@@ -162,7 +163,7 @@ def as_json(result: Transcription, indent: int | None = None) -> str:
 def asked_format(args: argparse.Namespace) -> str:
     """The response format asked of the server: ``verbose_json`` when the command makes the
     subtitles itself (``--min-cue-duration`` given with srt or vtt), else ``--format``."""
-    if getattr(args, "min_cue_duration", None) is not None and args.format in ("srt", "vtt"):
+    if makes_subtitles(args):
         return "verbose_json"
     return str(args.format)
 
