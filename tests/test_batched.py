@@ -240,12 +240,10 @@ def test_stream_events_come_in_order_and_the_first_window_first(
     assert "".join(deltas).strip() == events[-1].text == whole
 
 
-def test_the_first_segment_does_not_wait_for_the_batch(
-    engines: dict[int, WhisperEngine], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The first window is decoded alone: the first segment is out before any batch starts.
+@pytest.fixture
+def pipeline_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many windows each call of faster-whisper's batched pipeline is given."""
     from faster_whisper import BatchedInferencePipeline
-    from internals import Options
 
     calls: list[int] = []
     original = BatchedInferencePipeline.transcribe
@@ -255,20 +253,48 @@ def test_the_first_segment_does_not_wait_for_the_batch(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(BatchedInferencePipeline, "transcribe", counting)
-    pieces = iter(engines[4].start(FIXTURES / "long_speech.wav", "tiny.en", Options()))
+    return calls
+
+
+def test_a_streams_first_segment_does_not_wait_for_the_batch(
+    engines: dict[int, WhisperEngine], pipeline_calls: list[int]
+) -> None:
+    # A stream's first window is decoded alone: its first segment is out before any batch.
+    from internals import Options
+
+    pieces = iter(engines[4].start(FIXTURES / "long_speech.wav", "tiny.en", Options(streamed=True)))
     first = next(pieces)
-    assert calls == [1]
+    assert pipeline_calls == [1]
     assert first["start"] < WINDOW_SECONDS
     rest = list(pieces)
-    assert all(1 <= n <= 4 for n in calls[1:])
+    assert len(pipeline_calls) > 1
+    assert all(1 <= n <= 4 for n in pipeline_calls[1:])
     assert [p["start"] for p in [first, *rest]] == sorted(p["start"] for p in [first, *rest])
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_only_a_stream_decodes_its_first_window_alone(
+    engines: dict[int, WhisperEngine], pipeline_calls: list[int], stream: bool
+) -> None:
+    # A whole answer is sooner with the first window in the first batch (docs/performance.md).
+    with _local(engines[4]) as client:
+        if stream:
+            with client.transcribe(FIXTURES / "long_speech.wav", model="tiny.en", stream=True) as s:
+                text = list(s)[-1].text
+        else:
+            text = client.transcribe(FIXTURES / "long_speech.wav", model="tiny.en").text
+    assert word_error_rate(KNOWN["long_speech.wav"], text) <= 0.1
+    assert (pipeline_calls[0] == 1) is stream
+    assert all(1 <= n <= 4 for n in pipeline_calls)
 
 
 def test_cancel_stops_between_batches(engines: dict[int, WhisperEngine]) -> None:
     from internals import Cancelled, Options
 
     cancel = threading.Event()
-    pieces = iter(engines[4].start(FIXTURES / "long_speech.wav", "tiny.en", Options(), cancel))
+    pieces = iter(
+        engines[4].start(FIXTURES / "long_speech.wav", "tiny.en", Options(streamed=True), cancel)
+    )
     next(pieces)
     cancel.set()
     started = time.monotonic()

@@ -10,8 +10,9 @@ sequential decoding that cutting kept the words where shorter windows, windows k
 silences or a prompt of the text before lost some (docs/performance.md has the measurements).
 
 What the engine adds: each batch is one call of the pipeline, so only its windows are held
-however long the audio; the first window is decoded alone, so a stream's first event is not
-later than sequentially; and a window whose text fails sequential decoding's checks (it
+however long the audio; for a stream, the first window is decoded alone, so its first event
+is not later than sequentially (otherwise the first window joins the first batch: the whole
+answer comes sooner); and a window whose text fails sequential decoding's checks (it
 repeats itself, or the model doubts it) is decoded again on its own the sequential way, with
 timestamps and its temperature fallback.
 """
@@ -160,13 +161,15 @@ def decode_batched(
     windows: Iterable[Window],
     *,
     batch_size: int,
+    first_alone: bool,
     kwargs: dict[str, Any],
     convert: Callable[[Any], dict[str, Any]],
     check: Callable[[], None],
 ) -> tuple[str, Iterator[dict[str, Any]]]:
     """The language and the segments of ``windows`` of ``samples``, decoded with
-    faster-whisper's ``BatchedInferencePipeline``: the first window alone (so a stream's first
-    event comes as soon as sequentially), then ``batch_size`` at a time.
+    faster-whisper's ``BatchedInferencePipeline``, ``batch_size`` at a time; with
+    ``first_alone``, the first window alone before them (so a stream's first event comes as
+    soon as sequentially).
 
     Each batch is one call of the pipeline, so only its windows (their audio and features,
     about 3 MB each) are held, however long the audio; ``check`` runs before each batch (it
@@ -211,7 +214,7 @@ def decode_batched(
         return [placed(piece) for piece in pieces], info.language
 
     remaining = iter(windows)
-    first, language = batch([next(remaining)])
+    first, language = batch(list(islice(remaining, 1 if first_alone else batch_size)))
     common["language"] = common["language"] or language  # every later batch in that language
 
     def alone(window: Window) -> Iterator[dict[str, Any]]:

@@ -322,6 +322,7 @@ class WhisperEngine:
                         samples,
                         itertools.chain(opening, windows),
                         batch_size=self.batch_size,
+                        first_alone=options.streamed,
                         kwargs=kwargs,
                         convert=verbose_segment,
                         check=lambda: check_cancel(cancel),

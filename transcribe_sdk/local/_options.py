@@ -41,6 +41,11 @@ class Options:
     """Each segment must be a phrase with its own times (subtitles, or segment timestamps
     asked for): decoded sequentially, as batched decoding gives a segment per window of up to
     30 s of speech."""
+    streamed: bool = False
+    """The segments are sent on as they come (``stream=true``): batched decoding decodes the
+    first window alone, so the first one comes as soon as sequentially. Otherwise the first
+    window joins the first batch, which answers the whole request sooner (1.09x to 1.16x the
+    audio per second of ``serve`` in docs/performance.md)."""
 
 
 MAX_CPU_THREADS = 1024
@@ -166,5 +171,6 @@ def parse_options(form: Form) -> tuple[Options, str, bool]:
         vad_filter=_flag(form, "vad_filter"),
         vad_parameters=_vad_parameters(form),
         phrase_times=fmt in ("srt", "vtt") or "segment" in granularities,
+        streamed=stream,
     )
     return options, fmt, stream
