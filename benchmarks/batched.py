@@ -12,13 +12,15 @@ In one run, side by side, on one file of known text (``tests/fixtures``' ``long_
 - **bare sequential**: ``WhisperModel(...).transcribe(audio, vad_filter=True)``;
 - **bare batched**: ``BatchedInferencePipeline(model).transcribe(audio, batch_size=4)`` (its
   own voice detection and 30 s chunks);
-- **engine, batch N**: ``WhisperEngine(batch_size=N).transcribe(...)``, the engine behind
-  ``base_url="local"``, ``serve`` and ``--local`` (N = 1 is sequential).
+- **engine, batch N**: ``WhisperEngine(batch_size=N)``, the engine behind ``base_url="local"``,
+  ``serve`` and ``--local`` (N = 1 is sequential), as a whole answer gets it (the first window
+  in the first batch); **stream** is batch 4 as a stream gets it (``stream=true``: the first
+  window alone).
 
 Each row runs in a fresh process (``--repeat N``: N rounds over the rows, the fastest of each
 row counts): the model is loaded and warmed on ``hello.wav`` first (and the engine's batched
 path on ``long_speech.wav``), then the file is transcribed once and timed,
-segment by segment as a stream gets them: **first segment** is when the first one arrived.
+segment by segment as the decoder gives them: **first segment** is when the first one arrived.
 **peak RSS** is the process's high-water mark at the end (``ru_maxrss``: the model, the decoded
 audio and the decoding). **WER** is against the known text (``tests/wer.py``); **ratio** is the
 time over bare sequential's in the same run.
@@ -49,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 PIECES = ("long_speech.wav", "numbers.wav", "hello.wav")
-ENGINE_SIZES = (1, 4, 8)
+ENGINE_ROWS = ("engine-1", "engine-4", "engine-4-stream", "engine-8")
 
 
 def build_long(path: Path, copies: int) -> str:
@@ -81,13 +83,14 @@ def run_variant(variant: str, audio: str) -> dict[str, float]:
     first: list[float] = []
     if variant.startswith("engine"):
         engine = WhisperEngine(batch_size=int(variant.split("-")[1]))
-        engine.transcribe(hello, "tiny.en", Options())
-        engine.transcribe(FIXTURES / "long_speech.wav", "tiny.en", Options())
+        options = Options(streamed=variant.endswith("-stream"))
+        engine.transcribe(hello, "tiny.en", options)
+        engine.transcribe(FIXTURES / "long_speech.wav", "tiny.en", options)
 
         def call() -> str:
-            # Segment by segment, as a stream gets them: the first one's time is recorded.
+            # Segment by segment, as the engine gives them: the first one's time is recorded.
             texts = []
-            for segment in engine.start(audio, "tiny.en", Options()):
+            for segment in engine.start(audio, "tiny.en", options):
                 first.append(time.perf_counter())
                 texts.append(segment["text"])
             return "".join(texts).strip()
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{audio.name}: {length:.1f} s, {len(known.split())} known words\n")
         print("| decoder | seconds | ratio | first segment (s) | words | WER | peak RSS (MB) |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
-        variants = ["bare-sequential", "bare-batched"] + [f"engine-{n}" for n in ENGINE_SIZES]
+        variants = ["bare-sequential", "bare-batched", *ENGINE_ROWS]
         runs: dict[str, list[dict[str, object]]] = {variant: [] for variant in variants}
         for _ in range(max(1, args.repeat)):  # rounds over the rows: the machine's noise
             for variant in variants:  # falls on every row alike

@@ -103,7 +103,7 @@ PRIVATE: dict[str, str] = {
     # -- the local engine and its forms ---------------------------------------------------------
     "engine_module": "transcribe_sdk.local._engine",
     "Transcript": "transcribe_sdk.local._results:Transcript",
-    "model_folder": "transcribe_sdk.local._engine:model_folder",
+    "model_folder": "transcribe_sdk.local._models:model_folder",
     "temperature_schedule": "transcribe_sdk.local._engine:temperature_schedule",
     "EngineChild": "transcribe_sdk.local._child:_Child",
     "inprocess_module": "transcribe_sdk.local._inprocess",

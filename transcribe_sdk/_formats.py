@@ -1,4 +1,5 @@
-"""Audio container names: extension to content type, and container detection from first bytes.
+"""Audio container names: extension to content type, and container detection from first bytes;
+and which response formats are subtitles.
 
 Servers in the OpenAI family decide whether they accept an upload from its filename extension
 and content type, so an unnamed upload must be given the canonical name of what it contains.
@@ -30,6 +31,9 @@ CONTENT_TYPES: dict[str, str] = {
     "mkv": "video/x-matroska",
     "mov": "video/quicktime",
 }
+
+SUBTITLE_FORMATS = ("srt", "vtt")
+"""The response formats that are subtitles: cues, each a phrase with its own times."""
 
 # How many leading bytes detection needs.
 SNIFF_BYTES = 64

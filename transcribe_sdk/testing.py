@@ -39,6 +39,7 @@ import httpx
 
 from ._client.async_client import AsyncClient
 from ._client.client import Client
+from ._formats import SUBTITLE_FORMATS
 from .local._forms import FormError, read_form
 from .models import Segment
 from .subtitles import to_srt, to_vtt
@@ -187,7 +188,7 @@ def _default_answer(
     segments = [{"id": 0, "start": 0.0, "end": 2.0, "text": " " + text}]
     if fmt == "text":
         return _Answer(200, {"content-type": "text/plain"}, text.encode())
-    if fmt in ("srt", "vtt"):
+    if fmt in SUBTITLE_FORMATS:
         cues = [Segment.model_validate(s) for s in segments]
         rendered = to_srt(cues) if fmt == "srt" else to_vtt(cues)
         return _Answer(200, {"content-type": "text/plain"}, rendered.encode())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from .._formats import SUBTITLE_FORMATS
 from ..errors import InvalidInputError
 from .splitter import Piece, iter_pieces, probe_duration, seconds_for_bytes
 
@@ -81,7 +82,7 @@ def plan_split(
             )
         limit = min(limit, float(max_chunk_seconds))
     piece_options = dict(options)
-    if response_format in ("srt", "vtt") and options.get("timestamp_granularities") is None:
+    if response_format in SUBTITLE_FORMATS and options.get("timestamp_granularities") is None:
         # The pieces' verbose_json becomes subtitles: a segment a phrase (the local engine
         # decodes batched, a segment a window of up to 30 s, unless asked).
         piece_options["timestamp_granularities"] = ["segment"]

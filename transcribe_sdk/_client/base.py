@@ -24,7 +24,7 @@ from .._http.decoded import ACCEPT_ENCODING
 from .._http.retry import RetryPolicy
 from ..errors import InvalidInputError, MissingAPIKeyError
 from ..errors import type_name as _type_name
-from ..local._engine import LOCAL_BASE_URL
+from ..local._models import LOCAL_BASE_URL
 from .batch import check_concurrency
 from .call import Call
 from .guards import check_limit_options

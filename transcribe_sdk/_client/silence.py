@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._formats import SUBTITLE_FORMATS
 from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def ask_for_scores(params: RequestParams) -> RequestParams:
     if wanted not in fields:
         fields.append(wanted)
     granular = any(name.startswith("timestamp_granularities") for name, _ in fields)
-    if params.response_format in ("srt", "vtt") and not granular:
+    if params.response_format in SUBTITLE_FORMATS and not granular:
         fields.append(("timestamp_granularities[]", "segment"))
     return type(params)(fields, "verbose_json")
 

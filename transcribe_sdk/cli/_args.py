@@ -12,6 +12,7 @@ from typing import Any
 
 from .._client.options import ENV_API_KEY, ENV_BASE_URL
 from .._client.params import PREFERENCES, RESPONSE_FORMATS
+from .._formats import SUBTITLE_FORMATS
 from .._version import __version__
 from ..errors import InvalidInputError
 
@@ -286,7 +287,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
 def makes_subtitles(args: argparse.Namespace) -> bool:
     """Whether the command makes the subtitles itself, from ``verbose_json``
     (``--min-cue-duration`` given with srt or vtt)."""
-    return getattr(args, "min_cue_duration", None) is not None and args.format in ("srt", "vtt")
+    return getattr(args, "min_cue_duration", None) is not None and args.format in SUBTITLE_FORMATS
 
 
 def call_options(args: argparse.Namespace) -> dict[str, Any]:

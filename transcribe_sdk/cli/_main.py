@@ -258,7 +258,7 @@ def _local_model_problem(client: Client, args: argparse.Namespace, stderr: TextI
     local = client.local_model
     if local is None:
         return None
-    from ..local._engine import model_folder
+    from ..local._models import model_folder
     from ..local._process import client_engine
     from ..local._results import ModelLoadError
 

@@ -31,7 +31,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from .._formats import CONTENT_TYPES
+from .._formats import CONTENT_TYPES, SUBTITLE_FORMATS
 from ..errors import MissingAPIKeyError
 from ..models import Transcription
 from ._args import makes_subtitles
@@ -205,9 +205,6 @@ def stdout_text(results: Sequence[tuple[Path, Any]], fmt: str, *, several: bool)
     return "\n".join(
         f"==> {printable(str(source))} <==\n{render(result)}" for source, result in results
     )
-
-
-SUBTITLE_FORMATS = ("srt", "vtt")
 
 
 def _shares_stem(source: Path) -> bool:

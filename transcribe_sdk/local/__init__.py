@@ -14,13 +14,8 @@ Example::
 
 from typing import TYPE_CHECKING
 
-from ._engine import (
-    DEFAULT_MODEL,
-    LOCAL_BASE_URL,
-    LocalEngineUnavailable,
-    WhisperEngine,
-    shared_engine,
-)
+from ._engine import LocalEngineUnavailable, WhisperEngine, shared_engine
+from ._models import DEFAULT_MODEL, LOCAL_BASE_URL
 from ._progress import DecodingProgress, decoding_progress
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._formats import SUBTITLE_FORMATS
 from ..models import Segment, Transcription
 from ..subtitles import to_srt, to_vtt
 from ._engine import Engine, WhisperEngine
@@ -142,7 +143,7 @@ class Job:
         fmt = self.response_format
         if fmt == "text":
             return Reply(200, "text/plain; charset=utf-8", result.text.encode())
-        if fmt in ("srt", "vtt"):
+        if fmt in SUBTITLE_FORMATS:
             segments = [Segment.model_validate(s) for s in result.segments]
             rendered = to_srt(segments) if fmt == "srt" else to_vtt(segments)
             kind = "vtt" if fmt == "vtt" else "plain"

@@ -29,6 +29,7 @@ from ._batched import (
     decode_batched,
     speech_windows,
 )
+from ._models import DEFAULT_MODEL, resolve_model
 from ._options import Options, check_cpu_threads, check_vad_parameters
 from ._results import (
     AudioDecodeError,
@@ -41,14 +42,6 @@ from ._results import (
     verbose_segment,
 )
 from ._sections import SECTION_SECONDS, section_ranges, sectioned
-
-DEFAULT_MODEL = "tiny.en"
-"""The name the bundled model answers to."""
-
-LOCAL_BASE_URL = "http://local.invalid/v1"
-"""Where requests go inside a client that uses the local engine (``base_url="local"``): they
-are answered in-process, and ``.invalid`` never resolves, so nothing could leave the process
-even by mistake."""
 
 _INSTALL_HINT = (
     "The local engine needs its extra: in a clone of transcribe-sdk, pip install -e '.[local]'"
@@ -382,33 +375,6 @@ def speech_found(samples: Any, vad: Any) -> bool:
 
 _ENGINES: dict[str, WhisperEngine] = {}
 _ENGINES_LOCK = threading.Lock()
-
-
-def model_folder(requested: str) -> bool:
-    """Whether ``requested`` names a model folder: a folder written as a path (``./small``,
-    ``models/small``, ``~/small``), or a bare name whose folder holds a model file."""
-    path = Path(requested).expanduser()
-    if not path.is_dir():
-        return False
-    as_path = requested.startswith((".", "~")) or os.sep in requested or "/" in requested
-    return as_path or (path / "model.bin").is_file()
-
-
-def resolve_model(requested: str | None, default: str) -> str:
-    """The model a request's ``model`` field selects, ``default`` when it selects none.
-
-    A faster-whisper model name (``small``) is always that model, even where a folder of
-    that name sits in the current directory; a folder is used when it is written as a path
-    (``./small``, ``models/small``, ``~/small``) or holds a model (``model.bin``); anything
-    else (a hosted model's name such as ``whisper-large-v3``) gets the engine's default.
-    """
-    from faster_whisper import available_models
-
-    if not requested:
-        return default
-    if requested in available_models() or model_folder(requested):
-        return requested
-    return default
 
 
 def shared_engine(default_model: str | None = None) -> WhisperEngine:

@@ -31,8 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._engine import DEFAULT_MODEL, Engine, check_installed, resolve_model, shared_engine
+from ._engine import Engine, check_installed, shared_engine
 from ._link import Link, can_start_child, disown, end, ended_words, start
+from ._models import DEFAULT_MODEL, resolve_model
 from ._results import (
     AudioDecodeError,
     AudioTooLong,

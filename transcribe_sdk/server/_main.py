@@ -158,7 +158,8 @@ def worker_app() -> Any:
 STOP_AT_SEGMENT = 15.0
 """After the grace period, how long a cancelled transcription has to reach its next segment,
 stop and send its 503 before uvicorn cancels the request itself (which answers a bare 500 and
-logs a traceback). A segment takes about a second on an idle CPU, several on a loaded one."""
+logs a traceback). A segment takes about a second on an idle CPU, a batch of four windows
+three to five, and several times that on a loaded one."""
 
 
 def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
