@@ -123,6 +123,7 @@ PRIVATE: dict[str, str] = {
     "SPOOL_MEMORY_BYTES": "transcribe_sdk.local._forms:SPOOL_MEMORY_BYTES",
     "read_form": "transcribe_sdk.local._forms:read_form",
     "Options": "transcribe_sdk.local._options:Options",
+    "parse_options": "transcribe_sdk.local._options:parse_options",
     "Cancelled": "transcribe_sdk.local._results:Cancelled",
     "WINDOW_SECONDS": "transcribe_sdk.local._batched:WINDOW_SECONDS",
     "MAX_BATCH_SIZE": "transcribe_sdk.local._batched:MAX_BATCH_SIZE",

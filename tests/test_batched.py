@@ -276,6 +276,29 @@ def test_a_streams_first_segment_does_not_wait_for_the_batch(
     assert [p["start"] for p in [first, *rest]] == sorted(p["start"] for p in [first, *rest])
 
 
+@pytest.mark.parametrize(
+    ("fields", "streamed"),
+    [
+        ([("stream", "true")], True),
+        ([("stream", "false")], False),
+        ([], False),
+        ([("stream", "true"), ("response_format", "text")], True),
+    ],
+)
+def test_stream_true_is_what_asks_for_the_first_window_alone(
+    fields: list[tuple[str, str]], streamed: bool
+) -> None:
+    # Read from the form, so every way in (the in-process client, serve, the engine's own
+    # process, which is handed the Options) decodes a stream's first window alone.
+    import pickle
+
+    from internals import Form, parse_options
+
+    options, _, stream = parse_options(Form([("model", "whisper-1"), *fields]))
+    assert options.streamed is streamed is stream
+    assert pickle.loads(pickle.dumps(options)) == options
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_only_a_stream_decodes_its_first_window_alone(
     engines: dict[int, WhisperEngine], pipeline_calls: list[int], stream: bool
